@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what a fresh clone on a fresh machine lacks, so that `npm test` and `npm run demo` work
+# as the first command typed: the npm dependencies (including Node 22 itself, from the `node`
+# package) and a Java 17+ runtime for DynamoDB Local. Quiet when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+stamp=node_modules/.ddb-lake-installed
+if [ ! -x node_modules/.bin/node ] || [ "$(cat "$stamp" 2>/dev/null)" != "$lock_hash" ]; then
+  echo "ddb-lake setup: installing npm dependencies (npm ci)…" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$lock_hash" > "$stamp"
+fi
+
+java_major() {
+  java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1
+}
+if ! command -v java >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "ddb-lake setup: installing a Java 17 runtime for DynamoDB Local (openjdk-17-jre-headless)…" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >&2
+  else
+    echo "ddb-lake setup: DynamoDB Local needs Java 17 or newer, and none was found." >&2
+    echo "  Install one (Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17), then rerun." >&2
+    exit 1
+  fi
+fi
