@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { startLocalStack } from '../../local/stack.ts';
+import { EXIT_CODES } from '../exit-codes.ts';
+import { createOutput } from '../output.ts';
+import { type CommandContext, withJsonOption } from '../program.ts';
+
+interface LocalFlags {
+  dataDir?: string;
+  bucket: string[];
+  s3: boolean;
+  dynamodb: boolean;
+  json: boolean;
+}
+
+/** `ddb-lake local`: runs the embedded stack in the foreground until Ctrl-C. */
+export function registerLocalCommand(program: Command, context: CommandContext): void {
+  withJsonOption(
+    program
+      .command('local')
+      .summary('run DynamoDB Local and an S3-compatible server on loopback until Ctrl-C')
+      .description(
+        'Runs the embedded local stack that the demo and the tests use: DynamoDB Local (with Streams; needs\n' +
+          'Java 17+) and an S3-compatible server, each on a free 127.0.0.1 port. Point any ddb-lake command\n' +
+          'or AWS CLI at them with --endpoint-url. Everything stops on Ctrl-C.',
+      )
+      .option(
+        '--data-dir <folder>',
+        'keep tables and buckets in this folder across restarts (default: in memory)',
+      )
+      .option('--bucket <name>', 'create this bucket on the S3 server (repeatable)', collect, [])
+      .option('--no-s3', 'do not start the S3-compatible server')
+      .option('--no-dynamodb', 'do not start DynamoDB Local'),
+  )
+    .addHelpText(
+      'after',
+      '\nExample:\n  ddb-lake local --bucket lake\n  aws dynamodb list-tables --endpoint-url <the DynamoDB endpoint printed>',
+    )
+    .action(
+      context.action(async (flags: LocalFlags) => {
+        const output = createOutput({ json: flags.json });
+        output.progress('Starting the local stack…');
+        const stack = await startLocalStack({
+          dynamodb: flags.dynamodb,
+          s3: flags.s3,
+          ...(flags.dataDir === undefined ? {} : { dataDir: flags.dataDir }),
+          buckets: flags.bucket,
+        });
+        const endpoints = {
+          region: stack.region,
+          dynamodbEndpoint: stack.dynamodb?.endpoint ?? null,
+          s3Endpoint: stack.s3?.endpoint ?? null,
+          credentials: 'any access key and secret (DynamoDB Local); S3RVER / S3RVER (S3 server)',
+        };
+        output.resultJson(endpoints);
+        if (stack.dynamodb)
+          output.result(`DynamoDB Local   ${stack.dynamodb.endpoint}  (region ${stack.region})`);
+        if (stack.s3)
+          output.result(`S3 server        ${stack.s3.endpoint}  (access key S3RVER, secret S3RVER)`);
+        output.progress('Running; press Ctrl-C to stop.');
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        output.progress('Stopping…');
+        await stack.stop();
+        return EXIT_CODES.OK;
+      }),
+    );
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}

@@ -1,0 +1,19 @@
+/** The exit codes of every `ddb-lake` command, listed in `--help`. */
+export const EXIT_CODES = {
+  /** The command did what it was asked. */
+  OK: 0,
+  /** It failed: the message on stderr says why and what to do. */
+  FAILED: 1,
+  /** The command line was wrong: a missing or malformed flag. */
+  USAGE: 2,
+  /** Input data was bad (a malformed line, a checksum mismatch): nothing was lost, see the report. */
+  BAD_INPUT: 3,
+} as const;
+
+export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
+
+export const EXIT_CODES_HELP = `Exit codes:
+  0  success
+  1  failure (the message says why and what to do next)
+  2  usage error (a missing or malformed flag)
+  3  bad input data found (malformed lines, checksum mismatches); nothing was dropped silently`;
