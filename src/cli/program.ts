@@ -100,6 +100,17 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   return exitCode;
 }
 
+/** Error codes that mean the input data is bad (not the tool, the network or the flags). */
+const BAD_INPUT_CODES: ReadonlySet<string> = new Set([
+  'BAD_INPUT',
+  'BAD_MANIFEST',
+  'CHECKSUM_MISMATCH',
+  'ITEM_COUNT_MISMATCH',
+  'CORRUPT_GZIP',
+  'INVALID_ATTRIBUTE_VALUE',
+  'INVALID_NUMBER',
+]);
+
 function renderError(error: unknown, json: boolean): ExitCode {
   const output = createOutput({ json });
   if (error instanceof DdbLakeError) {
@@ -107,7 +118,7 @@ function renderError(error: unknown, json: boolean): ExitCode {
     if (process.env['DDB_LAKE_DEBUG'] && error.cause) output.warn(String(error.cause));
     output.resultJson({ error: { code: error.code, message: error.message } });
     if (error instanceof UsageError) return EXIT_CODES.USAGE;
-    return error.code === 'BAD_INPUT' ? EXIT_CODES.BAD_INPUT : EXIT_CODES.FAILED;
+    return BAD_INPUT_CODES.has(error.code) ? EXIT_CODES.BAD_INPUT : EXIT_CODES.FAILED;
   }
   const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
   output.warn(`ddb-lake: unexpected error: ${message}`);

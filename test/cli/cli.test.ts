@@ -1,11 +1,12 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SAMPLE_EXPORT } from '../support/fixtures.ts';
 import { runDdbLake } from '../support/run-cli.ts';
 
-const FIXTURE = resolve(import.meta.dirname, '../../../shared/fixtures/export');
+const FIXTURE = SAMPLE_EXPORT;
 const FULL = '01795392000000-5a1c9e20';
 const INCREMENTAL = '01795392900000-c07e5b19';
 
@@ -92,7 +93,7 @@ describe('ddb-lake command line', () => {
     expect(tolerated.code).toBe(0);
   });
 
-  it('inspect of an export whose data file was altered fails naming the file', async () => {
+  it('inspect of an export whose data file was altered fails naming the file, exit code 3', async () => {
     const landing = join(scratch, 'altered');
     await cp(FIXTURE, landing, { recursive: true });
     const dataKey = `AWSDynamoDB/${FULL}/data/a3kq7m2xw5v4pdz6nj8hbyrtce.json.gz`;
@@ -100,7 +101,7 @@ describe('ddb-lake command line', () => {
     await writeFile(join(landing, dataKey), gzipSync(text.replace('129.95', '129.96')));
 
     const run = await runDdbLake(['inspect', '--landing', landing, '--json']);
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(3);
     expect(run.stderr).toContain(dataKey);
     expect(JSON.parse(run.stdout).error.code).toBe('CHECKSUM_MISMATCH');
   });

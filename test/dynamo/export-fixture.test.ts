@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { Item } from '../../src/dynamo/attribute-value.ts';
@@ -7,12 +6,13 @@ import { lakeTypeSql } from '../../src/dynamo/lake-type.ts';
 import { parseItem } from '../../src/dynamo/parse.ts';
 import { itemToPlainJson, valueToPlainJson } from '../../src/dynamo/plain-json.ts';
 import { inferSchema } from '../../src/dynamo/schema-inference.ts';
+import { SAMPLE_EXPORT } from '../support/fixtures.ts';
 
 /*
- * The sample native export in shared/fixtures/export (see its README): a full export of `orders`
+ * The sample native export in test/fixtures/export (see its README): a full export of `orders`
  * and an incremental one, gzip JSON lines as DynamoDB writes them.
  */
-const exportRoot = fileURLToPath(new URL('../../../shared/fixtures/export/', import.meta.url));
+const exportRoot = `${SAMPLE_EXPORT}/`;
 const FULL = 'AWSDynamoDB/01795392000000-5a1c9e20';
 const INCREMENTAL = 'AWSDynamoDB/01795392900000-c07e5b19';
 
