@@ -8,8 +8,11 @@ cd "$(dirname "$0")/.."
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 stamp=node_modules/.ddb-lake-installed
 if [ ! -x node_modules/.bin/node ] || [ "$(cat "$stamp" 2>/dev/null)" != "$lock_hash" ]; then
-  echo "ddb-lake setup: installing npm dependencies (npm ci)…" >&2
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "ddb-lake setup: installing npm dependencies…" >&2
+  # `npm install` rather than `npm ci`: it installs the locked versions too, and unlike `npm ci` it
+  # does not refuse a lock file that lacks optional packages for other platforms (a registry mirror
+  # without them leaves them out of the lock).
+  npm install --no-audit --no-fund --loglevel=error >&2
   echo "$lock_hash" > "$stamp"
 fi
 
