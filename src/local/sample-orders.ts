@@ -4,14 +4,15 @@ import type { AttributeValue, Item } from '../dynamo/attribute-value.ts';
  * A deterministic stream of `orders` items (keys `pk`, `sk`) that uses every DynamoDB type: S (also
  * empty), N (integers, money, 38-digit and extreme-exponent numbers), B, BOOL, NULL, SS, NS, BS, L,
  * and M nested three deep; one attribute (`total`) sometimes holds a string, as real tables drift.
- * The same seed gives the same items, so runs and benchmarks are repeatable.
+ * The same seed gives the same items, so runs and benchmarks are repeatable. `count` may be
+ * `Infinity` for a stream that the caller cuts off.
  */
 export function* sampleOrders(count: number, seed = 1): Generator<Item> {
   const random = mulberry32(seed);
   const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)] as T;
   const int = (below: number) => Math.floor(random() * below);
   for (let index = 0; index < count; index++) {
-    const customer = 1 + int(Math.max(1, Math.ceil(count / 4)));
+    const customer = 1 + int(Math.ceil(Math.min(count, 4_000_000) / 4));
     const cents = BigInt(int(10_000_000));
     const item: Record<string, AttributeValue> = {
       pk: { S: `customer#${customer}` },
