@@ -7,6 +7,13 @@ import { EXIT_CODES, EXIT_CODES_HELP, type ExitCode } from './exit-codes.ts';
 import { createOutput } from './output.ts';
 import { VERSION } from './version.ts';
 
+const VOCABULARY_HELP = `The same flag means the same thing in every command:
+  --table <name|arn>   the DynamoDB table
+  --landing <url>      the landing area: s3://bucket/prefix or a local folder (env DDB_LAKE_LANDING)
+  --delta <url>        the Delta table: s3://bucket/prefix or a local folder
+  --profile, --region, --endpoint-url   as in the AWS CLI (credentials: the default chain)
+  --json               one JSON document on stdout; progress and errors stay on stderr`;
+
 /** What every command registration gets: a way to run its action and report its exit code. */
 export interface CommandContext {
   /** Wraps a command's action: runs it, renders errors, records the exit code. */
@@ -65,19 +72,11 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   };
 
   const program = new Command('ddb-lake')
-    .description(
-      "Get a DynamoDB table's whole history into a Delta Lake table and keep it exact.\n\n" +
-        'Vocabulary shared by every command:\n' +
-        '  --table <name|arn>   the DynamoDB table\n' +
-        '  --landing <url>      the landing area: s3://bucket/prefix or a local folder (env DDB_LAKE_LANDING)\n' +
-        '  --delta <url>        the Delta table: s3://bucket/prefix or a local folder\n' +
-        '  --profile, --region, --endpoint-url   as in the AWS CLI\n' +
-        '  --json               machine-readable output on stdout',
-    )
+    .description("Get a DynamoDB table's whole history into a Delta Lake table and keep it exact.")
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .addHelpText('after', `\n${EXIT_CODES_HELP}\n`);
+    .addHelpText('after', `\n${VOCABULARY_HELP}\n\n${EXIT_CODES_HELP}\n`);
 
   registerDemoCommand(program, context);
   registerLocalCommand(program, context);

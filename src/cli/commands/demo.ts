@@ -20,11 +20,7 @@ export function registerDemoCommand(program: Command, context: CommandContext): 
       .command('demo')
       .summary('run the pipeline on the embedded default: DynamoDB Local and a local landing folder')
       .description(
-        'Starts DynamoDB Local on loopback, creates an `orders` table with a stream, writes items of every\n' +
-          'DynamoDB type, exports the table with a parallel Scan into the native export layout under\n' +
-          '<output>/landing, reads the export back (manifests, checksums, every value validated, the lake\n' +
-          'schema inferred) and checks that every exported item equals the item written, exactly.\n' +
-          'Stops everything it started. Run it again at will: it replaces its previous output.',
+        'Starts DynamoDB Local on loopback, creates an `orders` table with a stream, writes items of every DynamoDB type, exports the table with a parallel Scan into the native export layout under <output>/landing, reads the export back (manifests, checksums, every value validated, the lake schema inferred) and checks that every exported item equals the item written, exactly. Stops everything it started. Run it again at will: it replaces its previous output.',
       )
       .option('--items <n>', 'how many items to write', '50000')
       .option('--output <folder>', 'where the landing area goes', 'demo-output'),

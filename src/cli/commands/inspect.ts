@@ -28,10 +28,7 @@ export function registerInspectCommand(program: Command, context: CommandContext
         .command('inspect')
         .summary('read and check what a landing area holds: exports, change files, the lake schema')
         .description(
-          'Lists the complete exports (native or Scan) and the change files in a landing area, then reads\n' +
-            "each export whole: checks both manifests and every data file's MD5 and item count, validates\n" +
-            'every value (numbers, base64, sets) and infers the lake schema its items call for. Bad lines\n' +
-            'are reported with file, line and attribute path; nothing is skipped silently.',
+          "Lists the complete exports (native or Scan) and the change files in a landing area, then reads each export whole: checks both manifests and every data file's MD5 and item count, validates every value (numbers, base64, sets) and infers the lake schema its items call for. Bad lines are reported with file, line and attribute path; nothing is skipped silently.",
         )
         .option(
           '--landing <url>',

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { startLocalStack } from '../../local/stack.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { createOutput } from '../output.ts';
@@ -19,15 +19,17 @@ export function registerLocalCommand(program: Command, context: CommandContext):
       .command('local')
       .summary('run DynamoDB Local and an S3-compatible server on loopback until Ctrl-C')
       .description(
-        'Runs the embedded local stack that the demo and the tests use: DynamoDB Local (with Streams; needs\n' +
-          'Java 17+) and an S3-compatible server, each on a free 127.0.0.1 port. Point any ddb-lake command\n' +
-          'or AWS CLI at them with --endpoint-url. Everything stops on Ctrl-C.',
+        'Runs the embedded local stack that the demo and the tests use: DynamoDB Local (with Streams; needs Java 17+) and an S3-compatible server, each on a free 127.0.0.1 port. Point any ddb-lake command or AWS CLI at them with --endpoint-url. Everything stops on Ctrl-C.',
       )
       .option(
         '--data-dir <folder>',
         'keep tables and buckets in this folder across restarts (default: in memory)',
       )
-      .option('--bucket <name>', 'create this bucket on the S3 server (repeatable)', collect, [])
+      .addOption(
+        new Option('--bucket <name>', 'create this bucket on the S3 server (repeatable)')
+          .argParser(collect)
+          .default([], 'none'),
+      )
       .option('--no-s3', 'do not start the S3-compatible server')
       .option('--no-dynamodb', 'do not start DynamoDB Local'),
   )
@@ -57,12 +59,22 @@ export function registerLocalCommand(program: Command, context: CommandContext):
         if (stack.s3)
           output.result(`S3 server        ${stack.s3.endpoint}  (access key S3RVER, secret S3RVER)`);
         output.progress('Running; press Ctrl-C to stop.');
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', resolve);
-          process.once('SIGTERM', resolve);
+        // Our listeners stay registered until everything stopped: while they are, the stack's own
+        // signal hooks stop their servers without re-raising the signal, and we exit 0.
+        let onSignal = () => {};
+        const signalled = new Promise<void>((resolve) => {
+          onSignal = resolve;
         });
-        output.progress('Stopping…');
-        await stack.stop();
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+        try {
+          await signalled;
+          output.progress('Stopping…');
+          await stack.stop();
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
         return EXIT_CODES.OK;
       }),
     );
