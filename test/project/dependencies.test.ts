@@ -11,6 +11,7 @@ describe('the package', () => {
     const manifest = JSON.parse(await readFile(resolve(ROOT, 'package.json'), 'utf8'));
     expect(Object.keys(manifest.dependencies).sort()).toEqual([
       '@aws-sdk/client-dynamodb',
+      '@aws-sdk/client-dynamodb-streams',
       '@aws-sdk/client-s3',
       '@aws-sdk/lib-storage',
       '@duckdb/node-api',
