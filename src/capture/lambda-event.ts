@@ -31,7 +31,10 @@ export function toLambdaRecord(record: SdkStreamRecord, streamArn: string): Dyna
     },
   };
   if (record.userIdentity !== undefined) {
-    lambdaRecord.userIdentity = { type: record.userIdentity.Type, principalId: record.userIdentity.PrincipalId };
+    lambdaRecord.userIdentity = {
+      type: record.userIdentity.Type,
+      principalId: record.userIdentity.PrincipalId,
+    };
   }
   return lambdaRecord;
 }

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DdbLakeError, UsageError } from '../errors.ts';
+import { registerCaptureCommand } from './commands/capture.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerInspectCommand } from './commands/inspect.ts';
 import { registerLocalCommand } from './commands/local.ts';
@@ -11,7 +12,9 @@ const VOCABULARY_HELP = `The same flag means the same thing in every command:
   --table <name|arn>   the DynamoDB table
   --landing <url>      the landing area: s3://bucket/prefix or a local folder (env DDB_LAKE_LANDING)
   --delta <url>        the Delta table: s3://bucket/prefix or a local folder
-  --profile, --region, --endpoint-url   as in the AWS CLI (credentials: the default chain)
+  --profile, --region, --endpoint-url   as in the AWS CLI (credentials: the default chain); in a
+                       command that reads a table, --endpoint-url is DynamoDB's, and an S3-compatible
+                       landing area takes its endpoint from AWS_ENDPOINT_URL_S3
   --json               one JSON document on stdout; progress and errors stay on stderr`;
 
 /** What every command registration gets: a way to run its action and report its exit code. */
@@ -81,6 +84,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   registerDemoCommand(program, context);
   registerLocalCommand(program, context);
   registerInspectCommand(program, context);
+  registerCaptureCommand(program, context);
 
   for (const command of program.commands) {
     command.exitOverride().showHelpAfterError('(run with --help for usage)');

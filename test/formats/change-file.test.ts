@@ -1,9 +1,16 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { AttributeValue, Item } from '../../src/dynamo/attribute-value.ts';
+import { compareUtf8 } from '../../src/dynamo/plain-json.ts';
 import type { BadLine } from '../../src/formats/bad-line.ts';
-import { encodeChangeFile } from '../../src/formats/change-file-encoder.ts';
+import {
+  changeRecordLine,
+  encodeChangeFile,
+  encodeParsedChangeRecords,
+} from '../../src/formats/change-file-encoder.ts';
 import { changeFileKey, parseChangeFileKey, tableNameOf } from '../../src/formats/change-file-key.ts';
 import { type ChangeFileRecord, readChangeFile } from '../../src/formats/change-file-reader.ts';
 import { writeChangeFile } from '../../src/formats/change-file-writer.ts';
@@ -11,6 +18,8 @@ import type { ChangeRecord } from '../../src/formats/change-record.ts';
 import { BadInputError } from '../../src/formats/errors.ts';
 import { parseChangeRecord } from '../../src/formats/parse-change-record.ts';
 import { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
+import { attributeName, valueModel } from '../dynamo/arbitraries.ts';
+import { mapToDynamoJson } from '../dynamo/reference.ts';
 import { changeRecord, tempDir, writeGzipLines } from './support.ts';
 
 const TABLE_ARN = 'arn:aws:dynamodb:us-east-1:111122223333:table/orders';
@@ -254,5 +263,51 @@ describe('change file validation', () => {
     expect(replayed).toEqual(parseChangeRecord(broken));
     await writeFile(path.join(root, 'replay.jsonl.gz'), encodeChangeFile([replayed]));
     expect((await readAll(store, 'replay.jsonl.gz')).map((r) => r.record)).toEqual([replayed]);
+  });
+});
+
+describe('change file line text', () => {
+  /** The line written attribute by attribute, with names sorted by UTF-8 bytes: the specification. */
+  function lineByParts(record: ChangeRecord): string {
+    const item = (value: Item): string =>
+      `{${Object.keys(value)
+        .sort(compareUtf8)
+        .map((name) => `${JSON.stringify(name)}:${attribute(value[name] as AttributeValue)}`)
+        .join(',')}}`;
+    const attribute = (value: AttributeValue): string => {
+      if ('M' in value) return `{"M":${item(value.M)}}`;
+      if ('L' in value) return `{"L":[${value.L.map(attribute).join(',')}]}`;
+      return JSON.stringify(value);
+    };
+    return (
+      `{"op":${JSON.stringify(record.op)},"keys":${item(record.keys)},` +
+      `"new":${record.new === null ? 'null' : item(record.new)},"old":${record.old === null ? 'null' : item(record.old)},` +
+      `"seq":${JSON.stringify(record.seq)},"shard":${JSON.stringify(record.shard)},"ts":${record.ts},` +
+      `"ttl":${record.ttl},"eventId":${JSON.stringify(record.eventId)}}`
+    );
+  }
+
+  it('is the attribute-by-attribute text for any item, integer-like and __proto__ names included', () => {
+    const awkwardName = fc.constantFrom('7', '10', '4294967295', '01', '__proto__', 'a', 'Z', 'é', '😀');
+    const entries = fc.uniqueArray(fc.tuple(fc.oneof(attributeName, awkwardName), valueModel), {
+      maxLength: 6,
+      selector: ([name]) => name,
+    });
+    fc.assert(
+      fc.property(entries, entries, (newEntries, oldEntries) => {
+        const record = parseChangeRecord({
+          ...changeRecord(),
+          new: { pk: { S: 'customer#1' }, sk: { S: 'order#0001' }, ...mapToDynamoJson(newEntries) },
+          old: { pk: { S: 'customer#1' }, sk: { S: 'order#0001' }, ...mapToDynamoJson(oldEntries) },
+        });
+        expect(changeRecordLine(record)).toBe(lineByParts(record));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('encodes records from parseChangeRecord to the same bytes as encodeChangeFile', () => {
+    const records = [changeRecord(), changeRecord({ op: 'REMOVE' }), changeRecord({ op: 'INSERT' })];
+    expect(encodeParsedChangeRecords(records.map(parseChangeRecord))).toEqual(encodeChangeFile(records));
   });
 });
