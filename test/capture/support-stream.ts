@@ -1,76 +1,31 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  DescribeStreamCommand,
-  DynamoDBStreamsClient,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type _Record as SdkStreamRecord,
-  type Shard,
-} from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { afterAll } from 'vitest';
-import { LOCAL_DYNAMODB_CREDENTIALS, LOCAL_REGION } from '../../src/local/dynamodb-local.ts';
 import { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
 import type { ObjectStore } from '../../src/storage/object-store.ts';
+import {
+  newStreamsClient,
+  readShards as readShardsWith,
+  type ShardRecords,
+} from '../support/dynamodb-streams.ts';
 import { dynamodbEndpoint } from '../support/local-stack.ts';
 
 let client: DynamoDBStreamsClient | undefined;
 
 /** One DynamoDB Streams client of the run's DynamoDB Local per test file. */
 export function streamsClient(): DynamoDBStreamsClient {
-  client ??= new DynamoDBStreamsClient({
-    endpoint: dynamodbEndpoint(),
-    region: LOCAL_REGION,
-    credentials: { ...LOCAL_DYNAMODB_CREDENTIALS },
-  });
+  client ??= newStreamsClient(dynamodbEndpoint());
   return client;
 }
 
-/** The records of one shard as GetRecords returned them, in stream order. */
-export interface ShardRecords {
-  readonly shardId: string;
-  readonly records: SdkStreamRecord[];
-}
+export type { ShardRecords };
 
-/**
- * Every record now in the stream, shard by shard (in DescribeStream order), each shard read from
- * TRIM_HORIZON until GetRecords returns an empty page: what the stream holds, exactly as the SDK
- * returns it.
- */
-export async function readShards(streamArn: string): Promise<ShardRecords[]> {
-  const shards: Shard[] = [];
-  let exclusiveStartShardId: string | undefined;
-  do {
-    const page = await streamsClient().send(
-      new DescribeStreamCommand({ StreamArn: streamArn, ExclusiveStartShardId: exclusiveStartShardId }),
-    );
-    shards.push(...(page.StreamDescription?.Shards ?? []));
-    exclusiveStartShardId = page.StreamDescription?.LastEvaluatedShardId;
-  } while (exclusiveStartShardId !== undefined);
-
-  const result: ShardRecords[] = [];
-  for (const shard of shards) {
-    const shardId = shard.ShardId as string;
-    let { ShardIterator: iterator } = await streamsClient().send(
-      new GetShardIteratorCommand({
-        StreamArn: streamArn,
-        ShardId: shardId,
-        ShardIteratorType: 'TRIM_HORIZON',
-      }),
-    );
-    const records: SdkStreamRecord[] = [];
-    while (iterator !== undefined) {
-      const page = await streamsClient().send(new GetRecordsCommand({ ShardIterator: iterator }));
-      const got = page.Records ?? [];
-      records.push(...got);
-      if (got.length === 0) break;
-      iterator = page.NextShardIterator;
-    }
-    if (records.length > 0) result.push({ shardId, records });
-  }
-  return result;
+/** Every record now in the stream, shard by shard (see `readShards` in test/support). */
+export function readShards(streamArn: string): Promise<ShardRecords[]> {
+  return readShardsWith(streamsClient(), streamArn);
 }
 
 /** The records of a stream that has exactly one shard with records (DynamoDB Local's usual case). */

@@ -1,111 +1,73 @@
+import {
+  DescribeStreamCommand,
+  DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type _Record as SdkStreamRecord,
+  type Shard,
+} from '@aws-sdk/client-dynamodb-streams';
 import { LOCAL_DYNAMODB_CREDENTIALS, LOCAL_REGION } from '../../src/local/dynamodb-local.ts';
 
-// The project has no DynamoDB Streams SDK client (@aws-sdk/client-dynamodb-streams is not a
-// dependency), so tests speak the Streams JSON protocol to DynamoDB Local directly. DynamoDB Local
-// checks that an access key is named but never verifies a signature, which is why an unsigned
-// Authorization header does here (and would not against AWS).
-
-/** A stream record as GetRecords returns it: DynamoDB JSON images, numbers as strings. */
-export interface StreamRecord {
-  readonly eventID: string;
-  readonly eventName: 'INSERT' | 'MODIFY' | 'REMOVE';
-  readonly dynamodb: {
-    readonly Keys?: Record<string, unknown>;
-    readonly NewImage?: Record<string, unknown>;
-    readonly OldImage?: Record<string, unknown>;
-    readonly SequenceNumber: string;
-    readonly StreamViewType?: string;
-    readonly ApproximateCreationDateTime?: number;
-  };
-}
-
-interface Shard {
-  readonly ShardId: string;
-  readonly ParentShardId?: string;
-  readonly SequenceNumberRange?: {
-    readonly StartingSequenceNumber?: string;
-    readonly EndingSequenceNumber?: string;
-  };
-}
-
-/** Sends one DynamoDB Streams API call to DynamoDB Local and returns the parsed answer. */
-export async function streamsCall<T>(endpoint: string, operation: string, body: object): Promise<T> {
-  const today = new Date().toISOString().slice(0, 10).replaceAll('-', '');
-  const response = await fetch(endpoint, {
-    method: 'POST',
-    headers: {
-      'Content-Type': 'application/x-amz-json-1.0',
-      'X-Amz-Target': `DynamoDBStreams_20120810.${operation}`,
-      Authorization:
-        `AWS4-HMAC-SHA256 Credential=${LOCAL_DYNAMODB_CREDENTIALS.accessKeyId}/${today}/${LOCAL_REGION}/dynamodb/aws4_request, ` +
-        'SignedHeaders=content-type;host;x-amz-target, Signature=0',
-    },
-    body: JSON.stringify(body),
+/** A DynamoDB Streams client of a DynamoDB Local; the caller destroys it. */
+export function newStreamsClient(endpoint: string): DynamoDBStreamsClient {
+  return new DynamoDBStreamsClient({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: { ...LOCAL_DYNAMODB_CREDENTIALS },
   });
-  const text = await response.text();
-  if (!response.ok)
-    throw new Error(`DynamoDB Streams ${operation} failed (HTTP ${response.status}): ${text}`);
-  return JSON.parse(text) as T;
 }
 
-/** Every shard of the stream (DescribeStream, all pages). */
-export async function listShards(endpoint: string, streamArn: string): Promise<Shard[]> {
-  const shards: Shard[] = [];
-  let exclusiveStartShardId: string | undefined;
-  do {
-    const answer = await streamsCall<{
-      StreamDescription: { Shards?: Shard[]; LastEvaluatedShardId?: string };
-    }>(endpoint, 'DescribeStream', {
-      StreamArn: streamArn,
-      ...(exclusiveStartShardId === undefined ? {} : { ExclusiveStartShardId: exclusiveStartShardId }),
-    });
-    shards.push(...(answer.StreamDescription.Shards ?? []));
-    exclusiveStartShardId = answer.StreamDescription.LastEvaluatedShardId;
-  } while (exclusiveStartShardId !== undefined);
-  return shards;
+/** The records of one shard as GetRecords returned them, in stream order. */
+export interface ShardRecords {
+  readonly shardId: string;
+  readonly records: SdkStreamRecord[];
 }
 
 /**
- * Every record currently in the stream, shard by shard from TRIM_HORIZON, parents before children,
- * each shard read until GetRecords returns an empty page (an open shard never ends).
+ * Every record now in the stream, shard by shard (in DescribeStream order), each shard read from
+ * TRIM_HORIZON until GetRecords returns an empty page: what the stream holds, exactly as the SDK
+ * returns it. Shards without records are left out.
  */
-export async function readStreamRecords(endpoint: string, streamArn: string): Promise<StreamRecord[]> {
-  const shards = await listShards(endpoint, streamArn);
-  const ids = new Set(shards.map((shard) => shard.ShardId));
-  const ordered = [...shards].sort((a, b) => depth(a, shards, ids) - depth(b, shards, ids));
-  const records: StreamRecord[] = [];
-  for (const shard of ordered) {
-    let { ShardIterator: iterator } = await streamsCall<{ ShardIterator?: string }>(
-      endpoint,
-      'GetShardIterator',
-      {
-        StreamArn: streamArn,
-        ShardId: shard.ShardId,
-        ShardIteratorType: 'TRIM_HORIZON',
-      },
+export async function readShards(client: DynamoDBStreamsClient, streamArn: string): Promise<ShardRecords[]> {
+  const shards: Shard[] = [];
+  let exclusiveStartShardId: string | undefined;
+  do {
+    const page = await client.send(
+      new DescribeStreamCommand({ StreamArn: streamArn, ExclusiveStartShardId: exclusiveStartShardId }),
     );
+    shards.push(...(page.StreamDescription?.Shards ?? []));
+    exclusiveStartShardId = page.StreamDescription?.LastEvaluatedShardId;
+  } while (exclusiveStartShardId !== undefined);
+
+  const result: ShardRecords[] = [];
+  for (const shard of shards) {
+    const shardId = shard.ShardId as string;
+    let { ShardIterator: iterator } = await client.send(
+      new GetShardIteratorCommand({
+        StreamArn: streamArn,
+        ShardId: shardId,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
+    );
+    const records: SdkStreamRecord[] = [];
     while (iterator !== undefined) {
-      const page = await streamsCall<{ Records?: StreamRecord[]; NextShardIterator?: string }>(
-        endpoint,
-        'GetRecords',
-        { ShardIterator: iterator },
-      );
-      const pageRecords = page.Records ?? [];
-      records.push(...pageRecords);
-      if (pageRecords.length === 0) break;
+      const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator }));
+      const got = page.Records ?? [];
+      records.push(...got);
+      if (got.length === 0) break;
       iterator = page.NextShardIterator;
     }
+    if (records.length > 0) result.push({ shardId, records });
   }
-  return records;
+  return result;
 }
 
-function depth(shard: Shard, shards: readonly Shard[], ids: ReadonlySet<string>): number {
-  let level = 0;
-  let current: Shard | undefined = shard;
-  while (current?.ParentShardId !== undefined && ids.has(current.ParentShardId)) {
-    const parentId: string = current.ParentShardId;
-    current = shards.find((candidate) => candidate.ShardId === parentId);
-    level++;
+/** Every record now in the stream of the DynamoDB Local at `endpoint`, shard after shard. */
+export async function readStreamRecords(endpoint: string, streamArn: string): Promise<SdkStreamRecord[]> {
+  const client = newStreamsClient(endpoint);
+  try {
+    return (await readShards(client, streamArn)).flatMap((shard) => shard.records);
+  } finally {
+    client.destroy();
   }
-  return level;
 }
