@@ -1,4 +1,5 @@
 import { DdbLakeError } from '../errors.ts';
+import type { StreamPollerErrorCode } from './stream-poller-errors.ts';
 
 /** Stable codes of capture's errors, for programs, logs and `--json` output. */
 export const CaptureErrorCode = {
@@ -14,11 +15,15 @@ export const CaptureErrorCode = {
 
 export type CaptureErrorCode = (typeof CaptureErrorCode)[keyof typeof CaptureErrorCode];
 
-/** An error of capture (stream records → change files). */
+/** An error of capture (stream records → change files), the handler's or the poller's. */
 export class CaptureError extends DdbLakeError {
-  declare readonly code: CaptureErrorCode;
+  declare readonly code: CaptureErrorCode | StreamPollerErrorCode;
 
-  constructor(code: CaptureErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: CaptureErrorCode | StreamPollerErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(code, message, options);
   }
 }

@@ -1,4 +1,4 @@
-import { DdbLakeError } from '../errors.ts';
+import { CaptureError } from './errors.ts';
 
 /** Stable codes of the stream poller's errors, for programs and `--json` output. */
 export const StreamPollerErrorCode = {
@@ -18,8 +18,8 @@ export const StreamPollerErrorCode = {
 
 export type StreamPollerErrorCode = (typeof StreamPollerErrorCode)[keyof typeof StreamPollerErrorCode];
 
-/** An error of the local stream poller (`ddb-lake capture`). */
-export class StreamPollerError extends DdbLakeError {
+/** An error of the local stream poller (`ddb-lake capture`): a capture error like the handler's. */
+export class StreamPollerError extends CaptureError {
   declare readonly code: StreamPollerErrorCode;
 
   constructor(code: StreamPollerErrorCode, message: string, options?: { cause?: unknown }) {

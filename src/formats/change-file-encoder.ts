@@ -19,13 +19,9 @@ const GZIP_OS_UNIX = 3;
  * with the record's index (`[3].new.total`).
  */
 export function normalizeChangeBatch(records: readonly unknown[]): ChangeRecord[] {
-  if (records.length === 0) throw new BadInputError({ reason: 'a change file needs at least one record' });
-  const normalized: ChangeRecord[] = [];
-  let previous: bigint | undefined;
-  for (let i = 0; i < records.length; i++) {
-    let record: ChangeRecord;
+  const normalized = records.map((record, i) => {
     try {
-      record = parseChangeRecord(records[i]);
+      return parseChangeRecord(record);
     } catch (error) {
       const problem = problemOf(error);
       throw new BadInputError(
@@ -33,23 +29,8 @@ export function normalizeChangeBatch(records: readonly unknown[]): ChangeRecord[
         { cause: error },
       );
     }
-    const first = normalized[0];
-    if (first !== undefined && record.shard !== first.shard) {
-      throw new BadInputError({
-        path: `[${i}].shard`,
-        reason: `a change file holds one shard: ${record.shard} follows ${first.shard}`,
-      });
-    }
-    const seq = BigInt(record.seq);
-    if (previous !== undefined && seq <= previous) {
-      throw new BadInputError({
-        path: `[${i}].seq`,
-        reason: `sequence numbers must increase within a shard: ${record.seq} follows ${previous}`,
-      });
-    }
-    previous = seq;
-    normalized.push(record);
-  }
+  });
+  checkBatchRules(normalized);
   return normalized;
 }
 
