@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DdbLakeError, UsageError } from '../errors.ts';
+import { registerBackfillCommand } from './commands/backfill.ts';
 import { registerCaptureCommand } from './commands/capture.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerInspectCommand } from './commands/inspect.ts';
@@ -85,6 +86,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   registerLocalCommand(program, context);
   registerInspectCommand(program, context);
   registerCaptureCommand(program, context);
+  registerBackfillCommand(program, context);
 
   for (const command of program.commands) {
     command.exitOverride().showHelpAfterError('(run with --help for usage)');
