@@ -7,7 +7,11 @@ import { S3Store } from './s3-store.ts';
 
 /** How to reach S3; the fields mean what the AWS CLI's flags of the same names mean. Local folders ignore them. */
 export interface StoreOptions {
-  /** An S3-compatible endpoint (`--endpoint-url`); requests then use path-style addressing. */
+  /**
+   * An S3-compatible endpoint (`--endpoint-url`); requests then use path-style addressing. When
+   * absent, the SDK's own variables `AWS_ENDPOINT_URL_S3`, then `AWS_ENDPOINT_URL`, are taken the same
+   * way: commands whose `--endpoint-url` is DynamoDB's reach an S3-compatible landing area through them.
+   */
   endpointUrl?: string;
   region?: string;
   /** A profile of the shared AWS config and credentials files (`--profile`). */
@@ -27,12 +31,16 @@ const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//;
  * Throws `UnsupportedStoreUrlError` for any other scheme, a missing bucket, or a prefix with empty,
  * `.` or `..` segments. Opening does no I/O.
  */
-export function openStore(url: string, options: StoreOptions = {}): ObjectStore {
+export function openStore(
+  url: string,
+  options: StoreOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ObjectStore {
   if (url.trim() === '') throw new UnsupportedStoreUrlError(url, 'it is empty');
   if (/^file:/i.test(url)) return new LocalFolderStore(fileUrlToFolder(url));
   const scheme = SCHEME.exec(url)?.[1]?.toLowerCase();
   if (scheme === undefined) return new LocalFolderStore(path.resolve(url));
-  if (scheme === 's3') return openS3(url, options);
+  if (scheme === 's3') return openS3(url, options, env);
   const hint = scheme === 's3a' || scheme === 's3n' ? ` (write ${scheme}://… as s3://…)` : '';
   throw new UnsupportedStoreUrlError(url, `the scheme "${scheme}://" is not supported${hint}`);
 }
@@ -46,7 +54,11 @@ function fileUrlToFolder(url: string): string {
   }
 }
 
-function openS3(url: string, options: StoreOptions): S3Store {
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function openS3(url: string, options: StoreOptions, env: NodeJS.ProcessEnv): S3Store {
   const rest = url.slice('s3://'.length);
   const slash = rest.indexOf('/');
   const bucket = slash < 0 ? rest : rest.slice(0, slash);
@@ -57,5 +69,7 @@ function openS3(url: string, options: StoreOptions): S3Store {
   if (segments.some((segment) => segment === '' || segment === '.' || segment === '..')) {
     throw new UnsupportedStoreUrlError(url, 'its prefix has an empty, "." or ".." segment');
   }
-  return new S3Store({ ...options, bucket, prefix });
+  const endpointUrl =
+    options.endpointUrl ?? nonEmpty(env['AWS_ENDPOINT_URL_S3']) ?? nonEmpty(env['AWS_ENDPOINT_URL']);
+  return new S3Store({ ...options, ...(endpointUrl === undefined ? {} : { endpointUrl }), bucket, prefix });
 }

@@ -113,4 +113,16 @@ describe('openStore against the local S3 server', () => {
     ]);
     await Promise.all([bucket.close(), landing.close()]);
   });
+
+  test('without --endpoint-url, AWS_ENDPOINT_URL_S3 reaches an S3-compatible server with path-style requests', async () => {
+    const viaEnv = openStore(
+      's3://open-store/env',
+      { region: S3_SERVER_REGION, credentials: { ...S3_SERVER_CREDENTIALS } },
+      { AWS_ENDPOINT_URL_S3: server.endpoint },
+    );
+    await viaEnv.put('object', 'through the environment');
+    const direct = openStore('s3://open-store', options);
+    expect(Buffer.from(await direct.getBytes('env/object')).toString()).toBe('through the environment');
+    await Promise.all([viaEnv.close(), direct.close()]);
+  });
 });
