@@ -8,6 +8,8 @@ export const EXIT_CODES = {
   USAGE: 2,
   /** Input data was bad (a malformed line, a checksum mismatch): nothing was lost, see the report. */
   BAD_INPUT: 3,
+  /** `plan`: a prerequisite is missing (stream, capture, point-in-time recovery, …): see the report. */
+  NOT_READY: 4,
 } as const;
 
 export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
@@ -16,4 +18,5 @@ export const EXIT_CODES_HELP = `Exit codes:
   0  success
   1  failure (the message says why and what to do next)
   2  usage error (a missing or malformed flag)
-  3  bad input data found (malformed lines, checksum mismatches); nothing was dropped silently`;
+  3  bad input data found (malformed lines, checksum mismatches); nothing was dropped silently
+  4  not ready (plan): a prerequisite is missing; the report says what and what to do`;

@@ -5,6 +5,7 @@ import { registerCaptureCommand } from './commands/capture.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerInspectCommand } from './commands/inspect.ts';
 import { registerLocalCommand } from './commands/local.ts';
+import { registerPlanCommand } from './commands/plan.ts';
 import { EXIT_CODES, EXIT_CODES_HELP, type ExitCode } from './exit-codes.ts';
 import { createOutput } from './output.ts';
 import { VERSION } from './version.ts';
@@ -87,6 +88,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   registerInspectCommand(program, context);
   registerCaptureCommand(program, context);
   registerBackfillCommand(program, context);
+  registerPlanCommand(program, context);
 
   for (const command of program.commands) {
     command.exitOverride().showHelpAfterError('(run with --help for usage)');

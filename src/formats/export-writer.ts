@@ -6,7 +6,7 @@ import type { Item } from '../dynamo/attribute-value.ts';
 import { DdbLakeError } from '../errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { EXPORTS_FOLDER, MANIFEST_FILES, MANIFEST_SUMMARY } from './export-layout.ts';
-import type { FullExportSummary, ManifestFileEntry } from './export-manifest.ts';
+import type { FullExportSummary } from './export-manifest.ts';
 import { parseItemAt } from './parse-change-record.ts';
 
 export interface ExportWriterOptions {
@@ -26,6 +26,43 @@ export interface ExportWriterOptions {
   readonly maxFileBytes?: number;
   /** Check every item with the value model before writing it (default true). */
   readonly validate?: boolean;
+  /**
+   * Set for an export taken by a parallel Scan (see `DdbLakeScanSummary`): manifest-summary.json then
+   * says so, and when the scan ended. `exportTime` must be the scan's start time.
+   */
+  readonly scan?: { readonly segments: number; readonly consistentRead: boolean };
+}
+
+/**
+ * The `ddbLakeScan` field of manifest-summary.json, written by a Scan export only. DynamoDB's
+ * exports have no such field, and readers that do not know it ignore it: `exportType` stays
+ * FULL_EXPORT and `exportTime` is the scan's start (DESIGN.md rule 2), so one reader serves both.
+ * Each item was read at some moment between `startTime` and `endTime`.
+ */
+export interface DdbLakeScanSummary {
+  /** ISO-8601 UTC: when the scan started (equal to the summary's `exportTime`). */
+  readonly startTime: string;
+  /** ISO-8601 UTC: when the last segment had been read and the manifests were written. */
+  readonly endTime: string;
+  /** The Scan's `TotalSegments`. */
+  readonly segments: number;
+  readonly consistentRead: boolean;
+}
+
+/** manifest-summary.json as `ExportWriter` writes it. */
+export type WrittenExportSummary = FullExportSummary & { readonly ddbLakeScan?: DdbLakeScanSummary };
+
+/** A data file that has been written completely: what manifest-files.json lists about it. */
+export interface WrittenDataFile {
+  /** The data file's key in the store (`AWSDynamoDB/<exportId>/data/<name>.json.gz`). */
+  readonly key: string;
+  readonly itemCount: number;
+  /** Base64 MD5 of the gzipped bytes. */
+  readonly md5Checksum: string;
+  /** Hex MD5 of the gzipped bytes (what S3 reports as the ETag of a single-part upload). */
+  readonly etag: string;
+  /** Bytes of JSON lines before compression (they add up to `billedSizeBytes`). */
+  readonly rawBytes: number;
 }
 
 /** Lines are handed to gzip in slices of this size: fewer, larger zlib calls. */
@@ -43,6 +80,10 @@ const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
  *
  * `write` appends to one sequence of data files; `part()` opens further independent sequences for
  * parallel writers (one per scan segment). Calls on one sequence must not overlap.
+ *
+ * An export can be continued by another process (`resume`), given the data files written so far:
+ * a resumable writer closes its data files where it can account for them (`closeFile`), records
+ * what it closed somewhere durable, and hands that list to `resume` after a crash.
  */
 export class ExportWriter {
   readonly store: ObjectStore;
@@ -53,7 +94,7 @@ export class ExportWriter {
   readonly #startTime: Date;
   readonly #location: { readonly s3Bucket: string; readonly s3Prefix: string | null };
   readonly #parts: ExportPartWriter[] = [];
-  readonly #closedFiles: (ManifestFileEntry & { readonly rawBytes: number })[] = [];
+  readonly #closedFiles: WrittenDataFile[] = [];
   #main: ExportPartWriter | undefined;
   #finished = false;
 
@@ -75,26 +116,53 @@ export class ExportWriter {
     return writer;
   }
 
+  /**
+   * Continues an unfinished export: `options` must name its `exportId` and repeat the options it
+   * was started with; `files` are the data files already written completely, which the manifests
+   * will list before any written from now on. Writes `_started` again only if it is missing.
+   * Throws `DdbLakeError` (`EXPORT_FINISHED`) when the export already has its manifest-summary.json.
+   */
+  static async resume(
+    store: ObjectStore,
+    options: ExportWriterOptions & { readonly exportId: string },
+    files: readonly WrittenDataFile[],
+  ): Promise<ExportWriter> {
+    const writer = new ExportWriter(store, options);
+    if ((await store.head(`${writer.dir}${MANIFEST_SUMMARY}`)) !== undefined) throw finishedError(writer.dir);
+    if ((await store.head(`${writer.dir}_started`)) === undefined)
+      await store.put(`${writer.dir}_started`, '');
+    writer.#closedFiles.push(...files);
+    return writer;
+  }
+
   /** Appends an item to the main sequence of data files. Throws `BadInputError` for an invalid item. */
   async write(item: Item): Promise<void> {
     this.#main ??= this.part();
     await this.#main.write(item);
   }
 
-  /** A further sequence of data files, for one parallel writer. */
-  part(): ExportPartWriter {
+  /**
+   * A further sequence of data files, for one parallel writer. `maxFileBytes` overrides the
+   * export's for this sequence; `Infinity` leaves every roll to the caller (`closeFile`).
+   */
+  part(options: { readonly maxFileBytes?: number } = {}): ExportPartWriter {
     if (this.#finished) throw finishedError(this.dir);
     const part = new ExportPartWriter(
       this,
-      this.#options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
+      options.maxFileBytes ?? this.#options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
       this.#options.validate ?? true,
     );
     this.#parts.push(part);
     return part;
   }
 
+  /** The data files written completely so far (those handed to `resume` first), in that order. */
+  get files(): readonly WrittenDataFile[] {
+    return this.#closedFiles;
+  }
+
   /** Closes every sequence, writes the manifests (summary last) and returns the summary. */
-  async finish(): Promise<FullExportSummary> {
+  async finish(): Promise<WrittenExportSummary> {
     if (this.#finished) throw finishedError(this.dir);
     for (const part of this.#parts) await part.close();
     this.#finished = true;
@@ -106,17 +174,19 @@ export class ExportWriter {
           itemCount: file.itemCount,
           md5Checksum: file.md5Checksum,
           etag: file.etag,
-          dataFileS3Key: `${prefix}${file.dataFileS3Key}`,
+          dataFileS3Key: `${prefix}${file.key}`,
         }),
       )
       .map((line) => `${line}\n`)
       .join('');
     await this.#putManifest(MANIFEST_FILES, manifestFiles);
-    const summary: FullExportSummary = {
+    const endTime = new Date().toISOString();
+    const scan = this.#options.scan;
+    const summary: WrittenExportSummary = {
       version: '2020-06-30',
       exportArn: `${this.#options.tableArn}/export/${this.exportId}`,
       startTime: this.#startTime.toISOString(),
-      endTime: new Date().toISOString(),
+      endTime,
       tableArn: this.#options.tableArn,
       tableId: this.#options.tableId ?? null,
       exportTime: this.#options.exportTime.toISOString(),
@@ -129,6 +199,16 @@ export class ExportWriter {
       itemCount: files.reduce((sum, file) => sum + file.itemCount, 0),
       outputFormat: 'DYNAMODB_JSON',
       exportType: 'FULL_EXPORT',
+      ...(scan === undefined
+        ? {}
+        : {
+            ddbLakeScan: {
+              startTime: this.#options.exportTime.toISOString(),
+              endTime,
+              segments: scan.segments,
+              consistentRead: scan.consistentRead,
+            },
+          }),
     };
     await this.#putManifest(MANIFEST_SUMMARY, JSON.stringify(summary));
     return summary;
@@ -141,7 +221,7 @@ export class ExportWriter {
   }
 
   /** @internal A data file of some sequence has been written completely. */
-  recordFile(file: ManifestFileEntry & { readonly rawBytes: number }): void {
+  recordFile(file: WrittenDataFile): void {
     this.#closedFiles.push(file);
   }
 
@@ -180,14 +260,40 @@ export class ExportPartWriter {
     const checked = this.#validate ? parseItemAt(item, 'Item') : item;
     this.#file ??= new DataFileSink(this.#export.store, this.#export.newDataFileKey());
     await this.#file.add(`{"Item":${JSON.stringify(checked)}}\n`);
-    if (this.#file.rawBytes >= this.#maxFileBytes) await this.#closeFile();
+    if (this.#file.rawBytes >= this.#maxFileBytes) await this.closeFile();
+  }
+
+  /**
+   * Bytes of JSON lines in the data file being written (0 when none is open). Lines not yet handed
+   * to gzip count one byte per UTF-16 code unit until they are (exact for ASCII).
+   */
+  get openFileBytes(): number {
+    return this.#file?.rawBytes ?? 0;
+  }
+
+  /** Items in the data file being written (0 when none is open). */
+  get openFileItems(): number {
+    return this.#file?.items ?? 0;
+  }
+
+  /**
+   * Closes the data file being written and returns it once its bytes are durably stored, or
+   * `undefined` when none is open. The next `write` opens a new one. Store errors pass through.
+   */
+  async closeFile(): Promise<WrittenDataFile | undefined> {
+    const file = this.#file;
+    if (file === undefined) return undefined;
+    this.#file = undefined;
+    const written = await file.close();
+    this.#export.recordFile(written);
+    return written;
   }
 
   /** Closes the current data file; later writes are refused. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#closeFile();
+    await this.closeFile();
   }
 
   /** @internal */
@@ -196,25 +302,20 @@ export class ExportPartWriter {
     this.#file?.abort();
     this.#file = undefined;
   }
-
-  async #closeFile(): Promise<void> {
-    const file = this.#file;
-    if (file === undefined) return;
-    this.#file = undefined;
-    this.#export.recordFile(await file.close());
-  }
 }
 
 /** One data file being gzipped and uploaded as it is written, hashed on the way. */
 class DataFileSink {
   readonly key: string;
-  rawBytes = 0;
   readonly #gzip: Gzip;
   readonly #md5 = createHash('md5');
   readonly #uploaded: Promise<void>;
+  items = 0;
+  /** Bytes of the lines handed to gzip so far. */
+  #flushedBytes = 0;
   #slice: string[] = [];
-  #sliceBytes = 0;
-  #items = 0;
+  /** UTF-16 code units of the lines not yet handed to gzip (their bytes are counted at the flush). */
+  #sliceChars = 0;
 
   constructor(store: ObjectStore, key: string) {
     this.key = key;
@@ -235,24 +336,31 @@ class DataFileSink {
     this.#uploaded.catch(() => {});
   }
 
-  async add(line: string): Promise<void> {
-    this.#slice.push(line);
-    this.#sliceBytes += line.length;
-    this.rawBytes += Buffer.byteLength(line);
-    this.#items++;
-    if (this.#sliceBytes >= WRITE_SLICE_BYTES) await this.#flush();
+  /**
+   * Bytes of JSON lines in the file so far: exact for what was flushed, the rest counted in UTF-16
+   * code units (exact for ASCII) until its flush. Exact after `close`.
+   */
+  get rawBytes(): number {
+    return this.#flushedBytes + this.#sliceChars;
   }
 
-  async close(): Promise<ManifestFileEntry & { readonly rawBytes: number }> {
+  async add(line: string): Promise<void> {
+    this.#slice.push(line);
+    this.#sliceChars += line.length;
+    this.items++;
+    if (this.#sliceChars >= WRITE_SLICE_BYTES) await this.#flush();
+  }
+
+  async close(): Promise<WrittenDataFile> {
     await this.#flush();
     this.#gzip.end();
     await this.#uploaded;
     const digest = this.#md5.digest();
     return {
-      itemCount: this.#items,
+      key: this.key,
+      itemCount: this.items,
       md5Checksum: digest.toString('base64'),
       etag: digest.toString('hex'),
-      dataFileS3Key: this.key,
       rawBytes: this.rawBytes,
     };
   }
@@ -263,10 +371,11 @@ class DataFileSink {
 
   async #flush(): Promise<void> {
     if (this.#slice.length === 0) return;
-    const text = this.#slice.join('');
+    const bytes = Buffer.from(this.#slice.join(''));
     this.#slice = [];
-    this.#sliceBytes = 0;
-    if (!this.#gzip.write(text)) await Promise.race([once(this.#gzip, 'drain'), this.#uploaded]);
+    this.#sliceChars = 0;
+    this.#flushedBytes += bytes.length;
+    if (!this.#gzip.write(bytes)) await Promise.race([once(this.#gzip, 'drain'), this.#uploaded]);
   }
 }
 

@@ -7,6 +7,7 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { type ExportInspection, inspectExport } from '../backfill/inspect-export.ts';
+import { ScanEventCode } from '../backfill/scan-events.ts';
 import { scanExport } from '../backfill/scan-export.ts';
 import type { Item } from '../dynamo/attribute-value.ts';
 import { itemToPlainJson } from '../dynamo/plain-json.ts';
@@ -87,7 +88,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       table: TABLE,
       landing,
       segments: 4,
-      onProgress: ({ items }) => emit({ type: 'export-progress', items }),
+      onEvent: (event) => {
+        if (event.code === ScanEventCode.progress)
+          emit({ type: 'export-progress', items: event.progress.items });
+      },
     });
     emit({
       type: 'exported',

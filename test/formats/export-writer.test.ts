@@ -138,6 +138,73 @@ describe('ExportWriter', () => {
   });
 });
 
+describe('ExportWriter for resumable writers (Scan export)', () => {
+  it('says in manifest-summary.json that the export was a scan, keeping exportType FULL_EXPORT and exportTime', async () => {
+    const store = new LocalFolderStore(await tempDir());
+    const writer = await ExportWriter.start(store, {
+      tableArn: TABLE_ARN,
+      exportTime: EXPORT_TIME,
+      scan: { segments: 8, consistentRead: true },
+    });
+    await writer.write(itemOf(3));
+    const summary = await writer.finish();
+    const written = JSON.parse(
+      await readFile(path.join(store.rootDir, writer.dir, 'manifest-summary.json'), 'utf8'),
+    );
+    expect(written).toMatchObject({ exportType: 'FULL_EXPORT', exportTime: EXPORT_TIME.toISOString() });
+    expect(written.ddbLakeScan).toEqual({
+      startTime: EXPORT_TIME.toISOString(),
+      endTime: written.endTime,
+      segments: 8,
+      consistentRead: true,
+    });
+    expect(summary.ddbLakeScan).toEqual(written.ddbLakeScan);
+    // The readers take it as any full export.
+    const [listing] = await listExports(store);
+    expect(listing?.summary).toMatchObject({
+      exportType: 'FULL_EXPORT',
+      exportTime: EXPORT_TIME.toISOString(),
+    });
+  });
+
+  it('writes no ddbLakeScan field for an export that is not a scan', async () => {
+    const store = new LocalFolderStore(await tempDir());
+    const writer = await ExportWriter.start(store, { tableArn: TABLE_ARN, exportTime: EXPORT_TIME });
+    const summary = await writer.finish();
+    expect('ddbLakeScan' in summary).toBe(false);
+  });
+
+  it('closes data files only when told, returning what the manifest will list, and continues after a restart', async () => {
+    const root = await tempDir();
+    const store = new LocalFolderStore(root);
+    const options = { tableArn: TABLE_ARN, exportTime: EXPORT_TIME, exportId: '01795392000000-0badc0de' };
+    const first = await ExportWriter.start(store, { ...options, maxFileBytes: 100 });
+    const part = first.part({ maxFileBytes: Number.POSITIVE_INFINITY });
+    for (let i = 0; i < 30; i++) await part.write(itemOf(i));
+    expect(part.openFileItems).toBe(30);
+    expect(part.openFileBytes).toBeGreaterThan(100);
+    const kept = await part.closeFile();
+    expect(kept?.itemCount).toBe(30);
+    expect(await part.closeFile()).toBeUndefined();
+    expect(kept?.md5Checksum).toBe(md5Base64(await readFile(path.join(root, kept?.key ?? ''))));
+    // Written after the last file the caller accounted for, then the process "dies".
+    for (let i = 30; i < 40; i++) await part.write(itemOf(i));
+    await first.abort();
+
+    const second = await ExportWriter.resume(store, options, [kept!]);
+    expect(second.dir).toBe(first.dir);
+    for (let i = 30; i < 50; i++) await second.write(itemOf(i));
+    const summary = await second.finish();
+    expect(summary.itemCount).toBe(50);
+    const read = await readBack(store, second.dir);
+    expect(read.map((item) => textOf(item['sk']))).toEqual(
+      Array.from({ length: 50 }, (_, i) => `order#${String(i).padStart(6, '0')}`),
+    );
+    expect(second.files.map((file) => file.key)[0]).toBe(kept?.key);
+    await expect(ExportWriter.resume(store, options, [])).rejects.toMatchObject({ code: 'EXPORT_FINISHED' });
+  });
+});
+
 describe('ExportWriter on an S3-compatible server', () => {
   let server: S3Server;
   beforeAll(async () => {
