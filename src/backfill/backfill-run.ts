@@ -61,10 +61,12 @@ export interface SegmentCheckpoint {
 const STATE_FOLDER = '_ddb_lake/';
 const RUN_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
-/** `_ddb_lake/<kind>/<runId>/`; throws `BadScanCheckpointError` for an id that cannot be a key segment. */
+/** `_ddb_lake/<kind>/<runId>/`; throws `CannotResumeError` for an id that cannot be a key segment. */
 export function runFolder(kind: BackfillKind, runId: string): string {
   if (!RUN_ID.test(runId) || runId === '.' || runId === '..') {
-    throw new BadScanCheckpointError('the landing area', runId, `"${runId}" is not a run id`);
+    throw new CannotResumeError(
+      `"${runId}" is not the id of a ${kind === 'scan' ? 'Scan export' : 'touch run'}: ids look like 01795392000000-5a1c9e20 (letters, digits, ".", "_" and "-").`,
+    );
   }
   return `${STATE_FOLDER}${kind}/${runId}/`;
 }

@@ -16,6 +16,7 @@ import {
   findRunToResume,
   type ResumeChoice,
   readSegmentCheckpoints,
+  runFolder,
   type SegmentCheckpoint,
   writeRun,
   writeSegmentCheckpoint,
@@ -23,6 +24,7 @@ import {
 import { capacityTarget, defaultSegments, describeBackfillTable, MAX_SEGMENTS } from './backfill-table.ts';
 import { CapacityLimiter, type Clock, SYSTEM_CLOCK } from './capacity-limiter.ts';
 import { READ_UNIT_BYTES } from './item-size.ts';
+import { BadScanCheckpointError } from './scan-errors.ts';
 import { type ScanEvent, ScanEventCode } from './scan-events.ts';
 import { itemFromScanPage } from './scan-page-item.ts';
 import { type SegmentStart, scanSegments } from './segment-scan.ts';
@@ -185,7 +187,7 @@ export async function scanExport(options: ScanExportOptions): Promise<ScanExport
   if (resumed) {
     const files = [...checkpoints.values()].flatMap((checkpoint) => checkpoint.files);
     writer = await ExportWriter.resume(landing, writerOptions, files);
-    const orphans = await removeOrphans(landing, dir, files);
+    const orphans = await removeOrphans(landing, dir, checkpoints, exportId);
     if (orphans.length > 0) emit({ code: ScanEventCode.orphansRemoved, level: 'info', keys: orphans });
   } else {
     await writeRun(landing, run);
@@ -341,16 +343,34 @@ function readUnitsPerItem(itemCount: number, sizeBytes: number, consistentRead: 
   return (averageBytes / READ_UNIT_BYTES) * (consistentRead ? 1 : 0.5);
 }
 
-/** Deletes the export's data files that no checkpoint lists; returns their keys. */
+/**
+ * Deletes the export's data files that no checkpoint lists and returns their keys. Throws
+ * `BadScanCheckpointError` when a checkpoint lists a data file that is not there.
+ */
 async function removeOrphans(
   store: ObjectStore,
   dir: string,
-  files: readonly WrittenDataFile[],
+  checkpoints: ReadonlyMap<number, SegmentCheckpoint>,
+  exportId: string,
 ): Promise<string[]> {
-  const listed = new Set(files.map((file) => file.key));
+  const listed = new Map<string, number>();
+  for (const checkpoint of checkpoints.values()) {
+    for (const file of checkpoint.files) listed.set(file.key, checkpoint.segment);
+  }
   const orphans: string[] = [];
+  const present = new Set<string>();
   for await (const object of store.list(`${dir}data/`)) {
-    if (!listed.has(object.key)) orphans.push(object.key);
+    if (listed.has(object.key)) present.add(object.key);
+    else orphans.push(object.key);
+  }
+  for (const [key, segment] of listed) {
+    if (!present.has(key)) {
+      throw new BadScanCheckpointError(
+        store.url,
+        `${runFolder('scan', exportId)}segments/ (segment ${segment})`,
+        `it lists the data file ${key}, which is missing`,
+      );
+    }
   }
   for (const key of orphans) await store.delete(key);
   return orphans;

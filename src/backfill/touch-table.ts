@@ -231,7 +231,8 @@ export async function touchTable(options: TouchOptions): Promise<TouchResult> {
           limiter: writeLimiter,
           policy: options.retry ?? THROTTLE_RETRY,
           clock,
-          signal: options.signal,
+          // No signal either: a stop request waits for the page's writes, throttled or not.
+          signal: undefined,
           operation: `the UpdateItem of ${itemToPlainJson(fromSdkItem(key))} in ${table.name}`,
           next,
           onThrottle: (attempt, delayMs, error) =>
@@ -289,20 +290,29 @@ export async function touchTable(options: TouchOptions): Promise<TouchResult> {
         (item) => Object.fromEntries(keyNames.map((name) => [name, item[name]])) as SdkItem,
       );
       let index = 0;
+      let failed = false;
       const lane = async () => {
-        for (let at = index++; at < keys.length; at = index++) {
-          const outcome = await touchOne(page.segment, keys[at] as SdkItem);
-          if (outcome === 'touched') {
-            position.items++;
-            totals.touched++;
-          } else {
-            position.skipped++;
-            totals.skipped++;
+        for (let at = index++; at < keys.length && !failed; at = index++) {
+          try {
+            const outcome = await touchOne(page.segment, keys[at] as SdkItem);
+            if (outcome === 'touched') {
+              position.items++;
+              totals.touched++;
+            } else {
+              position.skipped++;
+              totals.skipped++;
+            }
+          } catch (error) {
+            failed = true;
+            throw error;
           }
         }
       };
       const lanes = Math.min(options.writeConcurrency ?? DEFAULT_WRITE_CONCURRENCY, keys.length);
-      await Promise.all(Array.from({ length: lanes }, lane));
+      // Every lane ends before the page fails: no write may still be in flight once the run returns.
+      const settled = await Promise.allSettled(Array.from({ length: lanes }, lane));
+      const rejected = settled.find((result) => result.status === 'rejected');
+      if (rejected !== undefined) throw rejected.reason;
       position.key = page.lastEvaluatedKey;
       if (page.lastEvaluatedKey === undefined) return;
       const key = await checkpoint(page.segment, false);

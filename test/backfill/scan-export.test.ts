@@ -1,15 +1,25 @@
-import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeTableCommand,
+  DynamoDBClient,
+  ProvisionedThroughputExceededException,
+} from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readRun, readSegmentCheckpoints } from '../../src/backfill/backfill-run.ts';
-import { CannotResumeError, TableNotFoundError } from '../../src/backfill/scan-errors.ts';
+import {
+  BadScanCheckpointError,
+  CannotResumeError,
+  TableNotFoundError,
+} from '../../src/backfill/scan-errors.ts';
 import { type ScanEvent, ScanEventCode } from '../../src/backfill/scan-events.ts';
 import { scanExport } from '../../src/backfill/scan-export.ts';
+import { withoutSdkLogging } from '../../src/backfill/sdk-logging.ts';
 import { itemToPlainJson } from '../../src/dynamo/plain-json.ts';
 import { listExports, openExport } from '../../src/formats/export-layout.ts';
+import { LOCAL_DYNAMODB_CREDENTIALS, LOCAL_REGION } from '../../src/local/dynamodb-local.ts';
 import { sampleOrders } from '../../src/local/sample-orders.ts';
 import { FaultyStore } from '../capture/support-faulty-store.ts';
 import type { StreamTable } from '../support/local-stack.ts';
-import { dynamoDbClient } from '../support/local-stack.ts';
+import { dynamoDbClient, dynamodbEndpoint } from '../support/local-stack.ts';
 import {
   exportedItems,
   faultyClient,
@@ -198,6 +208,39 @@ describe('Scan export against DynamoDB Local', () => {
     await expectExactlyTheTable(store, second.dir);
   });
 
+  it('refuses to resume from a damaged checkpoint or one whose data file is gone, reading nothing', async () => {
+    const { store } = await tempLanding();
+    const failing = faultyClient((command, n) =>
+      command === 'ScanCommand' && n === 9
+        ? Object.assign(new Error('injected'), { name: 'InternalServerError' })
+        : undefined,
+    );
+    await expect(
+      scanExport({ client: failing, table: table.tableName, landing: store, ...SMALL }),
+    ).rejects.toMatchObject({ name: 'InternalServerError' });
+    const [exportId] = (await keysUnder(store, '_ddb_lake/scan/'))
+      .filter((key) => key.endsWith('/run.json'))
+      .map((key) => key.split('/')[2]);
+    const checkpoints = await readSegmentCheckpoints(store, 'scan', exportId!, 3);
+    const withFile = [...checkpoints.values()].find((checkpoint) => checkpoint.files.length > 0)!;
+    const noScan = faultyClient((command) =>
+      command === 'ScanCommand' ? new Error('must not scan') : undefined,
+    );
+
+    await store.delete(withFile.files[0]!.key);
+    const missing = scanExport({ client: noScan, table: table.tableName, landing: store, ...SMALL });
+    await expect(missing).rejects.toBeInstanceOf(BadScanCheckpointError);
+    await expect(missing).rejects.toMatchObject({ message: expect.stringContaining(withFile.files[0]!.key) });
+
+    const key = `_ddb_lake/scan/${exportId}/segments/${String(withFile.segment).padStart(7, '0')}.json`;
+    await store.put(key, '{"segment": 0, "done": tru');
+    const damaged = scanExport({ client: noScan, table: table.tableName, landing: store, ...SMALL });
+    await expect(damaged).rejects.toMatchObject({
+      code: 'BAD_SCAN_CHECKPOINT',
+      message: expect.stringContaining(key),
+    });
+  });
+
   it('refuses to resume a scan with another segment count, naming both, and starts anew when told to', async () => {
     const { store } = await tempLanding();
     const failing = faultyClient((command, n) =>
@@ -257,6 +300,25 @@ describe('Scan export against DynamoDB Local', () => {
       throttles.every((event) => event.code === ScanEventCode.throttled && event.unitsPerSecond < 100_000),
     ).toBe(true);
     await expectExactlyTheTable(store, result.dir);
+  });
+
+  it('exports the same with a client stripped of the SDK logger middleware, which then no longer copies responses for its logger', async () => {
+    const logged: unknown[] = [];
+    const logger = { debug() {}, info: (entry: unknown) => logged.push(entry), warn() {}, error() {} };
+    const client = new DynamoDBClient({
+      endpoint: dynamodbEndpoint(),
+      region: LOCAL_REGION,
+      credentials: { ...LOCAL_DYNAMODB_CREDENTIALS },
+      logger,
+    });
+    await client.send(new DescribeTableCommand({ TableName: table.tableName }));
+    expect(logged.length).toBe(1);
+    withoutSdkLogging(client);
+    const { store } = await tempLanding();
+    const result = await scanExport({ client, table: table.tableName, landing: store, ...SMALL });
+    expect(logged.length).toBe(1);
+    await expectExactlyTheTable(store, result.dir);
+    client.destroy();
   });
 
   it('names a table that does not exist', async () => {

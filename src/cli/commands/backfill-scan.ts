@@ -4,6 +4,7 @@ import type { BackfillProgress } from '../../backfill/backfill-progress.ts';
 import type { CapacitySource, CapacityTarget } from '../../backfill/backfill-table.ts';
 import { type ScanEvent, ScanEventCode } from '../../backfill/scan-events.ts';
 import { type ScanExportResult, scanExport } from '../../backfill/scan-export.ts';
+import { withoutSdkLogging } from '../../backfill/sdk-logging.ts';
 import { UsageError } from '../../errors.ts';
 import { EXIT_CODES, type ExitCode } from '../exit-codes.ts';
 import { count, duration, megabytes } from '../format.ts';
@@ -49,7 +50,11 @@ export function registerBackfillScanCommand(backfill: Command, context: CommandC
           'parallel Scan segments (default: one per 2 GB of table, at least one per CPU core)',
         )
         .option('--concurrency <n>', 'segments scanned at once (default: all, at most 16)')
-        .option('--read-percent <p>', "share of the table's read capacity to use, 1 to 100", '50')
+        .option(
+          '--read-percent <p>',
+          "share of the table's read capacity to use, in percent (above 0, at most 100)",
+          '50',
+        )
         .option('--max-rcu <n|unlimited>', 'read capacity units per second to use, instead of --read-percent')
         .option('--consistent-read', 'strongly consistent reads (twice the read units)')
         .option('--resume <exportId>', 'resume this unfinished scan (default: the latest one of the table)')
@@ -82,11 +87,13 @@ export function registerBackfillScanCommand(backfill: Command, context: CommandC
           ...(flags.region === undefined ? {} : { region: flags.region }),
           ...(flags.profile === undefined ? {} : { profile: flags.profile }),
         });
-        const client = new DynamoDBClient({
-          ...(flags.endpointUrl === undefined ? {} : { endpoint: flags.endpointUrl }),
-          ...(flags.region === undefined ? {} : { region: flags.region }),
-          ...(flags.profile === undefined ? {} : { profile: flags.profile }),
-        });
+        const client = withoutSdkLogging(
+          new DynamoDBClient({
+            ...(flags.endpointUrl === undefined ? {} : { endpoint: flags.endpointUrl }),
+            ...(flags.region === undefined ? {} : { region: flags.region }),
+            ...(flags.profile === undefined ? {} : { profile: flags.profile }),
+          }),
+        );
         const stop = new AbortController();
         const onSignal = () => {
           output.progress(

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Command } from 'commander';
+import { withoutSdkLogging } from '../../backfill/sdk-logging.ts';
 import { DEFAULT_TOUCH_PRICES, type TouchEstimate } from '../../backfill/touch-estimate.ts';
 import { type TouchEvent, TouchEventCode } from '../../backfill/touch-events.ts';
 import { TOUCH_MARKER_ATTRIBUTE } from '../../backfill/touch-marker.ts';
@@ -58,12 +59,20 @@ export function registerBackfillTouchCommand(backfill: Command, context: Command
           'parallel Scan segments (default: one per 2 GB of table, at least one per CPU core)',
         )
         .option('--concurrency <n>', 'segments worked on at once (default: all, at most 16)')
-        .option('--write-percent <p>', "share of the table's write capacity to use, 1 to 100", '50')
+        .option(
+          '--write-percent <p>',
+          "share of the table's write capacity to use, in percent (above 0, at most 100)",
+          '50',
+        )
         .option(
           '--max-wcu <n|unlimited>',
           'write capacity units per second to use, instead of --write-percent',
         )
-        .option('--read-percent <p>', "share of the table's read capacity for the Scan, 1 to 100", '50')
+        .option(
+          '--read-percent <p>',
+          "share of the table's read capacity for the Scan, in percent (above 0, at most 100)",
+          '50',
+        )
         .option(
           '--max-rcu <n|unlimited>',
           'read capacity units per second for the Scan, instead of --read-percent',
@@ -113,11 +122,13 @@ export function registerBackfillTouchCommand(backfill: Command, context: Command
           ...(flags.region === undefined ? {} : { region: flags.region }),
           ...(flags.profile === undefined ? {} : { profile: flags.profile }),
         });
-        const client = new DynamoDBClient({
-          ...(flags.endpointUrl === undefined ? {} : { endpoint: flags.endpointUrl }),
-          ...(flags.region === undefined ? {} : { region: flags.region }),
-          ...(flags.profile === undefined ? {} : { profile: flags.profile }),
-        });
+        const client = withoutSdkLogging(
+          new DynamoDBClient({
+            ...(flags.endpointUrl === undefined ? {} : { endpoint: flags.endpointUrl }),
+            ...(flags.region === undefined ? {} : { region: flags.region }),
+            ...(flags.profile === undefined ? {} : { profile: flags.profile }),
+          }),
+        );
         const stop = new AbortController();
         const onSignal = () => {
           output.progress(
