@@ -11,6 +11,7 @@ import {
 import type { ExportSse } from '../../backfill/native-export-request.ts';
 import { UsageError } from '../../errors.ts';
 import { openStore } from '../../storage/open-store.ts';
+import { dynamoDbConfigOf, storeOptionsBesideDynamoDb, untilStopped } from '../aws-flags.ts';
 import { EXIT_CODES, type ExitCode } from '../exit-codes.ts';
 import { count, duration, megabytes } from '../format.ts';
 import { createOutput, type Output } from '../output.ts';
@@ -100,14 +101,14 @@ export function registerBackfillExportCommands(backfill: Command, context: Comma
         );
         const kind = exportKind(flags);
         const output = createOutput({ json: flags.json });
-        const dynamodb = new DynamoDBClient(clientConfig(flags));
-        return withSignal(output, async (signal) => {
+        const dynamodb = new DynamoDBClient(dynamoDbConfigOf(flags));
+        return untilStopped(output, 'Stopping the watch; the export itself goes on…', async (signal) => {
           try {
             const { started, outcome } = await runNativeExport({
               dynamodb,
               table,
               landing,
-              openStore: (url) => openStore(url, storeConfig(flags)),
+              openStore: (url) => openStore(url, storeOptionsBesideDynamoDb(flags)),
               ...kind,
               ...(flags.bucketOwner === undefined ? {} : { bucketOwner: flags.bucketOwner }),
               ...sseOf(flags),
@@ -142,13 +143,13 @@ export function registerBackfillExportCommands(backfill: Command, context: Comma
       const output = createOutput({ json: flags.json });
       const region = flags.region ?? /^arn:[^:]+:dynamodb:([^:]+):/.exec(exportArn)?.[1];
       const config = { ...flags, ...(region === undefined ? {} : { region }) };
-      const dynamodb = new DynamoDBClient(clientConfig(config));
-      return withSignal(output, async (signal) => {
+      const dynamodb = new DynamoDBClient(dynamoDbConfigOf(config));
+      return untilStopped(output, 'Stopping the watch; the export itself goes on…', async (signal) => {
         try {
           const outcome = await watchNativeExport({
             dynamodb,
             exportArn,
-            openStore: (url) => openStore(url, storeConfig(config)),
+            openStore: (url) => openStore(url, storeOptionsBesideDynamoDb(config)),
             wait: flags.wait,
             pollIntervalMs: pollInterval(flags.pollInterval),
             signal,
@@ -228,41 +229,6 @@ function pollInterval(text: string): number {
     throw new UsageError(`--poll-interval must be a number of seconds above 0, got "${text}"`);
   }
   return seconds * 1000;
-}
-
-function clientConfig(flags: AwsFlags) {
-  return {
-    ...(flags.endpointUrl === undefined ? {} : { endpoint: flags.endpointUrl }),
-    ...(flags.region === undefined ? {} : { region: flags.region }),
-    ...(flags.profile === undefined ? {} : { profile: flags.profile }),
-  };
-}
-
-/** The S3 side: --endpoint-url is DynamoDB's here; an S3-compatible endpoint comes from AWS_ENDPOINT_URL_S3. */
-function storeConfig(flags: AwsFlags) {
-  return {
-    ...(flags.region === undefined ? {} : { region: flags.region }),
-    ...(flags.profile === undefined ? {} : { profile: flags.profile }),
-  };
-}
-
-async function withSignal(
-  output: Output,
-  body: (signal: AbortSignal) => Promise<ExitCode>,
-): Promise<ExitCode> {
-  const stop = new AbortController();
-  const onSignal = () => {
-    output.progress('Stopping the watch; the export itself goes on…');
-    stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    return await body(stop.signal);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
 }
 
 function renderer(output: Output): (event: NativeExportEvent) => void {

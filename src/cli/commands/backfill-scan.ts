@@ -1,14 +1,12 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Command } from 'commander';
 import type { BackfillProgress } from '../../backfill/backfill-progress.ts';
 import type { CapacitySource, CapacityTarget } from '../../backfill/backfill-table.ts';
 import { type ScanEvent, ScanEventCode } from '../../backfill/scan-events.ts';
 import { type ScanExportResult, scanExport } from '../../backfill/scan-export.ts';
-import { withoutSdkLogging } from '../../backfill/sdk-logging.ts';
 import { UsageError } from '../../errors.ts';
+import { openLandingBesideDynamoDb, scanningDynamoDbClient, untilStopped } from '../aws-flags.ts';
 import { EXIT_CODES, type ExitCode } from '../exit-codes.ts';
 import { count, duration, megabytes } from '../format.ts';
-import { openLanding } from '../landing.ts';
 import { createOutput, type Output } from '../output.ts';
 import { type AwsFlags, type CommandContext, withAwsOptions, withJsonOption } from '../program.ts';
 
@@ -72,6 +70,7 @@ export function registerBackfillScanCommand(backfill: Command, context: CommandC
         if (flags.table === undefined || flags.table === '') {
           throw new UsageError('no table: pass --table <name or ARN>');
         }
+        const table = flags.table;
         if (flags.resume !== undefined && flags.fresh) {
           throw new UsageError('--resume and --fresh exclude each other: pass one of them');
         }
@@ -82,47 +81,38 @@ export function registerBackfillScanCommand(backfill: Command, context: CommandC
         const fileMb = Number(flags.fileMb);
         if (!(fileMb > 0)) throw new UsageError(`--file-mb must be a positive number, got "${flags.fileMb}"`);
         const output = createOutput({ json: flags.json });
-        const landing = openLanding({
-          ...(flags.landing === undefined ? {} : { landing: flags.landing }),
-          ...(flags.region === undefined ? {} : { region: flags.region }),
-          ...(flags.profile === undefined ? {} : { profile: flags.profile }),
-        });
-        const client = withoutSdkLogging(
-          new DynamoDBClient({
-            ...(flags.endpointUrl === undefined ? {} : { endpoint: flags.endpointUrl }),
-            ...(flags.region === undefined ? {} : { region: flags.region }),
-            ...(flags.profile === undefined ? {} : { profile: flags.profile }),
-          }),
-        );
-        const stop = new AbortController();
-        const onSignal = () => {
-          output.progress(
-            'Stopping at the next page and checkpointing every segment (Ctrl-C again to stop at once)…',
-          );
-          stop.abort();
-        };
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
+        const landing = openLandingBesideDynamoDb(flags);
+        const client = scanningDynamoDbClient(flags);
         let exportId: string | undefined;
         try {
-          const result = await scanExport({
-            client,
-            table: flags.table,
-            landing,
-            segments,
-            concurrency,
-            readPercent,
-            maxReadUnitsPerSecond: maxRcu,
-            consistentRead: flags.consistentRead,
-            resume: flags.fresh ? 'none' : flags.resume === undefined ? 'latest' : { runId: flags.resume },
-            maxFileBytes: Math.round(fileMb * 1e6),
-            signal: stop.signal,
-            onEvent: (event) => {
-              if (event.code === ScanEventCode.started) exportId = event.exportId;
-              render(event, output, landing.url);
+          return await untilStopped(
+            output,
+            'Stopping at the next page and checkpointing every segment (Ctrl-C again to stop at once)…',
+            async (signal) => {
+              const result = await scanExport({
+                client,
+                table,
+                landing,
+                segments,
+                concurrency,
+                readPercent,
+                maxReadUnitsPerSecond: maxRcu,
+                consistentRead: flags.consistentRead,
+                resume: flags.fresh
+                  ? 'none'
+                  : flags.resume === undefined
+                    ? 'latest'
+                    : { runId: flags.resume },
+                maxFileBytes: Math.round(fileMb * 1e6),
+                signal,
+                onEvent: (event) => {
+                  if (event.code === ScanEventCode.started) exportId = event.exportId;
+                  render(event, output, landing.url);
+                },
+              });
+              return report(result, landing.url, output);
             },
-          });
-          return report(result, landing.url, output);
+          );
         } catch (error) {
           if (exportId !== undefined) {
             output.warn(
@@ -131,8 +121,6 @@ export function registerBackfillScanCommand(backfill: Command, context: CommandC
           }
           throw error;
         } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
           client.destroy();
           await landing.close();
         }

@@ -1,15 +1,13 @@
 import { createInterface } from 'node:readline/promises';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Command } from 'commander';
-import { withoutSdkLogging } from '../../backfill/sdk-logging.ts';
 import { DEFAULT_TOUCH_PRICES, type TouchEstimate } from '../../backfill/touch-estimate.ts';
 import { type TouchEvent, TouchEventCode } from '../../backfill/touch-events.ts';
 import { TOUCH_MARKER_ATTRIBUTE } from '../../backfill/touch-marker.ts';
 import { type TouchResult, touchTable } from '../../backfill/touch-table.ts';
 import { UsageError } from '../../errors.ts';
+import { openLandingBesideDynamoDb, scanningDynamoDbClient, untilStopped } from '../aws-flags.ts';
 import { EXIT_CODES, type ExitCode } from '../exit-codes.ts';
 import { count, duration } from '../format.ts';
-import { openLanding } from '../landing.ts';
 import { createOutput, type Output } from '../output.ts';
 import { type AwsFlags, type CommandContext, withAwsOptions, withJsonOption } from '../program.ts';
 import { dollars, longDuration, progressText, rate, rateText } from './backfill-scan.ts';
@@ -117,42 +115,31 @@ export function registerBackfillTouchCommand(backfill: Command, context: Command
           pricePerMillionReadUnits: price('--price-rru', flags.priceRru),
         };
         const output = createOutput({ json: flags.json });
-        const landing = openLanding({
-          ...(flags.landing === undefined ? {} : { landing: flags.landing }),
-          ...(flags.region === undefined ? {} : { region: flags.region }),
-          ...(flags.profile === undefined ? {} : { profile: flags.profile }),
-        });
-        const client = withoutSdkLogging(
-          new DynamoDBClient({
-            ...(flags.endpointUrl === undefined ? {} : { endpoint: flags.endpointUrl }),
-            ...(flags.region === undefined ? {} : { region: flags.region }),
-            ...(flags.profile === undefined ? {} : { profile: flags.profile }),
-          }),
-        );
-        const stop = new AbortController();
-        const onSignal = () => {
-          output.progress(
-            'Stopping after the pages in hand and checkpointing every segment (Ctrl-C again to stop at once)…',
-          );
-          stop.abort();
-        };
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
+        const landing = openLandingBesideDynamoDb(flags);
+        const client = scanningDynamoDbClient(flags);
         try {
-          const result = await touchTable({
-            client,
-            table,
-            landing,
-            ...options,
-            resume: flags.fresh ? 'none' : flags.resume === undefined ? 'latest' : { runId: flags.resume },
-            signal: stop.signal,
-            confirm: (estimate) => confirm(estimate, flags.yes, output),
-            onEvent: (event) => render(event, output),
-          });
-          return report(result, table, output);
+          return await untilStopped(
+            output,
+            'Stopping after the pages in hand and checkpointing every segment (Ctrl-C again to stop at once)…',
+            async (signal) => {
+              const result = await touchTable({
+                client,
+                table,
+                landing,
+                ...options,
+                resume: flags.fresh
+                  ? 'none'
+                  : flags.resume === undefined
+                    ? 'latest'
+                    : { runId: flags.resume },
+                signal,
+                confirm: (estimate) => confirm(estimate, flags.yes, output),
+                onEvent: (event) => render(event, output),
+              });
+              return report(result, table, output);
+            },
+          );
         } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
           client.destroy();
           await landing.close();
         }
