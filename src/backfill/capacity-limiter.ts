@@ -1,3 +1,5 @@
+import { sleep } from '../sleep.ts';
+
 /** Time as the limiter and the retries see it: the system's, or a test's. */
 export interface Clock {
   /** Milliseconds on a monotonic scale. */
@@ -7,21 +9,7 @@ export interface Clock {
 }
 
 /** The system clock: `performance.now()` and timers. */
-export const SYSTEM_CLOCK: Clock = {
-  now: () => performance.now(),
-  sleep(ms, signal) {
-    if (ms <= 0 || signal?.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal?.addEventListener('abort', done, { once: true });
-    });
-  },
-};
+export const SYSTEM_CLOCK: Clock = { now: () => performance.now(), sleep };
 
 export interface CapacityLimiterOptions {
   /** The target: capacity units per second. `Infinity` turns the limiter off (it still counts). */

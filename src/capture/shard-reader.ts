@@ -1,6 +1,7 @@
 import type { _Record as SdkStreamRecord } from '@aws-sdk/client-dynamodb-streams';
+import { sleep } from '../sleep.ts';
 import { type StreamsApi, streamsErrorKind } from './stream-poller-api.ts';
-import { backoffDelay, type RetryPolicy, sleep } from './stream-poller-backoff.ts';
+import { backoffDelay, type RetryPolicy } from './stream-poller-backoff.ts';
 import { requestError, StreamsProtocolError, StreamsUnavailableError } from './stream-poller-errors.ts';
 
 /** Where reading a shard starts: its oldest record, or just after a checkpointed record. */

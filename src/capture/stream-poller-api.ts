@@ -10,7 +10,8 @@ import {
   type GetShardIteratorInput,
   type GetShardIteratorOutput,
 } from '@aws-sdk/client-dynamodb-streams';
-import { backoffDelay, type RetryPolicy, sleep } from './stream-poller-backoff.ts';
+import { sleep } from '../sleep.ts';
+import { backoffDelay, type RetryPolicy } from './stream-poller-backoff.ts';
 import { NoStreamError, requestError, StreamsUnavailableError } from './stream-poller-errors.ts';
 
 /**

@@ -1,8 +1,9 @@
 import type { _Record as SdkStreamRecord } from '@aws-sdk/client-dynamodb-streams';
+import { sleep } from '../sleep.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { type CaptureResult, captureBatch } from './capture-batch.ts';
 import { toLambdaEvent } from './lambda-event.ts';
-import { backoffDelay, type RetryPolicy, sleep } from './stream-poller-backoff.ts';
+import { backoffDelay, type RetryPolicy } from './stream-poller-backoff.ts';
 import { CaptureBatchFailedError } from './stream-poller-errors.ts';
 import { type CaptureEvent, CaptureEventCode } from './stream-poller-events.ts';
 

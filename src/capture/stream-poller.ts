@@ -1,6 +1,7 @@
 import type { _Record as SdkStreamRecord } from '@aws-sdk/client-dynamodb-streams';
 import { UsageError } from '../errors.ts';
 import { tableNameOf } from '../formats/change-file-key.ts';
+import { sleep } from '../sleep.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { readCheckpoints, type ShardCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { type RecordedShardGap, recordShardGap, type ShardGapReason } from './shard-gap.ts';
@@ -13,7 +14,7 @@ import {
   type StreamsApi,
   type StreamsRetryReport,
 } from './stream-poller-api.ts';
-import { BATCH_RETRY, type RetryPolicy, STREAMS_RETRY, sleep } from './stream-poller-backoff.ts';
+import { BATCH_RETRY, type RetryPolicy, STREAMS_RETRY } from './stream-poller-backoff.ts';
 import { deliverBatch } from './stream-poller-delivery.ts';
 import { StreamsUnavailableError } from './stream-poller-errors.ts';
 import { type CaptureEvent, CaptureEventCode, type CaptureProgress } from './stream-poller-events.ts';
