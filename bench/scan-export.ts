@@ -19,16 +19,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  BatchWriteItemCommand,
-  CreateTableCommand,
-  type DynamoDBClient,
-  ScanCommand,
-  waitUntilTableExists,
-} from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { scanExport } from '../src/backfill/scan-export.ts';
 import { withoutSdkLogging } from '../src/backfill/sdk-logging.ts';
-import { toSdkItem } from '../src/dynamo/sdk-interop.ts';
+import { createOrdersTable, putItems } from '../src/local/orders-table.ts';
 import { sampleOrders } from '../src/local/sample-orders.ts';
 import { startLocalStack } from '../src/local/stack.ts';
 import { LocalFolderStore } from '../src/storage/local-folder-store.ts';
@@ -38,47 +32,6 @@ const TABLE = 'bench-orders';
 interface Round {
   readonly items: number;
   readonly seconds: number;
-}
-
-async function createTable(client: DynamoDBClient): Promise<void> {
-  await client.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  await waitUntilTableExists({ client, maxWaitTime: 60 }, { TableName: TABLE });
-}
-
-/** BatchWriteItem, 25 items a request, 8 requests in flight, retrying unprocessed items. */
-async function load(client: DynamoDBClient, count: number): Promise<void> {
-  const items = sampleOrders(count, 20261124);
-  const next = () => {
-    const batch = [];
-    for (let item = items.next(); !item.done; item = items.next()) {
-      batch.push({ PutRequest: { Item: toSdkItem(item.value) } });
-      if (batch.length === 25) break;
-    }
-    return batch;
-  };
-  const worker = async () => {
-    for (let batch = next(); batch.length > 0; batch = next()) {
-      let requests = batch;
-      while (requests.length > 0) {
-        const answer = await client.send(new BatchWriteItemCommand({ RequestItems: { [TABLE]: requests } }));
-        requests = (answer.UnprocessedItems?.[TABLE] ?? []) as typeof requests;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
 }
 
 /** (a) The Scan export, as `ddb-lake backfill scan` runs it. */
@@ -147,9 +100,9 @@ async function main(): Promise<void> {
   const stack = await startLocalStack({ s3: false });
   try {
     const client = withoutSdkLogging(stack.dynamoDbClient());
-    await createTable(client);
+    await createOrdersTable(client, TABLE);
     const started = performance.now();
-    await load(client, itemCount);
+    await putItems(client, TABLE, sampleOrders(itemCount, 20261124));
     console.log(
       `DynamoDB Local: ${itemCount.toLocaleString('en-US')} sample items loaded in ${((performance.now() - started) / 1000).toFixed(1)} s; ` +
         `${segments} segments; best of ${rounds} rounds (after one warm-up round of each)`,

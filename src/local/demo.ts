@@ -1,20 +1,14 @@
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import {
-  BatchWriteItemCommand,
-  CreateTableCommand,
-  type DynamoDBClient,
-  waitUntilTableExists,
-} from '@aws-sdk/client-dynamodb';
 import { type ExportInspection, inspectExport } from '../backfill/inspect-export.ts';
 import { ScanEventCode } from '../backfill/scan-events.ts';
 import { scanExport } from '../backfill/scan-export.ts';
 import type { Item } from '../dynamo/attribute-value.ts';
 import { itemToPlainJson } from '../dynamo/plain-json.ts';
-import { toSdkItem } from '../dynamo/sdk-interop.ts';
 import { openExport } from '../formats/export-layout.ts';
 import { readExportItems } from '../formats/export-reader.ts';
 import { LocalFolderStore } from '../storage/local-folder-store.ts';
+import { createOrdersTable, putItems } from './orders-table.ts';
 import { sampleOrders } from './sample-orders.ts';
 import { startLocalStack } from './stack.ts';
 
@@ -47,8 +41,6 @@ export interface DemoResult {
 }
 
 const TABLE = 'orders';
-const WRITE_BATCH = 25;
-const WRITE_CONCURRENCY = 8;
 
 /**
  * The pipeline on the embedded default, as far as it is built: starts DynamoDB Local, creates an
@@ -71,14 +63,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const client = stack.dynamoDbClient();
 
     started = performance.now();
-    await createOrdersTable(client);
+    await createOrdersTable(client, TABLE, { stream: true });
     emit({ type: 'table-created', table: TABLE, ms: elapsed(started) });
 
     started = performance.now();
     const written = new Map<string, string>();
-    await writeItems(client, sampleOrders(itemCount), written, (items) =>
-      emit({ type: 'write-progress', items, of: itemCount }),
-    );
+    await putItems(client, TABLE, sampleOrders(itemCount), (batch) => {
+      for (const item of batch) written.set(keyOf(item), itemToPlainJson(item));
+      emit({ type: 'write-progress', items: written.size, of: itemCount });
+    });
     emit({ type: 'items-written', items: written.size, ms: elapsed(started) });
 
     started = performance.now();
@@ -112,57 +105,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     await stack.stop();
     emit({ type: 'stack-stopped' });
   }
-}
-
-async function createOrdersTable(client: DynamoDBClient): Promise<void> {
-  await client.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
-    }),
-  );
-  await waitUntilTableExists({ client, maxWaitTime: 60 }, { TableName: TABLE });
-}
-
-/** BatchWriteItem in batches of 25 with a few in flight, retrying unprocessed items. */
-async function writeItems(
-  client: DynamoDBClient,
-  items: Iterable<Item>,
-  written: Map<string, string>,
-  onProgress: (items: number) => void,
-): Promise<void> {
-  const iterator = items[Symbol.iterator]();
-  const nextBatch = (): Item[] => {
-    const batch: Item[] = [];
-    for (let next = iterator.next(); !next.done; next = iterator.next()) {
-      batch.push(next.value);
-      if (batch.length === WRITE_BATCH) break;
-    }
-    return batch;
-  };
-  const worker = async () => {
-    for (let batch = nextBatch(); batch.length > 0; batch = nextBatch()) {
-      let requests = batch.map((item) => ({ PutRequest: { Item: toSdkItem(item) } }));
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        const answer = await client.send(new BatchWriteItemCommand({ RequestItems: { [TABLE]: requests } }));
-        requests = (answer.UnprocessedItems?.[TABLE] ?? []) as typeof requests;
-        if (requests.length > 0)
-          await new Promise((done) => setTimeout(done, Math.min(1000, 20 * 2 ** attempt)));
-      }
-      for (const item of batch) written.set(keyOf(item), itemToPlainJson(item));
-      onProgress(written.size);
-    }
-  };
-  await Promise.all(Array.from({ length: WRITE_CONCURRENCY }, worker));
 }
 
 /** Every exported item must equal, value for value, the item written under its key. */
