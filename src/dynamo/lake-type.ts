@@ -6,6 +6,8 @@ import { DdbLakeError } from '../errors.ts';
  *
  *   S → string   N → bigint | decimal(38, s) | string   B → binary   BOOL → boolean
  *   SS → array<string>   NS → array<number type>   BS → array<binary>   M, L → string (plain JSON)
+ *
+ * `timestamp` (microseconds, UTC) is not an attribute type: it types the `_ddb_ts` column.
  */
 
 export type LakeType =
@@ -14,6 +16,7 @@ export type LakeType =
   | { readonly kind: 'decimal'; readonly precision: 38; readonly scale: number }
   | { readonly kind: 'binary' }
   | { readonly kind: 'boolean' }
+  | { readonly kind: 'timestamp' }
   | { readonly kind: 'array'; readonly element: LakeType };
 
 /** The precision of every decimal column: DynamoDB's 38 significant digits. */
@@ -23,6 +26,7 @@ export const LAKE_STRING: LakeType = Object.freeze({ kind: 'string' });
 export const LAKE_BIGINT: LakeType = Object.freeze({ kind: 'bigint' });
 export const LAKE_BINARY: LakeType = Object.freeze({ kind: 'binary' });
 export const LAKE_BOOLEAN: LakeType = Object.freeze({ kind: 'boolean' });
+export const LAKE_TIMESTAMP: LakeType = Object.freeze({ kind: 'timestamp' });
 
 /**
  * decimal(38, scale).

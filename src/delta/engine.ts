@@ -1,0 +1,43 @@
+import type { Action, AddFile, DomainMetadata, Metadata, Protocol, RemoveFile, Txn } from './actions.ts';
+
+/*
+ * What the Delta log needs from a data plane, and nothing more: checkpoints are Parquet, and
+ * src/delta never touches Parquet itself (it decides actions and file lists; src/duckdb moves
+ * the bytes). One small interface, as delta-kernel-rs separates deciding what to read from reading.
+ */
+
+/** The state a V1 checkpoint holds (PROTOCOL.md, "Checkpoints"): no commitInfo, no cdc. */
+export interface CheckpointContent {
+  readonly protocol: Protocol;
+  readonly metadata: Metadata;
+  readonly txns: readonly Txn[];
+  readonly domainMetadata: readonly DomainMetadata[];
+  /** Active files. */
+  readonly files: readonly AddFile[];
+  /** Unexpired tombstones. */
+  readonly tombstones: readonly RemoveFile[];
+}
+
+/** Reads and writes checkpoint Parquet files. */
+export interface CheckpointCodec {
+  /**
+   * The actions of one checkpoint file (a classic checkpoint or one part of a multi-part one), as
+   * any writer lays them out (Spark, delta-rs, ddb-lake): one action per row, the other action
+   * columns null. `partitionValues` and `configuration` maps come back as plain objects; `stats`
+   * as its JSON text. Unknown columns (stats_parsed, sidecar, …) are ignored.
+   * @throws DeltaLogCorruptError naming `file` when the bytes are not a readable checkpoint.
+   */
+  decode(bytes: Uint8Array, file: string): Promise<Action[]>;
+
+  /**
+   * A classic V1 checkpoint (PROTOCOL.md, "Checkpoint Schema"): struct columns `txn`, `add`,
+   * `remove`, `metaData`, `protocol`, `domainMetadata`; maps as Parquet maps; `add.stats` as a
+   * string; `remove` without stats and tags. Deterministic for the same content.
+   */
+  encode(content: CheckpointContent): Promise<Uint8Array>;
+}
+
+/** The data plane a Delta table operation runs with. */
+export interface DeltaEngine {
+  readonly checkpoints: CheckpointCodec;
+}
