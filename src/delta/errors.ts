@@ -75,3 +75,18 @@ export class DeltaInvalidWriteError extends DeltaError {
     super('DELTA_INVALID_WRITE', message);
   }
 }
+
+/**
+ * The requested version of the table cannot be read: it is above the latest version, or the log
+ * before it was cleaned up (no checkpoint at or before it, and its commits are gone).
+ */
+export class DeltaVersionNotFoundError extends DeltaError {
+  readonly tableUrl: string;
+  readonly version: number;
+
+  constructor(tableUrl: string, version: number, message: string) {
+    super('DELTA_VERSION_NOT_FOUND', message);
+    this.tableUrl = tableUrl;
+    this.version = version;
+  }
+}
