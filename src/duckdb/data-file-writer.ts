@@ -1,0 +1,202 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { DuckDBMapValue } from '@duckdb/node-api';
+import type { AddFile, PartitionValues } from '../delta/actions.ts';
+import { dataFilePath } from '../delta/data-path.ts';
+import { DeltaInvalidWriteError, DeltaUnsupportedFeatureError } from '../delta/errors.ts';
+import type { StructField, StructType } from '../delta/schema.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { duckdbTypeOf } from './duckdb-type.ts';
+import { computeFileStats, type WriterStats } from './file-stats.ts';
+import { partitionFolder } from './partition-path.ts';
+import { DuckDbError, type DuckSession, quoteIdentifier, quoteLiteral } from './session.ts';
+
+/*
+ * Data files as the issue and Spark want them: Parquet written by DuckDB with zstd and data page V1
+ * (PARQUET_VERSION V1), named `part-<uuid>.zstd.parquet`, one column per non-partition field in
+ * schema order, cast to the field's DuckDB type (duckdb-type.ts), so `timestamp` is TIMESTAMPTZ
+ * (Parquet TIMESTAMP isAdjustedToUTC=true, MICROS; the session is UTC) and decimals are Parquet
+ * DECIMAL. Each file is written to the session's scratch folder, measured (file-stats.ts, from
+ * the writer's own column statistics plus at most one aggregate over the file), uploaded with
+ * `store.put` as a stream, and deleted.
+ */
+
+export interface WriteDataFilesOptions {
+  /** A DuckDB table (or view) name, or a query (`SELECT …`, `WITH …`, `FROM …`, `VALUES …`). */
+  readonly source: string;
+  /**
+   * The table schema. Its non-partition fields are written, in schema order, each taken from the
+   * source column of the same name and cast to the field's type; other source columns are ignored.
+   */
+  readonly schema: StructType;
+  /**
+   * The partition every row of the source belongs to, as the log serializes it (PROTOCOL.md,
+   * "Partition Value Serialization"), one key per partition column in `partitionColumns` order.
+   * These columns are not written to the files. Default: an unpartitioned table.
+   */
+  readonly partitionValues?: PartitionValues;
+  /** At most this many rows per file (a positive integer). Default: one file for all rows. */
+  readonly maxRowsPerFile?: number;
+}
+
+const QUERY_START = /^\s*(select|with|from|values|\()/i;
+
+function sourceSql(source: string): string {
+  return QUERY_START.test(source) ? `(${source})` : quoteIdentifier(source);
+}
+
+function dataFields(schema: StructType, partitionColumns: readonly string[]): StructField[] {
+  const partition = new Set(partitionColumns);
+  for (const column of partitionColumns) {
+    if (!schema.fields.some((field) => field.name === column)) {
+      throw new DeltaInvalidWriteError(
+        `The partition value "${column}" names no column of the schema (${schema.fields.map((f) => f.name).join(', ')}); pass one value per partition column.`,
+      );
+    }
+  }
+  const fields = schema.fields.filter((field) => !partition.has(field.name));
+  const mapped = fields.find((field) => field.metadata['delta.columnMapping.physicalName'] !== undefined);
+  if (mapped !== undefined) {
+    throw new DeltaUnsupportedFeatureError(
+      'write',
+      'columnMapping',
+      `Column "${mapped.name}" has a column-mapping physical name; ddb-lake writes data files only for tables without column mapping.`,
+    );
+  }
+  if (fields.length === 0) {
+    throw new DeltaInvalidWriteError(
+      'Every column of the schema is a partition column; a data file needs at least one data column.',
+    );
+  }
+  return fields;
+}
+
+const COPY_OPTIONS = 'FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V1, RETURN_STATS';
+
+/** What COPY … RETURN_STATS tells about the file it wrote. */
+interface WrittenFile {
+  readonly rows: number;
+  readonly columnStats: WriterStats;
+}
+
+function writerStatsOf(value: unknown): WriterStats {
+  const stats = new Map<string, ReadonlyMap<string, string>>();
+  if (!(value instanceof DuckDBMapValue)) return stats;
+  for (const column of value.entries) {
+    const entries = column.value instanceof DuckDBMapValue ? column.value.entries : [];
+    stats.set(String(column.key), new Map(entries.map((entry) => [String(entry.key), String(entry.value)])));
+  }
+  return stats;
+}
+
+async function copyToParquet(
+  session: DuckSession,
+  select: string,
+  file: string,
+  source: string,
+): Promise<WrittenFile> {
+  try {
+    const reader = await session.all(`COPY (${select}) TO ${quoteLiteral(file)} (${COPY_OPTIONS})`);
+    const names = reader.columnNames();
+    const row = reader.getRows()[0] ?? [];
+    return {
+      rows: Number(row[names.indexOf('count')] ?? 0),
+      columnStats: writerStatsOf(row[names.indexOf('column_statistics')]),
+    };
+  } catch (error) {
+    throw new DuckDbError(
+      `Could not write the rows of ${source.length > 200 ? `${source.slice(0, 200)}…` : source} as a Parquet data file: ${(error as Error).message}. The source must have every data column of the schema, with values that cast to the column types.`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Writes the rows of `source` as Parquet data files (zstd, data page V1, `part-<uuid>.zstd.parquet`,
+ * under `col=value/` folders for a partitioned table) and uploads them to `store` (the table's
+ * root); returns one `add` per file, in write order, with `dataChange` true, the file's size, the
+ * current time, the partition values and the stats (file-stats.ts). An empty source writes no file
+ * and returns `[]`. Not idempotent: every call writes new files under fresh names, so a retry after
+ * a failure leaves at most unreferenced files (removed by VACUUM), never a changed table.
+ * @throws DuckDbError when the source lacks a data column or a value does not cast to its type;
+ * DeltaInvalidWriteError for partition values that do not match the schema;
+ * DeltaUnsupportedFeatureError for a schema with column-mapping physical names.
+ */
+export async function writeDataFiles(
+  session: DuckSession,
+  store: ObjectStore,
+  options: WriteDataFilesOptions,
+): Promise<AddFile[]> {
+  const partitionValues = options.partitionValues ?? {};
+  const partitionColumns = Object.keys(partitionValues);
+  const fields = dataFields(options.schema, partitionColumns);
+  const maxRows = options.maxRowsPerFile;
+  if (maxRows !== undefined && (!Number.isSafeInteger(maxRows) || maxRows < 1)) {
+    throw new DeltaInvalidWriteError(`maxRowsPerFile must be a positive integer, got ${maxRows}.`);
+  }
+  const columns = fields
+    .map(
+      (field) =>
+        `CAST(${quoteIdentifier(field.name)} AS ${duckdbTypeOf(field.type)}) AS ${quoteIdentifier(field.name)}`,
+    )
+    .join(', ');
+  const folder = partitionFolder(partitionColumns, partitionValues);
+  const adds: AddFile[] = [];
+
+  const writeOne = async (select: string): Promise<void> => {
+    const name = `part-${randomUUID()}.zstd.parquet`;
+    const file = path.join(session.scratchDir, name);
+    try {
+      const written = await copyToParquet(session, select, file, options.source);
+      if (written.rows === 0) return;
+      const key = folder === '' ? name : `${folder}/${name}`;
+      // The upload and the aggregate (if the writer's statistics leave one to do) both only read the file.
+      const [stats, { size }] = await Promise.all([
+        computeFileStats(session, file, fields, written.columnStats, written.rows),
+        stat(file),
+        store.put(key, createReadStream(file)),
+      ]);
+      adds.push({
+        path: dataFilePath(key),
+        partitionValues: { ...partitionValues },
+        size,
+        modificationTime: Date.now(),
+        dataChange: true,
+        stats: stats.json,
+      });
+    } finally {
+      await rm(file, { force: true });
+    }
+  };
+
+  if (maxRows === undefined) {
+    await writeOne(`SELECT ${columns} FROM ${sourceSql(options.source)}`);
+    return adds;
+  }
+  // A fixed split needs the rows materialized once: a query source may not return the same rows
+  // in the same order twice. rowid of a fresh table numbers its rows 0…n-1 in insertion order.
+  const staging = quoteIdentifier(`__ddb_lake_write_${randomUUID()}`);
+  try {
+    try {
+      await session.run(
+        `CREATE TEMP TABLE ${staging} AS SELECT ${columns} FROM ${sourceSql(options.source)}`,
+      );
+    } catch (error) {
+      throw new DuckDbError(
+        `Could not read the rows to write from ${options.source}: ${(error as Error).message}. The source must have every data column of the schema.`,
+        { cause: error },
+      );
+    }
+    const total = Number((await session.all(`SELECT count(*) FROM ${staging}`)).getRows()[0]?.[0] ?? 0);
+    for (let start = 0; start < total; start += maxRows) {
+      await writeOne(
+        `SELECT * FROM ${staging} WHERE rowid >= ${start} AND rowid < ${start + maxRows} ORDER BY rowid`,
+      );
+    }
+  } finally {
+    await session.run(`DROP TABLE IF EXISTS ${staging}`);
+  }
+  return adds;
+}

@@ -1,0 +1,292 @@
+import { randomUUID } from 'node:crypto';
+import type { AddFile, DeletionVectorDescriptor } from '../delta/actions.ts';
+import { dataFileKey } from '../delta/data-path.ts';
+import { readDeletionVector } from '../delta/deletion-vector.ts';
+import {
+  assertReadable,
+  type ColumnMappingMode,
+  columnMappingMode,
+  physicalName,
+} from '../delta/reader-features.ts';
+import type { StructField } from '../delta/schema.ts';
+import type { Snapshot } from '../delta/snapshot.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { columnProjection, type FileColumns, fileColumnsOf } from './column-projection.ts';
+import { duckdbTypeOf } from './duckdb-type.ts';
+import { DataFileReadError } from './errors.ts';
+import { readLakeRows } from './lake-rows.ts';
+import type { LakeRow } from './lake-value.ts';
+import { localDataFiles } from './local-data-files.ts';
+import { partitionValueSql } from './partition-value-sql.ts';
+import { type DuckSession, quoteIdentifier, quoteLiteral } from './session.ts';
+
+/*
+ * The rows of a snapshot as a DuckDB view (PROTOCOL.md, "Delta Table Specification": the table is
+ * the union of its active files; partition values come from the log, not the files). Files are
+ * never read with union_by_name: files whose decimal types differ would be unified into one type
+ * and rounded (DESIGN.md, "Pitfalls"). Instead files with the same Parquet schema and the same
+ * partition values are read together, each group's columns cast one by one to the table's types,
+ * a file with a deletion vector is read alone, and the parts are joined with UNION ALL.
+ */
+
+interface ScanFile {
+  readonly add: AddFile;
+  readonly key: string;
+  readonly local: string;
+}
+
+/** Columns that a data plane cannot hold (PROTOCOL.md recommends dropping `void` columns on read). */
+function readableFields(snapshot: Snapshot): StructField[] {
+  return snapshot.schema.fields.filter(
+    (field) => !(field.type.type === 'primitive' && field.type.name === 'void'),
+  );
+}
+
+function assertScannable(snapshot: Snapshot): ColumnMappingMode {
+  // Deletion vectors are applied here (deletedRowsTable), so the reader feature is accepted.
+  assertReadable(snapshot.protocol, snapshot.metadata, {
+    tableUrl: snapshot.tableUrl,
+    deletionVectors: true,
+  });
+  return columnMappingMode(snapshot.protocol, snapshot.metadata);
+}
+
+function hasDeletionVector(add: AddFile): boolean {
+  return add.deletionVector !== undefined && add.deletionVector !== null;
+}
+
+const DELETION_VECTORS_IN_FLIGHT = 8;
+
+/**
+ * A table of the rows deletion vectors remove (PROTOCOL.md, "Deletion Vectors"): `file_index` in
+ * `files`, `row_index` the 0-based position in the data file; undefined when no file has a vector.
+ * The rows go in through the appender; the view filters each file's `file_row_number` against them.
+ */
+async function deletedRowsTable(
+  session: DuckSession,
+  store: ObjectStore,
+  snapshot: Snapshot,
+  files: readonly ScanFile[],
+): Promise<string | undefined> {
+  const indexes = files.flatMap((file, index) => (hasDeletionVector(file.add) ? [index] : []));
+  if (indexes.length === 0) return undefined;
+  const deleted: (readonly bigint[])[] = new Array(indexes.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < indexes.length) {
+      const slot = next++;
+      const add = (files[indexes[slot] as number] as ScanFile).add;
+      deleted[slot] = await readDeletionVector(
+        store,
+        snapshot.tableUrl,
+        add.deletionVector as DeletionVectorDescriptor,
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(DELETION_VECTORS_IN_FLIGHT, indexes.length) }, worker));
+  const table = `__ddb_lake_deleted_rows_${randomUUID()}`;
+  await session.run(`CREATE TABLE ${quoteIdentifier(table)} (file_index INTEGER, row_index BIGINT)`);
+  const appender = await session.connection.createAppender(table);
+  try {
+    indexes.forEach((fileIndex, slot) => {
+      for (const row of deleted[slot] ?? []) {
+        appender.appendInteger(fileIndex);
+        appender.appendBigInt(row);
+        appender.endRow();
+      }
+    });
+    appender.flushSync();
+  } finally {
+    appender.closeSync();
+  }
+  return table;
+}
+
+/** Each local file's Parquet schema as one text, to group files that read alike. */
+async function schemaSignatures(
+  session: DuckSession,
+  files: readonly ScanFile[],
+): Promise<Map<string, string>> {
+  const list = `[${files.map((file) => quoteLiteral(file.local)).join(', ')}]`;
+  let rows: unknown[][];
+  try {
+    const reader = await session.all(
+      `SELECT file_name, name, type, type_length, repetition_type, num_children, converted_type, scale, precision, field_id, logical_type FROM parquet_schema(${list})`,
+    );
+    rows = reader.getRows();
+  } catch (error) {
+    throw new DataFileReadError(
+      files.length === 1 ? (files[0] as ScanFile).key : '',
+      `Could not read the Parquet footer of a data file of the table: ${(error as Error).message}. A data file listed by the log is damaged or not Parquet; restore it from a backup.`,
+      { cause: error },
+    );
+  }
+  const signatures = new Map<string, string>();
+  for (const [fileName, ...rest] of rows) {
+    const name = String(fileName);
+    signatures.set(
+      name,
+      `${signatures.get(name) ?? ''}${JSON.stringify(rest.map((value) => (value === null ? null : String(value))))}\n`,
+    );
+  }
+  return signatures;
+}
+
+async function columnsOf(session: DuckSession, local: string, key: string): Promise<FileColumns> {
+  try {
+    const reader = await session.all(`SELECT * FROM read_parquet(${quoteLiteral(local)}) LIMIT 0`);
+    return fileColumnsOf(reader.columnNames(), reader.columnTypes());
+  } catch (error) {
+    throw new DataFileReadError(
+      key,
+      `Could not read the columns of the data file ${key}: ${(error as Error).message}.`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+function partitionProjection(field: StructField, add: AddFile, mode: ColumnMappingMode): string {
+  const value = add.partitionValues[physicalName(field, mode)];
+  return `${partitionValueSql(value, field.type, field.name, add.path)} AS ${quoteIdentifier(field.name)}`;
+}
+
+/** The SELECT over all active files, or over none (an empty result with the table's columns). */
+async function snapshotSql(
+  session: DuckSession,
+  snapshot: Snapshot,
+  files: readonly ScanFile[],
+  mode: ColumnMappingMode,
+  deletedRows: string | undefined,
+): Promise<string> {
+  const fields = readableFields(snapshot);
+  const partitionColumns = new Set(snapshot.partitionColumns);
+  if (files.length === 0) {
+    const nulls = fields.map(
+      (field) => `CAST(NULL AS ${duckdbTypeOf(field.type)}) AS ${quoteIdentifier(field.name)}`,
+    );
+    return `SELECT ${nulls.join(', ')} WHERE false`;
+  }
+  const signatures = await schemaSignatures(session, files);
+  const columnsBySignature = new Map<string, FileColumns>();
+  const groups = new Map<string, { projections: string; locals: string[] }>();
+  const selects: string[] = [];
+  for (const [index, file] of files.entries()) {
+    const signature = signatures.get(file.local) ?? '';
+    let columns = columnsBySignature.get(signature);
+    if (columns === undefined) {
+      columns = await columnsOf(session, file.local, file.key);
+      columnsBySignature.set(signature, columns);
+    }
+    const projections = fields
+      .map((field) =>
+        partitionColumns.has(field.name)
+          ? partitionProjection(field, file.add, mode)
+          : columnProjection(field, columns, mode),
+      )
+      .join(', ');
+    if (deletedRows !== undefined && hasDeletionVector(file.add)) {
+      // A file with a deletion vector is read alone, without the rows its vector names.
+      selects.push(
+        `SELECT ${projections} FROM (SELECT * FROM read_parquet(${quoteLiteral(file.local)}, file_row_number = true) WHERE file_row_number NOT IN (SELECT row_index FROM ${quoteIdentifier(deletedRows)} WHERE file_index = ${index}))`,
+      );
+      continue;
+    }
+    const groupKey = `${signature}\u0000${projections}`;
+    const group = groups.get(groupKey);
+    if (group === undefined) groups.set(groupKey, { projections, locals: [file.local] });
+    else group.locals.push(file.local);
+  }
+  for (const { projections, locals } of groups.values()) {
+    selects.push(`SELECT ${projections} FROM read_parquet([${locals.map(quoteLiteral).join(', ')}])`);
+  }
+  return selects.join('\nUNION ALL\n');
+}
+
+/** Creates the view; returns how to release the files downloaded for it. */
+async function createView(
+  session: DuckSession,
+  store: ObjectStore,
+  snapshot: Snapshot,
+  viewName: string,
+): Promise<() => Promise<void>> {
+  const mode = assertScannable(snapshot);
+  const keys = snapshot.files.map((add) => dataFileKey(add.path, snapshot.tableUrl));
+  const local = await localDataFiles(session, store, keys);
+  let deletedRows: string | undefined;
+  const release = async (): Promise<void> => {
+    if (deletedRows !== undefined) await session.run(`DROP TABLE IF EXISTS ${quoteIdentifier(deletedRows)}`);
+    await local.release();
+  };
+  try {
+    const files = snapshot.files.map((add, index) => ({
+      add,
+      key: keys[index] as string,
+      local: local.paths[index] as string,
+    }));
+    deletedRows = await deletedRowsTable(session, store, snapshot, files);
+    const sql = await snapshotSql(session, snapshot, files, mode, deletedRows);
+    await session.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(viewName)} AS ${sql}`);
+    return release;
+  } catch (error) {
+    await release();
+    throw error;
+  }
+}
+
+/**
+ * Creates (or replaces) the DuckDB view `viewName` holding the rows of `snapshot`: the table's
+ * logical columns with the types of `snapshot.schema` (duckdb-type.ts; `void` columns dropped),
+ * over its active files. Each file's columns are found by physical name under column mapping
+ * (`name` mode) and cast to the table type; a column a file lacks is NULL; partition columns come
+ * from `add.partitionValues`; rows named by a file's deletion vector are left out (by DuckDB's
+ * `file_row_number`). Files on a LocalFolderStore are read in place; others are downloaded into
+ * the session's scratch folder. Downloads and the table of deleted rows stay until the session
+ * closes, since the view reads them lazily. Row order is unspecified.
+ * @throws DeltaUnsupportedFeatureError for a reader feature not applied here (column mapping by
+ * id, type widening, …: reader-features.ts); DataFileReadError for a missing or damaged file;
+ * DeltaLogCorruptError for a partition value that is not of its column's type or a damaged
+ * deletion vector.
+ */
+export async function createSnapshotView(
+  session: DuckSession,
+  store: ObjectStore,
+  snapshot: Snapshot,
+  viewName: string,
+): Promise<void> {
+  await createView(session, store, snapshot, viewName);
+}
+
+export interface ReadSnapshotRowsOptions {
+  /** Column names to sort by, ascending, nulls last; default: unspecified order. */
+  readonly orderBy?: readonly string[];
+}
+
+/**
+ * Every row of `snapshot` as lake values (lake-value.ts), read through a temporary view
+ * (createSnapshotView) that is dropped afterwards, with downloaded files and deleted-row tables
+ * removed. Holds all rows in
+ * memory: for tests, checks and small tables.
+ * @throws as createSnapshotView; DuckDbError for an `orderBy` column the table lacks.
+ */
+export async function readSnapshotRows(
+  session: DuckSession,
+  store: ObjectStore,
+  snapshot: Snapshot,
+  options: ReadSnapshotRowsOptions = {},
+): Promise<LakeRow[]> {
+  const view = `__ddb_lake_scan_${randomUUID()}`;
+  const release = await createView(session, store, snapshot, view);
+  try {
+    const order = options.orderBy ?? [];
+    const orderBy =
+      order.length === 0
+        ? ''
+        : ` ORDER BY ${order.map((c) => `${quoteIdentifier(c)} ASC NULLS LAST`).join(', ')}`;
+    return await readLakeRows(session, `SELECT * FROM ${quoteIdentifier(view)}${orderBy}`);
+  } finally {
+    await session.run(`DROP VIEW IF EXISTS ${quoteIdentifier(view)}`);
+    await release();
+  }
+}
