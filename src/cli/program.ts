@@ -6,6 +6,7 @@ import { registerDemoCommand } from './commands/demo.ts';
 import { registerInspectCommand } from './commands/inspect.ts';
 import { registerLocalCommand } from './commands/local.ts';
 import { registerPlanCommand } from './commands/plan.ts';
+import { registerTableCommand } from './commands/table.ts';
 import { EXIT_CODES, EXIT_CODES_HELP, type ExitCode } from './exit-codes.ts';
 import { createOutput } from './output.ts';
 import { VERSION } from './version.ts';
@@ -89,6 +90,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   registerCaptureCommand(program, context);
   registerBackfillCommand(program, context);
   registerPlanCommand(program, context);
+  registerTableCommand(program, context);
 
   for (const command of program.commands) {
     command.exitOverride().showHelpAfterError('(run with --help for usage)');

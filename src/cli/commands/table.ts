@@ -1,0 +1,301 @@
+import type { Command } from 'commander';
+import { describeTable, type TableDescription } from '../../delta/describe.ts';
+import type { DeltaEngine } from '../../delta/engine.ts';
+import { type HistoryEntry, tableHistory } from '../../delta/history.ts';
+import { DEFAULT_RETENTION_HOURS, type VacuumResult, vacuum } from '../../delta/vacuum.ts';
+import { duckdbEngine } from '../../duckdb/duckdb-engine.ts';
+import { DuckSession } from '../../duckdb/session.ts';
+import { UsageError } from '../../errors.ts';
+import type { ObjectStore } from '../../storage/object-store.ts';
+import { openStore } from '../../storage/open-store.ts';
+import { EXIT_CODES, type ExitCode } from '../exit-codes.ts';
+import { count, megabytes } from '../format.ts';
+import { createOutput, type Output } from '../output.ts';
+import { type AwsFlags, type CommandContext, withAwsOptions, withJsonOption } from '../program.ts';
+
+interface TableFlags extends AwsFlags {
+  delta?: string;
+  json: boolean;
+}
+
+interface DescribeFlags extends TableFlags {
+  atVersion?: string;
+}
+
+interface HistoryFlags extends TableFlags {
+  limit?: string;
+}
+
+interface VacuumFlags extends TableFlags {
+  dryRun: boolean;
+  retainHours?: string;
+  allowShortRetention: boolean;
+}
+
+const DELTA_FLAG = ['--delta <url>', 'the Delta table: s3://bucket/prefix or a local folder'] as const;
+
+const VACUUM_HELP = `What vacuum deletes: data files below the table's folder that the latest version of the table
+does not use (no active add names them) and that were last modified longer ago than the retention.
+It keeps:
+  - every file the latest version uses;
+  - files removed less than the retention ago (their tombstones are still live): readers of a
+    recent older version (time travel, a long query that started before the change) still read them;
+  - any file younger than the retention, referenced or not: a writer may have written it and be
+    about to commit it;
+  - everything in hidden folders or with hidden names (starting with _ or .): _delta_log/ (the
+    transaction log), _ddb_lake/ (ddb-lake's own state), _change_data/, temporary files.
+Why 7 days by default: it is Delta's default delta.deletedFileRetentionDuration, and the table's own
+setting is the default when it has one. Queries and writers rarely run that long, so nothing in use
+is deleted; time travel to versions older than the retention stops working once their files are
+gone. A retention shorter than the table's is refused unless --allow-short-retention is given: use
+it only when no other reader or writer (Spark, Databricks, another ddb-lake) uses the table.
+Run with --dry-run first to see the list.`;
+
+function deltaStore(flags: TableFlags): ObjectStore {
+  if (flags.delta === undefined || flags.delta === '') {
+    throw new UsageError('no Delta table: pass --delta s3://bucket/prefix (or a local folder)');
+  }
+  return openStore(flags.delta, {
+    ...(flags.endpointUrl === undefined ? {} : { endpointUrl: flags.endpointUrl }),
+    ...(flags.region === undefined ? {} : { region: flags.region }),
+    ...(flags.profile === undefined ? {} : { profile: flags.profile }),
+  });
+}
+
+function wholeNumber(flag: string, value: string, minimum: number): number {
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isSafeInteger(parsed) || parsed < minimum) {
+    throw new UsageError(`${flag} must be a whole number of at least ${minimum}, got "${value}"`);
+  }
+  return parsed;
+}
+
+/** Runs `body` with the table's store and a DuckDB-backed engine, closing both. */
+async function withTable<T>(
+  flags: TableFlags,
+  body: (store: ObjectStore, engine: DeltaEngine) => Promise<T>,
+): Promise<T> {
+  const store = deltaStore(flags);
+  try {
+    const session = await DuckSession.open({ threads: 2 });
+    try {
+      return await body(store, duckdbEngine(session));
+    } finally {
+      await session.close();
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/** `583 bytes` below a megabyte, `1.5 MB` above. */
+function size(bytes: number): string {
+  return bytes < 1e6 ? `${count(bytes)} bytes` : megabytes(bytes);
+}
+
+function iso(ms: number | null): string {
+  return ms === null ? 'unknown' : new Date(ms).toISOString();
+}
+
+function printDescription(output: Output, d: TableDescription): void {
+  output.result(`Delta table ${d.location}`);
+  output.result(
+    `  version ${d.version}${d.checkpointVersion === null ? '' : ` (loaded from the checkpoint at ${d.checkpointVersion})`}`,
+  );
+  output.result(`  id ${d.id}${d.name === null ? '' : `, name ${d.name}`}, created ${iso(d.createdTime)}`);
+  if (d.description !== null) output.result(`  description: ${d.description}`);
+  const features = [
+    ...(d.protocol.readerFeatures ?? []).map((f) => `reader:${f}`),
+    ...(d.protocol.writerFeatures ?? []).map((f) => `writer:${f}`),
+  ];
+  output.result(
+    `  protocol: reader version ${d.protocol.minReaderVersion}, writer version ${d.protocol.minWriterVersion}${features.length === 0 ? '' : ` (${features.join(', ')})`}`,
+  );
+  output.result(
+    `  partition columns: ${d.partitionColumns.length === 0 ? 'none' : d.partitionColumns.join(', ')}`,
+  );
+  output.result(
+    `  ${count(d.numFiles)} data file(s), ${size(d.totalBytes)}, ${d.numRecords === null ? `records unknown (${count(d.filesWithoutStats)} file(s) without stats)` : `${count(d.numRecords)} record(s)`}; ${count(d.tombstones)} tombstone(s)`,
+  );
+  output.result('  schema:');
+  const width = Math.max(...d.schema.map((c) => c.name.length), 4);
+  for (const column of d.schema) {
+    output.result(`    ${column.name.padEnd(width)}  ${column.type}${column.nullable ? '' : '  not null'}`);
+  }
+  const mapped = Object.entries(d.columnNames).filter(([attribute, column]) => attribute !== column);
+  if (Object.keys(d.columnNames).length > 0) {
+    output.result(
+      `  column names: ${count(Object.keys(d.columnNames).length)} attribute(s) mapped, ${mapped.length === 0 ? 'all under their own names' : `${count(mapped.length)} renamed:`}`,
+    );
+    for (const [attribute, column] of mapped) output.result(`    ${JSON.stringify(attribute)} → ${column}`);
+  }
+  output.result('  properties:');
+  for (const [key, value] of Object.entries(d.configuration).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (key === 'ddb_lake.columnNames') continue;
+    output.result(`    ${key} = ${value}`);
+  }
+  if (d.txns.length === 0) output.result('  transactions: none');
+  else {
+    output.result('  transactions (latest version per application):');
+    for (const txn of d.txns) {
+      output.result(
+        `    ${txn.appId}  version ${txn.version}${typeof txn.lastUpdated === 'number' ? `  at ${iso(txn.lastUpdated)}` : ''}`,
+      );
+    }
+  }
+  const last = d.lastCheckpoint;
+  output.result(
+    last === null
+      ? '  last checkpoint: none'
+      : `  last checkpoint: version ${String(last.version)}${typeof last.size === 'number' ? `, ${count(last.size)} actions` : ''}${typeof last.numOfAddFiles === 'number' ? `, ${count(last.numOfAddFiles)} files` : ''}${typeof last.sizeInBytes === 'number' ? `, ${size(last.sizeInBytes)}` : ''}`,
+  );
+}
+
+function printHistory(output: Output, entries: readonly HistoryEntry[]): void {
+  for (const entry of entries) {
+    const parts = [
+      String(entry.version).padStart(6),
+      new Date(entry.timestamp).toISOString(),
+      (entry.operation ?? '(no commitInfo)').padEnd(14),
+      entry.engineInfo ?? '',
+    ];
+    const txns = entry.txns.map((txn) => `txn ${txn.appId}@${txn.version}`);
+    const metrics = Object.entries(entry.operationMetrics).map(([key, value]) => `${key}=${String(value)}`);
+    output.result([...parts, ...txns, ...metrics].filter((part) => part !== '').join('  '));
+  }
+}
+
+function printVacuum(output: Output, result: VacuumResult): void {
+  const verb = result.dryRun ? 'Would delete' : 'Deleted';
+  output.result(
+    `${verb} ${count(result.files.length)} file(s), ${size(result.totalBytes)}, from ${result.tableUrl} (version ${result.version}, retention ${result.retentionHours} hours)`,
+  );
+  for (const file of result.files) {
+    output.result(
+      `  ${file.key}  ${count(file.size)} bytes  last modified ${file.lastModified.toISOString()}`,
+    );
+  }
+  output.result(
+    `Kept ${count(result.keptForTombstones)} removed file(s) still within the retention and ${count(result.keptYoung)} unreferenced file(s) younger than it.`,
+  );
+  if (result.dryRun && result.files.length > 0) output.result('Nothing was deleted (--dry-run).');
+}
+
+function registerDescribe(table: Command, context: CommandContext): void {
+  withJsonOption(
+    withAwsOptions(
+      table
+        .command('describe')
+        .summary("show a Delta table's schema, properties, files, records and exactly-once state")
+        .description(
+          "Reads the table's transaction log (never a data file) and shows its location, version, id, protocol, partition columns, schema (Spark SQL types), properties, how DynamoDB attribute names map to column names, the number of files, bytes and records (from the files' stats), the latest txn version of each application (the batches applied exactly once), and the last checkpoint. --endpoint-url is the S3 endpoint.",
+        )
+        .option(...DELTA_FLAG)
+        .option('--at-version <n>', 'describe this older version (time travel)'),
+    ),
+  )
+    .addHelpText('after', '\nExample:\n  ddb-lake table describe --delta s3://lake/orders --json')
+    .action(
+      context.action(async (flags: DescribeFlags): Promise<ExitCode> => {
+        const version =
+          flags.atVersion === undefined ? undefined : wholeNumber('--at-version', flags.atVersion, 0);
+        const output = createOutput({ json: flags.json });
+        const description = await withTable(flags, (store, engine) =>
+          describeTable(store, engine, version === undefined ? {} : { version }),
+        );
+        printDescription(output, description);
+        output.resultJson(description);
+        return EXIT_CODES.OK;
+      }),
+    );
+}
+
+function registerHistory(table: Command, context: CommandContext): void {
+  withJsonOption(
+    withAwsOptions(
+      table
+        .command('history')
+        .summary("list a Delta table's commits, newest first")
+        .description(
+          "Lists the commits still in the table's log, newest first, as Spark's DESCRIBE HISTORY does: version, time, operation, the engine that wrote it, the txn (application and batch) it applied, and its metrics (files, bytes, rows). Commits removed by log cleanup are not listed. --endpoint-url is the S3 endpoint.",
+        )
+        .option(...DELTA_FLAG)
+        .option('--limit <n>', 'only the newest n commits'),
+    ),
+  )
+    .addHelpText('after', '\nExample:\n  ddb-lake table history --delta ./lake/orders --limit 20')
+    .action(
+      context.action(async (flags: HistoryFlags): Promise<ExitCode> => {
+        const limit = flags.limit === undefined ? undefined : wholeNumber('--limit', flags.limit, 1);
+        const output = createOutput({ json: flags.json });
+        const store = deltaStore(flags);
+        try {
+          const entries = await tableHistory(store, limit === undefined ? {} : { limit });
+          printHistory(output, entries);
+          output.resultJson({ location: store.url, history: entries });
+          return EXIT_CODES.OK;
+        } finally {
+          await store.close();
+        }
+      }),
+    );
+}
+
+function registerVacuum(table: Command, context: CommandContext): void {
+  withJsonOption(
+    withAwsOptions(
+      table
+        .command('vacuum')
+        .summary('delete data files the table no longer uses, older than the retention (default 7 days)')
+        .description(
+          'Deletes the data files of the table that its latest version no longer uses and that are older than the retention (see below), and prints what it deleted, with sizes. --dry-run lists them and deletes nothing. The transaction log is never touched. --endpoint-url is the S3 endpoint.',
+        )
+        .option(...DELTA_FLAG)
+        .option('--dry-run', 'list the files that would be deleted; delete nothing', false)
+        .option(
+          '--retain-hours <n>',
+          `keep files younger than this many hours (default: the table's delta.deletedFileRetentionDuration, ${DEFAULT_RETENTION_HOURS} hours unless set)`,
+        )
+        .option(
+          '--allow-short-retention',
+          "allow a retention shorter than the table's (only when nothing else reads or writes the table)",
+          false,
+        ),
+    ),
+  )
+    .addHelpText(
+      'after',
+      `\n${VACUUM_HELP}\n\nExamples:\n  ddb-lake table vacuum --delta s3://lake/orders --dry-run\n  ddb-lake table vacuum --delta s3://lake/orders --retain-hours 336`,
+    )
+    .action(
+      context.action(async (flags: VacuumFlags): Promise<ExitCode> => {
+        const retentionHours =
+          flags.retainHours === undefined ? undefined : wholeNumber('--retain-hours', flags.retainHours, 0);
+        const output = createOutput({ json: flags.json });
+        const result = await withTable(flags, (store, engine) =>
+          vacuum(store, engine, {
+            dryRun: flags.dryRun,
+            allowShortRetention: flags.allowShortRetention,
+            ...(retentionHours === undefined ? {} : { retentionHours }),
+            onDeleted: (file) => output.status(`deleted ${file.key}`),
+          }),
+        );
+        printVacuum(output, result);
+        output.resultJson(result);
+        return EXIT_CODES.OK;
+      }),
+    );
+}
+
+/** `ddb-lake table …`: look after a Delta table: describe, history, vacuum. */
+export function registerTableCommand(program: Command, context: CommandContext): void {
+  const table = program
+    .command('table')
+    .summary('look after a Delta table: describe it, list its history, vacuum old files')
+    .description(
+      'Commands on a Delta table (--delta): describe shows its schema, properties and exactly-once state; history lists its commits; vacuum deletes data files it no longer uses.',
+    );
+  registerDescribe(table, context);
+  registerHistory(table, context);
+  registerVacuum(table, context);
+}
