@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import { ObjectNotFoundError } from '../storage/errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { DeletionVectorDescriptor } from './actions.ts';
@@ -22,23 +23,6 @@ const NATIVE_MAGIC_NUMBER = 1681511376;
 const FILE_FORMAT_VERSION = 1;
 /** Z85 characters of a 16-byte UUID. */
 const UUID_CHARS = 20;
-
-/** The CRC-32 table (IEEE 802.3, reflected polynomial 0xEDB88320), as java.util.zip.CRC32 uses. */
-const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-/**
- * The CRC-32 of `bytes` (the checksum of a stored deletion vector). Written out rather than taken
- * from node:zlib, whose crc32 needs Node 22.2 while test runners may start an older Node.
- */
-export function crc32(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) crc = (CRC_TABLE[(crc ^ byte) & 0xff] as number) ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
 
 function corrupt(tableUrl: string, where: string, what: string, cause?: unknown): DeltaLogCorruptError {
   return new DeltaLogCorruptError(
