@@ -1,3 +1,4 @@
+import { mapLimited } from '../map-limited.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { type Action, type CommitInfo, parseCommitFile } from './actions.ts';
 import type { DeltaEngine } from './engine.ts';
@@ -19,24 +20,6 @@ const READ_CONCURRENCY = 32;
 export interface LoadSnapshotOptions {
   /** The version to load (time travel); default: the latest. */
   readonly version?: number;
-}
-
-/** Maps `items` through `fn`, at most `limit` at a time, keeping the order. */
-async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  async function worker(): Promise<void> {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 async function readCheckpoint(

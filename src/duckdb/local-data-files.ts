@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { mapLimited } from '../map-limited.ts';
 import { LocalFolderStore } from '../storage/local-folder-store.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { DataFileReadError } from './errors.ts';
@@ -23,23 +24,6 @@ export interface LocalDataFiles {
 }
 
 const DOWNLOADS_IN_FLIGHT = 8;
-
-async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await task(items[index] as T, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 
 /**
  * Local paths for the objects `keys` of `store`: `<rootDir>/<key>` on a LocalFolderStore (each

@@ -1,4 +1,5 @@
 import { changeFilesPrefix, parseChangeFileKey, tableNameOf } from '../formats/change-file-key.ts';
+import { mapLimited } from '../map-limited.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { readFirstChangeRecord } from './change-file-first-record.ts';
 
@@ -146,7 +147,7 @@ async function earliestOfDay(
       ? undefined
       : { ts: record.ts, seq: record.seq, shard: file.shard, key: file.key };
   };
-  const candidates = await mapInFlight(groups, READS_IN_FLIGHT, (group) =>
+  const candidates = await mapLimited(groups, READS_IN_FLIGHT, (group) =>
     notBefore === undefined ? firstReadable(group, read) : firstAtOrAfter(group, notBefore, read),
   );
   let best: CapturedChange | undefined;
@@ -198,23 +199,6 @@ async function firstAtOrAfter(
     }
   }
   return found;
-}
-
-async function mapInFlight<T, R>(
-  items: readonly T[],
-  limit: number,
-  map: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await map(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 function utcDay(epochMs: number): string {
