@@ -35,7 +35,7 @@ export interface TableDescription {
   readonly columnNames: Readonly<Record<string, string>>;
   readonly numFiles: number;
   readonly totalBytes: number;
-  /** The sum of the files' `numRecords`, or null when some file has no stats. */
+  /** The rows the table holds: the files' `numRecords` less the rows their deletion vectors remove, or null when some file has no stats. */
   readonly numRecords: number | null;
   readonly filesWithoutStats: number;
   /** The latest txn of each application, by appId. */
@@ -84,7 +84,7 @@ export async function describeTable(
     totalBytes += file.size;
     const records = numRecordsOf(file.stats);
     if (records === undefined) filesWithoutStats++;
-    else numRecords += records;
+    else numRecords += records - (file.deletionVector?.cardinality ?? 0);
   }
   const metadata = snapshot.metadata;
   return {

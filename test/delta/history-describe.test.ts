@@ -143,4 +143,10 @@ describe('describeTable', () => {
     expect(description.columnNames).toEqual({});
     expect(description.lastCheckpoint).toBeNull();
   });
+
+  it('counts the rows deletion vectors remove out of the record count (Spark table with 10 rows, 2 deleted)', async () => {
+    const store = await workspace.fixtureCopy('table-with-dv-small');
+    const description = await describeTable(store, await workspace.engine());
+    expect(description).toMatchObject({ numFiles: 1, numRecords: 8 });
+  });
 });
