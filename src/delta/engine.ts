@@ -24,7 +24,9 @@ export interface CheckpointCodec {
    * The actions of one checkpoint file (a classic checkpoint or one part of a multi-part one), as
    * any writer lays them out (Spark, delta-rs, ddb-lake): one action per row, the other action
    * columns null. `partitionValues` and `configuration` maps come back as plain objects; `stats`
-   * as its JSON text. Unknown columns (stats_parsed, sidecar, …) are ignored.
+   * as its JSON text. Columns that are no action (stats_parsed, partitionValues_parsed) are
+   * ignored; action columns this code does not know (sidecar, checkpointMetadata) come back as
+   * `other` actions, so that replay refuses a V2 checkpoint rather than lose its files.
    * @throws DeltaLogCorruptError naming `file` when the bytes are not a readable checkpoint.
    */
   decode(bytes: Uint8Array, file: string): Promise<Action[]>;
