@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DdbLakeError, UsageError } from '../errors.ts';
+import { registerApplyCommand } from './commands/apply.ts';
 import { registerBackfillCommand } from './commands/backfill.ts';
 import { registerCaptureCommand } from './commands/capture.ts';
 import { registerDemoCommand } from './commands/demo.ts';
@@ -90,6 +91,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   registerCaptureCommand(program, context);
   registerBackfillCommand(program, context);
   registerPlanCommand(program, context);
+  registerApplyCommand(program, context);
   registerTableCommand(program, context);
 
   for (const command of program.commands) {

@@ -1,0 +1,185 @@
+import type { DeltaEngine } from '../delta/engine.ts';
+import { DeltaTableNotFoundError } from '../delta/errors.ts';
+import { loadSnapshot } from '../delta/load-snapshot.ts';
+import { latestTxnVersion, type Snapshot } from '../delta/snapshot.ts';
+import { duckdbEngine } from '../duckdb/duckdb-engine.ts';
+import { DuckSession } from '../duckdb/session.ts';
+import { tableNameOf } from '../formats/change-file-key.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
+import { type ApplyEvent, ApplyEventCode } from './apply-events.ts';
+import type { BatchContext } from './batch-context.ts';
+import { TABLE_NAME_PROPERTY } from './batch-context.ts';
+import { planBatch } from './batch-plan.ts';
+import { readBatchRecord, storeBatchRecord } from './batch-record.ts';
+import type { ApplyBatchResult } from './batch-result.ts';
+import { faultPoint } from './fault-points.ts';
+import { firstBatch } from './first-batch.ts';
+import { laterBatch } from './later-batch.ts';
+import { DEFAULT_APP_ID, hasTableLayout, readTableLayout, type TableLayout } from './table-layout.ts';
+
+/*
+ * One apply batch, exactly once (DESIGN.md rules 2–6). The batch after the table's latest txn of
+ * the pipeline's appId is either rebuilt from its stored record (a run that stopped before its
+ * commit) or planned from what no earlier batch took, its record stored (put-if-absent) before
+ * anything else; then the inputs are read and folded, bad lines quarantined (the batch fails past
+ * `maxBad`), the schema evolved, the new files written (the first batch bulk-loads the snapshot),
+ * tombstones written, and one commit made: remove + add + txn(appId, batch) [+ metaData].
+ */
+
+export interface ApplyOptions {
+  /** The landing area (change files, exports, capture state). */
+  readonly landing: ObjectStore;
+  /** The Delta table's location. */
+  readonly delta: ObjectStore;
+  /** The DynamoDB table name or ARN (change-file prefix, handoff). */
+  readonly table: string;
+  /** Export id of the snapshot; default: the newest complete full export of the table (first run only). */
+  readonly snapshot?: string;
+  /** The key attributes (first run); default: the keys of the first change record of the batch. */
+  readonly keys?: { readonly partition: string; readonly sort?: string };
+  /** Default 15 minutes (first run; later runs read it from the table). */
+  readonly marginMs?: number;
+  /** Default hard (the first run fixes it in the table configuration). */
+  readonly deletes?: 'hard' | 'soft';
+  /** Bad lines tolerated before the run fails; default 0. */
+  readonly maxBad?: number;
+  /** Key-hash buckets, the table's partition column; default 16 (first run). */
+  readonly buckets?: number;
+  /** Rows per data file (first run); default 250,000. */
+  readonly rowsPerFile?: number;
+  /**
+   * Plan the next new batch as the replay of this earlier batch's quarantine (its lines fixed in
+   * place), and nothing else. A batch whose record already exists is rebuilt first (run again).
+   */
+  readonly replayQuarantine?: number;
+  /**
+   * Default: one opened and closed by the call. A session passed in keeps the files it downloads
+   * from an S3 table until it closes (createSnapshotView): close it now and then in a long loop.
+   */
+  readonly session?: DuckSession;
+  readonly onEvent?: (event: ApplyEvent) => void;
+  /** The clock (epoch ms) for commit timestamps and the duration; default `Date.now`. */
+  readonly now?: () => number;
+}
+
+export { ROWS_PER_FILE_PROPERTY, TABLE_NAME_PROPERTY } from './batch-context.ts';
+export type { AppliedBatch, AppliedSchemaChange, ApplyBatchResult, SkippedCounts } from './batch-result.ts';
+
+async function loadTable(delta: ObjectStore, engine: DeltaEngine): Promise<Snapshot | undefined> {
+  try {
+    return await loadSnapshot(delta, engine);
+  } catch (error) {
+    if (error instanceof DeltaTableNotFoundError) return undefined;
+    throw error;
+  }
+}
+
+function tableLayoutOf(table: Snapshot, name: string): TableLayout {
+  const configuration = table.metadata.configuration;
+  if (!hasTableLayout(configuration)) {
+    throw new ApplyRunError(
+      ApplyErrorCode.tableMismatch,
+      `The Delta table at ${table.tableUrl} was not created by ddb-lake apply (its properties hold no ddb_lake.keys), so apply cannot merge into it. Point --delta at a new, empty location; apply creates the table there.`,
+    );
+  }
+  const follows = configuration[TABLE_NAME_PROPERTY];
+  if (follows !== undefined && follows !== name) {
+    throw new ApplyRunError(
+      ApplyErrorCode.tableMismatch,
+      `The Delta table at ${table.tableUrl} follows the DynamoDB table ${follows}, not ${name}. Check --table and --delta.`,
+    );
+  }
+  return readTableLayout(configuration);
+}
+
+function positive(name: string, value: number | undefined, min: number): void {
+  if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) {
+    throw new ApplyRunError(
+      ApplyErrorCode.invalidOption,
+      `${name} must be a whole number of at least ${min}, got ${value}.`,
+    );
+  }
+}
+
+/**
+ * Applies one batch to the Delta table at `options.delta` (DESIGN.md rules 1–6) and says what it
+ * did. Exactly once: the batch is the one after the table's latest txn of its appId; its record
+ * (the list of its inputs) is stored before its commit and, when found stored, rebuilt exactly;
+ * the commit carries txn(appId, batch), so a batch already in the table is never applied again.
+ * Safe to run again after a crash at any point; one writer per table at a time.
+ *
+ * The first batch needs a snapshot (the newest complete full export of the table, or
+ * `options.snapshot`), checks the handoff (rule 2) and refuses one that the captured changes do
+ * not cover, creates the table and loads the snapshot with every change from T − margin on.
+ * Later batches take the change files (and incremental exports) no earlier batch took; with none,
+ * the result is `nothing-new` and nothing is written.
+ * @throws HandoffRefusedError (first batch) with the problems and what to do; nothing written.
+ * @throws TooManyBadLinesError when the batch's bad lines exceed `maxBad`; the lines are in the
+ *   quarantine, nothing else of the batch is committed, a rerun rebuilds the same batch.
+ * @throws ApplyRunError for a table apply did not write, a missing snapshot, a damaged record;
+ *   the readers', data plane's and Delta log's errors (DeltaConflictError when another writer
+ *   changed the table meanwhile: run again).
+ */
+export async function applyBatch(options: ApplyOptions): Promise<ApplyBatchResult> {
+  const clock = options.now ?? Date.now;
+  const started = clock();
+  positive('maxBad', options.maxBad, 0);
+  positive('buckets', options.buckets, 1);
+  positive('rowsPerFile', options.rowsPerFile, 1);
+  positive('marginMs', options.marginMs, 0);
+  positive('replayQuarantine', options.replayQuarantine, 1);
+  const session = options.session ?? (await DuckSession.open());
+  try {
+    return await runBatch({
+      options,
+      session,
+      engine: duckdbEngine(session),
+      name: tableNameOf(options.table),
+      clock,
+      started,
+      emit: options.onEvent ?? (() => {}),
+    });
+  } finally {
+    if (options.session === undefined) await session.close();
+  }
+}
+
+async function runBatch(context: BatchContext): Promise<ApplyBatchResult> {
+  const { options, engine, name, clock, emit } = context;
+  const { delta } = options;
+  const table = await loadTable(delta, engine);
+  const existingLayout = table === undefined ? undefined : tableLayoutOf(table, name);
+  const appId = existingLayout?.appId ?? DEFAULT_APP_ID;
+  const lastBatch = table === undefined ? 0 : (latestTxnVersion(table, appId) ?? 0);
+  const batch = lastBatch + 1;
+
+  let record = await readBatchRecord(delta, batch);
+  let rebuilt = record !== undefined;
+  if (record === undefined) {
+    const planned = await planBatch(context, batch, appId, existingLayout);
+    if (planned === undefined) {
+      return {
+        outcome: 'nothing-new',
+        batch: lastBatch,
+        version: (table as Snapshot).version,
+        durationMs: clock() - context.started,
+      };
+    }
+    const stored = await storeBatchRecord(delta, planned);
+    record = stored.record;
+    rebuilt = !stored.created;
+  }
+  emit({
+    code: ApplyEventCode.batchPlanned,
+    batch,
+    rebuilt,
+    snapshot: record.snapshot?.exportId ?? null,
+    incrementalExports: record.incrementalExports.length,
+    changeFiles: record.changeFiles.length,
+  });
+  faultPoint('after-batch-record');
+  return batch === 1
+    ? firstBatch(context, record, rebuilt, table, existingLayout)
+    : laterBatch(context, record, rebuilt, table, existingLayout);
+}

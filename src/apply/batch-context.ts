@@ -1,0 +1,120 @@
+import type { DeltaEngine } from '../delta/engine.ts';
+import type { Snapshot } from '../delta/snapshot.ts';
+import type { DuckSession } from '../duckdb/session.ts';
+import type { BadLine } from '../formats/bad-line.ts';
+import type { ApplyOptions } from './apply-batch.ts';
+import { TooManyBadLinesError } from './apply-errors.ts';
+import { type ApplyEvent, ApplyEventCode } from './apply-events.ts';
+import { readBatchChanges } from './batch-inputs.ts';
+import { type BatchRecord, readBatchRecord } from './batch-record.ts';
+import { DEFAULT_ROWS_PER_FILE } from './bucket-files.ts';
+import { ChangeReduction, type ReducedChange } from './change-reduction.ts';
+import { QuarantineWriter } from './quarantine.ts';
+import type { TableLayout } from './table-layout.ts';
+import { type Tombstone, writeTombstones } from './tombstones.ts';
+
+/*
+ * What every step of one batch shares (the options, the DuckDB session, the clock, the event
+ * callback), and the steps the first and later batches both take: folding the inputs, quarantining
+ * bad lines, writing tombstones.
+ */
+
+/** The table property (beside the layout's) naming the DynamoDB table a lake table follows. */
+export const TABLE_NAME_PROPERTY = 'ddb_lake.table';
+
+/** The table property of the rows per data file (fixed at creation). */
+export const ROWS_PER_FILE_PROPERTY = 'ddb_lake.rowsPerFile';
+
+/** One batch's run: what its steps share. */
+export interface BatchContext {
+  readonly options: ApplyOptions;
+  readonly session: DuckSession;
+  readonly engine: DeltaEngine;
+  readonly name: string;
+  readonly clock: () => number;
+  readonly started: number;
+  readonly emit: (event: ApplyEvent) => void;
+}
+
+/**
+ * Reads the batch's inputs (batch-inputs.ts) into the fold of the batch (change-reduction.ts) with
+ * the table's keys, buckets, T and margin; returns the winners (one per key, by bucket then key),
+ * the fold's counts and what reading saw (records, bad lines in input order).
+ * @throws as readBatchChanges.
+ */
+export async function foldChanges(context: BatchContext, record: BatchRecord, layout: TableLayout) {
+  const reduction = new ChangeReduction({
+    keys: layout.keys,
+    buckets: layout.buckets,
+    exportTime: layout.exportTime,
+    marginMs: layout.marginMs,
+  });
+  const snapshotKind =
+    record.replayQuarantine === undefined
+      ? 'export'
+      : ((await readBatchRecord(context.options.delta, 1))?.snapshot?.kind ?? 'export');
+  const read = await readBatchChanges(context.options.landing, record, reduction, context.emit, {
+    delta: context.options.delta,
+    snapshotKind,
+  });
+  return { winners: reduction.winners(), counts: reduction.counts(), read };
+}
+
+/**
+ * Writes the batch's bad lines to its quarantine beside the table (replacing an earlier attempt's),
+ * in the order given, and says how many and where.
+ * @throws TooManyBadLinesError when there are more than `maxBad` (default 0): nothing of the batch
+ *   is committed then.
+ */
+export async function quarantineBadLines(
+  context: BatchContext,
+  batch: number,
+  lines: readonly BadLine[],
+): Promise<{ count: number; location: string | null }> {
+  const writer = new QuarantineWriter(context.options.delta, batch);
+  for (const line of lines) {
+    await writer.add(line);
+    context.emit({
+      code: ApplyEventCode.quarantined,
+      file: line.file,
+      line: line.line,
+      reason: line.reason,
+      count: writer.count,
+    });
+  }
+  const summary = await writer.close();
+  const location =
+    summary.count === 0 ? null : `${context.options.delta.url.replace(/\/$/, '')}/${summary.folder}`;
+  const maxBad = context.options.maxBad ?? 0;
+  if (summary.count > maxBad)
+    throw new TooManyBadLinesError(summary.count, maxBad, location as string, batch);
+  return { count: summary.count, location };
+}
+
+/** Rows per data file: what the table recorded at creation, else the option, else the default. */
+export function rowsPerFileOf(table: Snapshot | undefined, options: ApplyOptions): number {
+  const recorded = table?.metadata.configuration[ROWS_PER_FILE_PROPERTY];
+  if (recorded !== undefined && /^[1-9][0-9]{0,9}$/.test(recorded)) return Number(recorded);
+  return options.rowsPerFile ?? DEFAULT_ROWS_PER_FILE;
+}
+
+/**
+ * Writes the tombstones of the batch's deletes that applied (all of them for the first batch:
+ * every change beats the snapshot). Soft deletes keep the row, whose version is the tombstone.
+ */
+export async function writeTombstonesOf(
+  context: BatchContext,
+  batch: number,
+  layout: TableLayout,
+  winners: readonly ReducedChange[],
+  applied: ReadonlySet<string> | undefined,
+): Promise<number> {
+  if (layout.deletes === 'soft') return 0;
+  const tombstones: Tombstone[] = [];
+  for (const winner of winners) {
+    if (winner.op === 'delete' && (applied === undefined || applied.has(winner.key))) {
+      tombstones.push({ key: winner.key, order: winner.order });
+    }
+  }
+  return writeTombstones(context.options.delta, batch, tombstones);
+}

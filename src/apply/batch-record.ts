@@ -1,0 +1,209 @@
+import { mapLimited } from '../map-limited.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
+import { batchText } from './batch-number.ts';
+import type { TableKeys } from './key-identity.ts';
+
+/*
+ * The batch record (DESIGN.md rule 4): the list of a batch's inputs, stored beside the table under
+ * `_ddb_lake/apply/batches/<20-digit batch>.json` with put-if-absent BEFORE the batch's commit. A
+ * run that finds the record of the batch after the table's latest txn rebuilds exactly that batch
+ * from it (same inputs, same table); the change files that records list are never taken again.
+ */
+
+/** The folder of the batch records, in the Delta table's store. */
+export const BATCH_RECORDS_FOLDER = '_ddb_lake/apply/batches/';
+
+/** The snapshot a first batch loads. */
+export interface BatchSnapshot {
+  readonly exportId: string;
+  /** `scan` for a Scan export (its summary carries `ddbLakeScan`), else `export`. */
+  readonly kind: 'export' | 'scan';
+  /** T, ISO 8601 UTC: the export time, or the Scan's start. */
+  readonly exportTime: string;
+}
+
+/**
+ * What a first batch decided about the new table, so that a rebuild after a crash creates the same
+ * table whatever flags the rerun passes.
+ */
+export interface BatchSettings {
+  readonly keys: TableKeys;
+  readonly marginMs: number;
+  readonly deletes: 'hard' | 'soft';
+  readonly buckets: number;
+}
+
+export interface BatchRecord {
+  readonly batch: number;
+  readonly appId: string;
+  /** ISO 8601 UTC. */
+  readonly createdAt: string;
+  /** Only on batch 1. */
+  readonly snapshot?: BatchSnapshot;
+  /** Only on batch 1. */
+  readonly settings?: BatchSettings;
+  /** Incremental export ids, replayed in this order. */
+  readonly incrementalExports: readonly string[];
+  /** Keys of change files in the landing area, in the order they are read. */
+  readonly changeFiles: readonly string[];
+  /** A batch whose quarantined lines (fixed in place) this batch replays; no other input then. */
+  readonly replayQuarantine?: number;
+}
+
+/** `_ddb_lake/apply/batches/<batch padded to 20 digits>.json`. @throws RangeError for a batch below 1. */
+export function batchRecordKey(batch: number): string {
+  return `${BATCH_RECORDS_FOLDER}${batchText(batch)}.json`;
+}
+
+const RECORD_KEY = /^_ddb_lake\/apply\/batches\/(\d{20})\.json$/;
+
+function corrupt(key: string, what: string): ApplyRunError {
+  return new ApplyRunError(
+    ApplyErrorCode.batchRecordCorrupt,
+    `The batch record ${key} beside the table is damaged: ${what}. It is written once by apply and never changed; restore it from a backup of the table's folder (the batch's inputs cannot be known otherwise).`,
+  );
+}
+
+function stringList(value: unknown, key: string, field: string): string[] {
+  if (!Array.isArray(value) || !value.every((entry) => typeof entry === 'string')) {
+    throw corrupt(key, `${field} is not a list of strings`);
+  }
+  return value as string[];
+}
+
+/**
+ * Parses a stored batch record; `key` names it in errors.
+ * @throws ApplyRunError `APPLY_BATCH_RECORD_CORRUPT` naming the field that is wrong.
+ */
+export function parseBatchRecord(bytes: Uint8Array, key: string): BatchRecord {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (error) {
+    throw corrupt(key, `not JSON (${(error as Error).message})`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw corrupt(key, 'not a JSON object');
+  const fields = json as Record<string, unknown>;
+  const batch = fields['batch'];
+  if (typeof batch !== 'number' || !Number.isSafeInteger(batch) || batch < 1) {
+    throw corrupt(key, 'batch is not a whole number from 1 on');
+  }
+  if (typeof fields['appId'] !== 'string' || fields['appId'] === '') throw corrupt(key, 'appId is missing');
+  if (typeof fields['createdAt'] !== 'string') throw corrupt(key, 'createdAt is missing');
+  let snapshot: BatchSnapshot | undefined;
+  const given = fields['snapshot'];
+  if (given !== undefined && given !== null) {
+    const s = given as Record<string, unknown>;
+    if (
+      typeof s['exportId'] !== 'string' ||
+      (s['kind'] !== 'export' && s['kind'] !== 'scan') ||
+      typeof s['exportTime'] !== 'string' ||
+      Number.isNaN(Date.parse(s['exportTime']))
+    ) {
+      throw corrupt(key, 'snapshot is not {exportId, kind: export|scan, exportTime}');
+    }
+    snapshot = { exportId: s['exportId'], kind: s['kind'], exportTime: s['exportTime'] };
+  }
+  let settings: BatchSettings | undefined;
+  const givenSettings = fields['settings'];
+  if (givenSettings !== undefined && givenSettings !== null) {
+    const s = givenSettings as Record<string, unknown>;
+    const keys = s['keys'] as Record<string, unknown> | null | undefined;
+    if (
+      typeof keys !== 'object' ||
+      keys === null ||
+      typeof keys['partition'] !== 'string' ||
+      (keys['sort'] !== undefined && typeof keys['sort'] !== 'string') ||
+      typeof s['marginMs'] !== 'number' ||
+      (s['deletes'] !== 'hard' && s['deletes'] !== 'soft') ||
+      typeof s['buckets'] !== 'number'
+    ) {
+      throw corrupt(key, 'settings is not {keys: {partition, sort?}, marginMs, deletes, buckets}');
+    }
+    settings = {
+      keys:
+        keys['sort'] === undefined
+          ? { partition: keys['partition'] }
+          : { partition: keys['partition'], sort: keys['sort'] as string },
+      marginMs: s['marginMs'],
+      deletes: s['deletes'],
+      buckets: s['buckets'],
+    };
+  }
+  const replay = fields['replayQuarantine'];
+  if (replay !== undefined && (typeof replay !== 'number' || !Number.isSafeInteger(replay) || replay < 1)) {
+    throw corrupt(key, 'replayQuarantine is not a batch number');
+  }
+  return {
+    batch,
+    appId: fields['appId'],
+    createdAt: fields['createdAt'],
+    ...(snapshot === undefined ? {} : { snapshot }),
+    ...(settings === undefined ? {} : { settings }),
+    incrementalExports: stringList(fields['incrementalExports'] ?? [], key, 'incrementalExports'),
+    changeFiles: stringList(fields['changeFiles'], key, 'changeFiles'),
+    ...(replay === undefined ? {} : { replayQuarantine: replay as number }),
+  };
+}
+
+/** The record's stored form: one JSON object, fields in a fixed order. */
+export function serializeBatchRecord(record: BatchRecord): string {
+  return `${JSON.stringify({
+    batch: record.batch,
+    appId: record.appId,
+    createdAt: record.createdAt,
+    ...(record.snapshot === undefined ? {} : { snapshot: record.snapshot }),
+    ...(record.settings === undefined ? {} : { settings: record.settings }),
+    incrementalExports: record.incrementalExports,
+    changeFiles: record.changeFiles,
+    ...(record.replayQuarantine === undefined ? {} : { replayQuarantine: record.replayQuarantine }),
+  })}\n`;
+}
+
+/**
+ * The record of `batch`, or undefined when none is stored.
+ * @throws ApplyRunError `APPLY_BATCH_RECORD_CORRUPT` for a damaged record, or one stored under
+ *   another batch's number.
+ */
+export async function readBatchRecord(store: ObjectStore, batch: number): Promise<BatchRecord | undefined> {
+  const key = batchRecordKey(batch);
+  if ((await store.head(key)) === undefined) return undefined;
+  const record = parseBatchRecord(await store.getBytes(key), key);
+  if (record.batch !== batch) throw corrupt(key, `it names batch ${record.batch}`);
+  return record;
+}
+
+/**
+ * Stores `record` with put-if-absent. When a record of that batch is already stored (a run that
+ * crashed after writing it, or another writer), that one wins and is returned: the batch is what
+ * the first record says. Returns the record in force and whether this call created it.
+ * @throws ApplyRunError for a damaged stored record; the store's errors.
+ */
+export async function storeBatchRecord(
+  store: ObjectStore,
+  record: BatchRecord,
+): Promise<{ readonly record: BatchRecord; readonly created: boolean }> {
+  const key = batchRecordKey(record.batch);
+  const put = await store.putIfAbsent(key, serializeBatchRecord(record));
+  if (put.outcome === 'created') return { record, created: true };
+  const stored = parseBatchRecord(await store.getBytes(key), key);
+  return { record: stored, created: false };
+}
+
+/**
+ * Every stored batch record with a number up to `upTo` (all when absent), ascending by batch.
+ * Reads them 16 at a time.
+ * @throws ApplyRunError for a damaged record.
+ */
+export async function readBatchRecords(store: ObjectStore, upTo?: number): Promise<BatchRecord[]> {
+  const keys: string[] = [];
+  for await (const object of store.list(BATCH_RECORDS_FOLDER)) {
+    const match = RECORD_KEY.exec(object.key);
+    if (match === null) continue;
+    if (upTo !== undefined && Number(match[1]) > upTo) break;
+    keys.push(object.key);
+  }
+  return mapLimited(keys, 16, async (key) => parseBatchRecord(await store.getBytes(key), key));
+}

@@ -1,0 +1,132 @@
+import type { SchemaEvolutionPlan } from './schema-evolution.ts';
+
+/*
+ * What one apply batch did, as `applyBatch` returns it: counts of rows and skipped records,
+ * schema changes, the files rewritten (write amplification), the Delta version.
+ */
+
+/** Why records of a batch changed nothing. */
+export interface SkippedCounts {
+  /** Not newer than the row already in the table. */
+  readonly olderThanRow: number;
+  /** Not newer than the key's tombstone (a deleted key stays deleted). */
+  readonly tombstoned: number;
+  /** `ts` before T − margin: already in the snapshot. */
+  readonly beforeWindow: number;
+  /** The same (key, sequence number) seen again, or superseded by a later record of the batch. */
+  readonly duplicates: number;
+}
+
+/** One change to the table's schema made by a batch, or values kept in a conflict column. */
+export interface AppliedSchemaChange {
+  /** `column`: a new attribute got a column; `conflict`: values whose type does not fit the attribute's column. */
+  readonly kind: 'column' | 'conflict';
+  readonly attribute: string;
+  readonly column: string;
+  /** The column's Delta type, as `table describe` shows it. */
+  readonly type: string;
+  /** For a conflict, the DynamoDB type of the values. */
+  readonly valueType?: string;
+  /** True when this batch added the column. */
+  readonly added: boolean;
+  /** Rows of the batch with a value in that column. */
+  readonly rows: number;
+  readonly reason?: string;
+}
+
+export interface AppliedBatch {
+  readonly outcome: 'applied';
+  readonly batch: number;
+  /** The Delta version that holds the batch. */
+  readonly version: number;
+  readonly appId: string;
+  /** True when the batch record existed before this run (a rerun after a crash). */
+  readonly rebuilt: boolean;
+  /** Set on the first batch: the snapshot loaded. */
+  readonly snapshot: {
+    readonly exportId: string;
+    readonly kind: 'export' | 'scan';
+    readonly exportTime: string;
+    readonly items: number;
+  } | null;
+  readonly changeFiles: number;
+  readonly incrementalExports: number;
+  /** The batch whose quarantine this batch replayed, or null. */
+  readonly replayedQuarantine: number | null;
+  /** Change records and incremental-export lines read. */
+  readonly records: number;
+  readonly inserted: number;
+  readonly updated: number;
+  readonly deleted: number;
+  readonly skipped: SkippedCounts;
+  readonly quarantined: number;
+  /** Where the quarantined lines are, beside the table; null when none. */
+  readonly quarantine: string | null;
+  readonly schemaChanges: readonly AppliedSchemaChange[];
+  readonly bucketsRewritten: number;
+  /** Data files removed by the commit, and their bytes (the share of the table rewritten). */
+  readonly filesRewritten: number;
+  readonly bytesRewritten: number;
+  /** Data files added by the commit, and their bytes. */
+  readonly filesWritten: number;
+  readonly bytesWritten: number;
+  /** Rows in the files written. */
+  readonly rowsWritten: number;
+  readonly tombstones: number;
+  readonly checkpoint: 'not-due' | 'written' | 'failed';
+  readonly durationMs: number;
+}
+
+export type ApplyBatchResult =
+  | AppliedBatch
+  | {
+      /** No input that earlier batches have not taken: nothing was written. */
+      readonly outcome: 'nothing-new';
+      /** The latest batch in the table. */
+      readonly batch: number;
+      readonly version: number;
+      readonly durationMs: number;
+    }
+  | {
+      /** Another writer committed this batch first: nothing was written by this run. */
+      readonly outcome: 'already-applied';
+      readonly batch: number;
+      readonly version: number;
+      readonly durationMs: number;
+    };
+
+/** The schema changes of a batch for its result: columns added, and values kept in conflict columns (new or not). Pure. */
+export function schemaChangesOf(plan: SchemaEvolutionPlan): AppliedSchemaChange[] {
+  const changes: AppliedSchemaChange[] = [];
+  for (const change of plan.changes) {
+    if (change.change !== 'column-added') continue;
+    changes.push({
+      kind: 'column',
+      attribute: change.attribute,
+      column: change.column,
+      type: change.type,
+      added: true,
+      rows: change.rows,
+      reason: change.reason,
+    });
+  }
+  const added = new Map(
+    plan.changes
+      .filter((change) => change.change === 'conflict-column-added')
+      .map((change) => [change.column, change]),
+  );
+  for (const conflict of plan.conflicts) {
+    const change = added.get(conflict.column);
+    changes.push({
+      kind: 'conflict',
+      attribute: conflict.attribute,
+      column: conflict.column,
+      type: 'string',
+      valueType: conflict.type,
+      added: change !== undefined,
+      rows: conflict.rows,
+      ...(change === undefined ? {} : { reason: change.reason }),
+    });
+  }
+  return changes;
+}

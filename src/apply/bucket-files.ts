@@ -1,0 +1,230 @@
+import type { AddFile } from '../delta/actions.ts';
+import type { StructType } from '../delta/schema.ts';
+import { writeDataFiles } from '../duckdb/data-file-writer.ts';
+import { duckdbTypeOf } from '../duckdb/duckdb-type.ts';
+import { type DuckSession, quoteIdentifier } from '../duckdb/session.ts';
+import { compareUtf8 } from '../dynamo/plain-json.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { type ApplyEvent, ApplyEventCode } from './apply-events.ts';
+import { SYSTEM_COLUMN } from './table-layout.ts';
+
+/*
+ * The table's files as the copy-on-write merge sees them. Each bucket (`_ddb_bucket`, the
+ * partition column) is written as files sorted by `_ddb_key` of at most `rowsPerFile` rows, so a
+ * file's `_ddb_key` bounds in its stats (minValues / maxValues, truncated to a prefix that still
+ * bounds: stats-string-bounds.ts) say which keys it can hold. A batch rewrites only the files that
+ * can hold one of its keys (and, for keys no file holds, the file whose range is nearest), not
+ * whole buckets and never the table.
+ */
+
+/** Rows per data file: small enough that a batch rewrites a small share of a big bucket. */
+export const DEFAULT_ROWS_PER_FILE = 250_000;
+
+/** The bucket a file belongs to (its `_ddb_bucket` partition value), or undefined. */
+export function fileBucket(file: AddFile): number | undefined {
+  const value = file.partitionValues[SYSTEM_COLUMN.bucket];
+  if (value === undefined || value === null || !/^[0-9]+$/.test(value)) return undefined;
+  return Number(value);
+}
+
+interface KeyBounds {
+  readonly file: AddFile;
+  /** Undefined when the stats do not bound the keys from below / above. */
+  readonly min: string | undefined;
+  readonly max: string | undefined;
+}
+
+function boundsOf(file: AddFile): KeyBounds {
+  let min: string | undefined;
+  let max: string | undefined;
+  if (typeof file.stats === 'string') {
+    try {
+      const stats = JSON.parse(file.stats) as {
+        minValues?: Record<string, unknown>;
+        maxValues?: Record<string, unknown>;
+      };
+      const low = stats.minValues?.[SYSTEM_COLUMN.key];
+      const high = stats.maxValues?.[SYSTEM_COLUMN.key];
+      if (typeof low === 'string') min = low;
+      if (typeof high === 'string') max = high;
+    } catch {
+      // Unreadable stats bound nothing: the file can hold any key.
+    }
+  }
+  return { file, min, max };
+}
+
+function mayHold(bounds: KeyBounds, key: string): boolean {
+  return (
+    (bounds.min === undefined || compareUtf8(bounds.min, key) <= 0) &&
+    (bounds.max === undefined || compareUtf8(key, bounds.max) <= 0)
+  );
+}
+
+/**
+ * Which of the table's files a batch must rewrite to change `keysByBucket` (bucket → keys): per
+ * bucket, every file whose `_ddb_key` bounds may hold one of the keys; a key that no file may hold
+ * (a new key) joins the file whose lower bound is the greatest at or below it (else the bucket's
+ * first), so new keys do not make a new small file per batch. Returns, per key, the files that
+ * may hold it (at most one for a new key; none when its bucket has no file yet), and the union.
+ * Files in `files` without a bucket partition value are never chosen. Pure.
+ */
+export function filesForKeys(
+  files: readonly AddFile[],
+  keysByBucket: ReadonlyMap<number, readonly string[]>,
+): { readonly byKey: ReadonlyMap<string, readonly AddFile[]>; readonly files: readonly AddFile[] } {
+  const inBucket = new Map<number, KeyBounds[]>();
+  for (const file of files) {
+    const bucket = fileBucket(file);
+    if (bucket === undefined || !keysByBucket.has(bucket)) continue;
+    let list = inBucket.get(bucket);
+    if (list === undefined) {
+      list = [];
+      inBucket.set(bucket, list);
+    }
+    list.push(boundsOf(file));
+  }
+  const byKey = new Map<string, AddFile[]>();
+  const chosen = new Set<AddFile>();
+  for (const [bucket, keys] of keysByBucket) {
+    const candidates = (inBucket.get(bucket) ?? []).sort(
+      (a, b) =>
+        (a.min === undefined ? -1 : b.min === undefined ? 1 : compareUtf8(a.min, b.min)) ||
+        (a.file.path < b.file.path ? -1 : a.file.path > b.file.path ? 1 : 0),
+    );
+    for (const key of keys) {
+      let holding = candidates.filter((bounds) => mayHold(bounds, key)).map((bounds) => bounds.file);
+      if (holding.length === 0 && candidates.length > 0) {
+        let nearest = candidates[0] as KeyBounds;
+        for (const bounds of candidates) {
+          if (bounds.min !== undefined && compareUtf8(bounds.min, key) <= 0) nearest = bounds;
+        }
+        holding = [nearest.file];
+      }
+      byKey.set(key, holding);
+      for (const file of holding) chosen.add(file);
+    }
+  }
+  const list = files.filter((file) => chosen.has(file));
+  return { byKey, files: list };
+}
+
+/** What writing the buckets produced. */
+export interface WrittenBuckets {
+  readonly adds: readonly AddFile[];
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+/** The rows a file holds by its stats (`numRecords`), or undefined without stats. */
+export function fileRows(file: AddFile): number | undefined {
+  if (typeof file.stats !== 'string') return undefined;
+  try {
+    const rows = (JSON.parse(file.stats) as { numRecords?: unknown }).numRecords;
+    return typeof rows === 'number' && Number.isSafeInteger(rows) ? rows : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const BUCKET_STAGING = '__ddb_lake_apply_bucket';
+
+/** One bucket to write: its rows as a query, and at most how many there are (for the file split). */
+export interface BucketSource {
+  readonly bucket: number;
+  /** A query of the bucket's rows with every column of the schema, sorted by `_ddb_key`. */
+  readonly sql: string;
+  /** An upper bound of its rows; undefined when not known (the rows are then counted). */
+  readonly maxRows: number | undefined;
+}
+
+/**
+ * Writes each bucket's rows under `_ddb_bucket=<b>/` as files of at most `rowsPerFile` rows, in the
+ * order given; a bucket without rows writes nothing. Returns the `add` actions in that order.
+ * @throws as writeDataFiles.
+ */
+export async function writeBucketSources(
+  session: DuckSession,
+  store: ObjectStore,
+  schema: StructType,
+  sources: readonly BucketSource[],
+  rowsPerFile: number,
+  emit: (event: ApplyEvent) => void,
+): Promise<WrittenBuckets> {
+  const adds: AddFile[] = [];
+  let rows = 0;
+  let bytes = 0;
+  let done = 0;
+  const staging = quoteIdentifier(BUCKET_STAGING);
+  const dataColumns = schema.fields
+    .filter((field) => field.name !== SYSTEM_COLUMN.bucket)
+    .map(
+      (field) =>
+        `CAST(${quoteIdentifier(field.name)} AS ${duckdbTypeOf(field.type)}) AS ${quoteIdentifier(field.name)}`,
+    )
+    .join(', ');
+  for (const source of sources) {
+    done++;
+    // The bucket's rows materialized first, as the data columns in the schema's types: the writer
+    // then plans a plain table scan, not the merge query (once per statement it runs).
+    await session.run(
+      `CREATE OR REPLACE TEMP TABLE ${staging} AS SELECT ${dataColumns} FROM (${source.sql})`,
+    );
+    const maxRows = Number((await session.all(`SELECT count(*) FROM ${staging}`)).getRows()[0]?.[0] ?? 0);
+    if (maxRows === 0) continue;
+    const written = await writeDataFiles(session, store, {
+      source: BUCKET_STAGING,
+      schema,
+      partitionValues: { [SYSTEM_COLUMN.bucket]: String(source.bucket) },
+      ...(maxRows > rowsPerFile ? { maxRowsPerFile: rowsPerFile } : {}),
+    });
+    const count = written.reduce((sum, add) => sum + (fileRows(add) ?? 0), 0);
+    const size = written.reduce((sum, add) => sum + add.size, 0);
+    adds.push(...written);
+    rows += count;
+    bytes += size;
+    emit({
+      code: ApplyEventCode.bucketWritten,
+      bucket: source.bucket,
+      rows: count,
+      files: written.length,
+      bytes: size,
+      bucketsDone: done,
+      buckets: sources.length,
+    });
+  }
+  await session.run(`DROP TABLE IF EXISTS ${staging}`);
+  return { adds, rows, bytes };
+}
+
+/**
+ * Writes the rows of the DuckDB table `source` bucket by bucket, for each bucket of `buckets`
+ * (ascending), sorted by `_ddb_key` (see `writeBucketSources`).
+ * @throws as writeDataFiles.
+ */
+export async function writeBuckets(
+  session: DuckSession,
+  store: ObjectStore,
+  source: string,
+  schema: StructType,
+  buckets: Iterable<number>,
+  rowsPerFile: number,
+  emit: (event: ApplyEvent) => void,
+): Promise<WrittenBuckets> {
+  const table = quoteIdentifier(source);
+  const bucketColumn = quoteIdentifier(SYSTEM_COLUMN.bucket);
+  const counts = new Map<number, number>();
+  for (const row of (
+    await session.all(`SELECT ${bucketColumn}, count(*) FROM ${table} GROUP BY ${bucketColumn}`)
+  ).getRows()) {
+    counts.set(Number(row[0]), Number(row[1]));
+  }
+  const sources = [...new Set(buckets)]
+    .sort((a, b) => a - b)
+    .map((bucket) => ({
+      bucket,
+      sql: `SELECT * FROM ${table} WHERE ${bucketColumn} = ${bucket} ORDER BY ${quoteIdentifier(SYSTEM_COLUMN.key)}`,
+      maxRows: counts.get(bucket) ?? 0,
+    }));
+  return writeBucketSources(session, store, schema, sources, rowsPerFile, emit);
+}

@@ -1,0 +1,348 @@
+import { type Command, Option } from 'commander';
+import { type AppliedBatch, type ApplyBatchResult, applyBatch } from '../../apply/apply-batch.ts';
+import { HandoffRefusedError, TooManyBadLinesError } from '../../apply/apply-errors.ts';
+import { type ApplyEvent, ApplyEventCode } from '../../apply/apply-events.ts';
+import { UsageError } from '../../errors.ts';
+import { sleep } from '../../sleep.ts';
+import type { ObjectStore } from '../../storage/object-store.ts';
+import { openStore } from '../../storage/open-store.ts';
+import { untilStopped } from '../aws-flags.ts';
+import { EXIT_CODES } from '../exit-codes.ts';
+import { count, duration, megabytes, rate } from '../format.ts';
+import { openLanding } from '../landing.ts';
+import { createOutput, type Output } from '../output.ts';
+import { type AwsFlags, type CommandContext, withAwsOptions, withJsonOption } from '../program.ts';
+
+interface ApplyFlags extends AwsFlags {
+  landing?: string;
+  delta?: string;
+  table?: string;
+  snapshot?: string;
+  keys?: string;
+  margin?: string;
+  deletes?: 'hard' | 'soft';
+  maxBad: string;
+  buckets?: string;
+  untilIdle: boolean;
+  every?: string;
+  replayQuarantine?: string;
+  json: boolean;
+}
+
+const DESCRIPTION = `Merges the snapshot and the captured change files into the Delta table at --delta, so that it equals the DynamoDB table, and keeps it equal batch after batch.
+
+First run: the handoff. The snapshot is a full export (native or Scan; --snapshot <export id>, default the newest complete one of the table under AWSDynamoDB/) taken at T (a Scan export: its start). Its items are exact as of T, and every change captured from T − margin on is replayed on top: per key the last change by sequence number wins, so replaying a change the snapshot already holds is harmless. This is only correct when capture ran without a gap from T − margin on; apply checks that first (as ddb-lake plan does) and refuses with exit code 4 and what to do when it did not (take a later export, or repair the window with an incremental export). The first run then creates the table (a column per attribute, types inferred from the snapshot, partitioned by a key-hash bucket), loads the snapshot and applies the changes, as batch 1.
+
+Later runs: the change files (and incremental exports) that no earlier batch took, as one batch. Per key the record with the greatest sequence number wins, duplicates of (key, sequence number) collapse, records older than the row in the table or than the key's tombstone change nothing (a deleted key is never brought back by a late older record), records from before T − margin are skipped. REMOVE deletes the row, or with --deletes soft keeps it with _ddb_deleted (and _ddb_ttl_expired for TTL deletions). Only the data files that can hold a changed key are rewritten (copy-on-write: the table is partitioned by a hash of the key, each bucket's files sorted by key); a new attribute adds a column and a value whose type does not fit its column goes to a column <name>__<TYPE>; the report says which.
+
+Exactly once: every batch has a number. Its list of input files is written beside the table (_ddb_lake/apply/batches/) before its Delta commit, and the commit carries txn(appId, batch). A run killed at any point is simply run again: a batch already in the table is skipped, a batch whose list exists but whose commit does not is rebuilt from exactly that list. Nothing is applied twice, nothing is lost.
+
+Bad lines (unreadable JSON, a record without its key) go to _ddb_lake/quarantine/apply/<batch>/ beside the table with file, line and reason; past --max-bad (default 0) the batch is not committed (exit code 3): fix the input files and run again, the batch is rebuilt from the same list. Lines let through with a higher --max-bad can be fixed in their quarantine file and applied later with --replay-quarantine <batch>.
+
+One writer at a time per table. --endpoint-url applies to S3 (landing area and Delta table).`;
+
+function wholeNumber(flag: string, text: string, minimum: number): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isSafeInteger(value) || value < minimum) {
+    throw new UsageError(`${flag} must be a whole number of at least ${minimum}, got "${text}"`);
+  }
+  return value;
+}
+
+/** Minutes, or a number with a unit: `90s`, `15m`, `1h`. */
+function durationMs(flag: string, text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?$/.exec(text.trim());
+  if (match === null) {
+    throw new UsageError(`${flag} must be minutes or a duration such as 90s, 15m or 1h, got "${text}"`);
+  }
+  const unit = match[2] ?? 'm';
+  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'h' ? 3_600_000 : 60_000;
+  return Math.round(Number(match[1]) * factor);
+}
+
+function parseKeys(text: string): { partition: string; sort?: string } {
+  const parts = text.split(',').map((part) => part.trim());
+  if (parts.length > 2 || parts.some((part) => part === '')) {
+    throw new UsageError(
+      `--keys must be the partition key, or the partition and sort key, as pk or pk,sk; got "${text}"`,
+    );
+  }
+  const [partition, sort] = parts as [string, string | undefined];
+  return sort === undefined ? { partition } : { partition, sort };
+}
+
+function storeOptions(flags: AwsFlags) {
+  return {
+    ...(flags.endpointUrl === undefined ? {} : { endpointUrl: flags.endpointUrl }),
+    ...(flags.region === undefined ? {} : { region: flags.region }),
+    ...(flags.profile === undefined ? {} : { profile: flags.profile }),
+  };
+}
+
+/** `ddb-lake apply`: merge the snapshot and the change files into the Delta table, exactly once per batch. */
+export function registerApplyCommand(program: Command, context: CommandContext): void {
+  withJsonOption(
+    withAwsOptions(
+      program
+        .command('apply')
+        .summary('merge the snapshot and the captured changes into the Delta table (exactly once per batch)')
+        .description(DESCRIPTION)
+        .option(
+          '--landing <url>',
+          'the landing area: s3://bucket/prefix or a local folder (env DDB_LAKE_LANDING)',
+        )
+        .option('--delta <url>', 'the Delta table: s3://bucket/prefix or a local folder')
+        .option('--table <name|arn>', 'the DynamoDB table the change files and exports belong to')
+        .option(
+          '--snapshot <export id>',
+          'first run: the export to start from (default: the newest complete full export)',
+        )
+        .option(
+          '--keys <pk[,sk]>',
+          "first run: the table's key attributes (default: read from the snapshot's export)",
+        )
+        .option('--margin <duration>', 'first run: the handoff margin, minutes or 90s, 15m, 1h (default 15m)')
+        .addOption(
+          new Option(
+            '--deletes <mode>',
+            'first run: REMOVE deletes the row (hard) or flags it (soft)',
+          ).choices(['hard', 'soft']),
+        )
+        .option('--buckets <n>', 'first run: key-hash buckets (the partition column), default 16')
+        .option('--max-bad <n>', 'bad lines tolerated per batch before it fails', '0')
+        .option('--until-idle', 'apply batch after batch until no new input is left', false)
+        .option('--every <duration>', 'keep running: apply a batch, then wait this long (Ctrl-C stops)')
+        .option(
+          '--replay-quarantine <batch>',
+          'apply the quarantined lines of an earlier batch (after fixing them in place) as a batch of their own',
+        ),
+    ),
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  ddb-lake apply --table orders --landing s3://lake/landing --delta s3://lake/tables/orders\n' +
+        '  ddb-lake apply --table orders --landing ./landing --delta ./orders --snapshot 01795392000000-5a1c9e20 --margin 15m\n' +
+        '  ddb-lake apply --table orders --landing ./landing --delta ./orders --every 5m',
+    )
+    .action(
+      context.action(async (flags: ApplyFlags) => {
+        if (flags.table === undefined || flags.table === '')
+          throw new UsageError('no table: pass --table <name or ARN>');
+        if (flags.delta === undefined || flags.delta === '') {
+          throw new UsageError('no Delta table: pass --delta s3://bucket/prefix (or a local folder)');
+        }
+        const loops = [flags.untilIdle, flags.every !== undefined, flags.replayQuarantine !== undefined];
+        if (loops.filter(Boolean).length > 1) {
+          throw new UsageError(
+            '--until-idle, --every and --replay-quarantine exclude each other: pass one of them',
+          );
+        }
+        const replay =
+          flags.replayQuarantine === undefined
+            ? undefined
+            : wholeNumber('--replay-quarantine', flags.replayQuarantine, 1);
+        const maxBad = wholeNumber('--max-bad', flags.maxBad, 0);
+        const marginMs = flags.margin === undefined ? undefined : durationMs('--margin', flags.margin);
+        const everyMs = flags.every === undefined ? undefined : durationMs('--every', flags.every);
+        const buckets = flags.buckets === undefined ? undefined : wholeNumber('--buckets', flags.buckets, 1);
+        const keys = flags.keys === undefined ? undefined : parseKeys(flags.keys);
+        const output = createOutput({ json: flags.json });
+        const landing = openLanding({
+          ...storeOptions(flags),
+          ...(flags.landing === undefined ? {} : { landing: flags.landing }),
+        });
+        let delta: ObjectStore | undefined;
+        const results: ApplyBatchResult[] = [];
+        try {
+          delta = openStore(flags.delta, storeOptions(flags));
+          // Each batch opens its own DuckDB session: files it downloads from S3 go with it.
+          const progress = progressRenderer(output);
+          const options = {
+            landing,
+            delta,
+            table: flags.table,
+            maxBad,
+            onEvent: progress,
+            ...(flags.snapshot === undefined ? {} : { snapshot: flags.snapshot }),
+            ...(keys === undefined ? {} : { keys }),
+            ...(marginMs === undefined ? {} : { marginMs }),
+            ...(flags.deletes === undefined ? {} : { deletes: flags.deletes }),
+            ...(buckets === undefined ? {} : { buckets }),
+          };
+          const once = async (): Promise<ApplyBatchResult> => {
+            const result = await applyBatch(options);
+            results.push(result);
+            renderResult(result, output);
+            return result;
+          };
+          if (everyMs !== undefined) {
+            await untilStopped(output, 'stopping after the current batch…', async (signal) => {
+              while (!signal.aborted) {
+                let result: ApplyBatchResult;
+                do result = await once();
+                while (result.outcome === 'applied' && !signal.aborted);
+                await sleep(everyMs, signal);
+              }
+            });
+          } else if (flags.untilIdle) {
+            await untilStopped(output, 'stopping after the current batch…', async (signal) => {
+              let result: ApplyBatchResult;
+              do result = await once();
+              while (result.outcome === 'applied' && !signal.aborted);
+            });
+          } else if (replay !== undefined) {
+            // A batch left unfinished by an earlier run is rebuilt first; the replay comes after it.
+            const result = await applyBatch({ ...options, replayQuarantine: replay });
+            results.push(result);
+            renderResult(result, output);
+            if (result.outcome === 'applied' && result.replayedQuarantine !== replay) {
+              const again = await applyBatch({ ...options, replayQuarantine: replay });
+              results.push(again);
+              renderResult(again, output);
+            }
+          } else {
+            await once();
+          }
+          output.resultJson({ table: flags.table, delta: delta.url, landing: landing.url, batches: results });
+          return EXIT_CODES.OK;
+        } catch (error) {
+          if (error instanceof HandoffRefusedError) {
+            output.warn(`ddb-lake: ${error.message}`);
+            for (const problem of error.problems)
+              output.warn(`  not covered [${problem.code}]: ${problem.message}`);
+            output.resultJson({
+              batches: results,
+              error: { code: error.code, message: error.message, problems: error.problems },
+            });
+            return EXIT_CODES.NOT_READY;
+          }
+          if (error instanceof TooManyBadLinesError) {
+            output.warn(`ddb-lake: ${error.message}`);
+            output.resultJson({
+              batches: results,
+              error: {
+                code: error.code,
+                message: error.message,
+                count: error.count,
+                quarantine: error.quarantine,
+                batch: error.batch,
+              },
+            });
+            return EXIT_CODES.BAD_INPUT;
+          }
+          throw error;
+        } finally {
+          await delta?.close();
+          await landing.close();
+        }
+      }),
+    );
+}
+
+/** Progress lines for an interactive terminal (the output draws nothing elsewhere). */
+function progressRenderer(output: Output): (event: ApplyEvent) => void {
+  return (event) => {
+    switch (event.code) {
+      case ApplyEventCode.snapshotFileLoaded:
+        output.status(
+          `  snapshot, ${event.pass === 'schema' ? 'inferring the schema' : 'loading rows'}: ${count(event.filesDone)}/${count(event.files)} files, ${count(event.items)} items, ${megabytes(event.bytes)} (${rate(event.items, event.elapsedMs, 'items')}, ${(event.bytes / 1e6 / Math.max(event.elapsedMs / 1000, 0.001)).toFixed(1)} MB/s)`,
+        );
+        break;
+      case ApplyEventCode.changeFileRead:
+        output.status(
+          `  changes: ${count(event.filesDone)}/${count(event.files)} files, ${count(event.records)} records`,
+        );
+        break;
+      case ApplyEventCode.bucketWritten:
+        output.status(
+          `  writing: ${count(event.bucketsDone)}/${count(event.buckets)} buckets, ${count(event.rows)} rows in bucket ${event.bucket}, ${megabytes(event.bytes)}`,
+        );
+        break;
+      case ApplyEventCode.quarantined:
+        output.warn(`  quarantined ${event.file} line ${event.line}: ${event.reason}`);
+        break;
+      case ApplyEventCode.checkpoint:
+        if (event.outcome === 'failed') {
+          output.warn(
+            `  the checkpoint at version ${event.version} failed (the table is fine; readers replay the commits): ${event.message ?? ''}`,
+          );
+        }
+        break;
+      default:
+        break;
+    }
+  };
+}
+
+function renderResult(result: ApplyBatchResult, output: Output): void {
+  if (result.outcome === 'nothing-new') {
+    output.result(
+      `Nothing new to apply: the table holds batch ${result.batch} at version ${result.version}.`,
+    );
+    return;
+  }
+  if (result.outcome === 'already-applied') {
+    output.result(
+      `Batch ${result.batch} was already committed by another run (version ${result.version}); nothing written.`,
+    );
+    return;
+  }
+  renderApplied(result, output);
+}
+
+/** `583 bytes` below a megabyte, `1.5 MB` above. */
+function size(bytes: number): string {
+  return bytes < 1e6 ? `${count(bytes)} bytes` : megabytes(bytes);
+}
+
+function renderApplied(r: AppliedBatch, output: Output): void {
+  const line = (text: string) => output.result(text);
+  line(
+    `Batch ${r.batch}${r.rebuilt ? ' (rebuilt from its record after an interrupted run)' : ''} committed as version ${r.version} in ${duration(r.durationMs)}.`,
+  );
+  if (r.snapshot !== null) {
+    line(
+      `  snapshot    ${r.snapshot.exportId} (${r.snapshot.kind === 'scan' ? 'Scan export' : 'export'}, T = ${r.snapshot.exportTime}): ${count(r.snapshot.items)} items`,
+    );
+  }
+  line(
+    r.replayedQuarantine === null
+      ? `  input       ${count(r.changeFiles)} change file(s), ${count(r.incrementalExports)} incremental export(s), ${count(r.records)} record(s)`
+      : `  input       the quarantine of batch ${r.replayedQuarantine}: ${count(r.records)} line(s)`,
+  );
+  line(
+    `  rows        ${count(r.inserted)} inserted, ${count(r.updated)} updated, ${count(r.deleted)} deleted`,
+  );
+  const s = r.skipped;
+  line(
+    `  skipped     ${count(s.olderThanRow)} older than the row, ${count(s.tombstoned)} tombstoned, ${count(s.beforeWindow)} before T − margin, ${count(s.duplicates)} duplicate or superseded`,
+  );
+  line(`  quarantined ${count(r.quarantined)}${r.quarantine === null ? '' : ` (in ${r.quarantine})`}`);
+  const columns = r.schemaChanges.filter((change) => change.kind === 'column');
+  const conflicts = r.schemaChanges.filter((change) => change.kind === 'conflict');
+  if (r.snapshot !== null && columns.length > 0) {
+    line(
+      `  schema      ${count(columns.length)} columns: ${columns.map((c) => `${c.column} ${c.type}`).join(', ')}`,
+    );
+  } else {
+    for (const c of columns) {
+      line(
+        `  schema      new column ${c.column} ${c.type} for attribute ${JSON.stringify(c.attribute)} (${count(c.rows)} row(s))`,
+      );
+    }
+  }
+  for (const c of conflicts) {
+    line(
+      `  conflict    ${count(c.rows)} ${c.valueType ?? ''} value(s) of ${JSON.stringify(c.attribute)} do not fit its column: kept as JSON text in ${c.added ? 'the new column ' : ''}${c.column}`,
+    );
+  }
+  if (columns.length === 0 && conflicts.length === 0) line('  schema      unchanged');
+  line(
+    r.snapshot !== null
+      ? `  files       ${count(r.filesWritten)} file(s) in ${count(r.bucketsRewritten)} bucket(s), ${size(r.bytesWritten)}, ${count(r.rowsWritten)} rows`
+      : `  files       ${count(r.filesRewritten)} file(s) of ${size(r.bytesRewritten)} in ${count(r.bucketsRewritten)} bucket(s) rewritten as ${count(r.filesWritten)} file(s) of ${size(r.bytesWritten)} (${count(r.rowsWritten)} rows)`,
+  );
+  if (r.tombstones > 0) line(`  tombstones  ${count(r.tombstones)}`);
+  if (r.checkpoint !== 'not-due') line(`  checkpoint  ${r.checkpoint}`);
+}

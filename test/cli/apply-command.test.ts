@@ -1,0 +1,138 @@
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { changeRecordLine } from '../../src/formats/change-file-encoder.ts';
+import { changeFileKey } from '../../src/formats/change-file-key.ts';
+import {
+  capture,
+  change,
+  coverageRecord,
+  MINUTE,
+  orderKey,
+  readTable,
+  SAMPLE_T,
+  sampleLanding,
+  seq,
+  TABLE,
+  tempStore,
+} from '../apply/run-support.ts';
+import { runDdbLake } from '../support/run-cli.ts';
+
+const AFTER = SAMPLE_T + 30 * MINUTE;
+
+function apply(landing: string, delta: string, ...args: string[]) {
+  return runDdbLake(['apply', '--landing', landing, '--delta', delta, '--table', TABLE, ...args]);
+}
+
+describe('ddb-lake apply', () => {
+  it('--help teaches the handoff, exactly-once batches and the exit codes', async () => {
+    const help = await runDdbLake(['apply', '--help']);
+    expect(help.code).toBe(0);
+    const text = help.stdout.replace(/\s+/g, ' ');
+    expect(text).toContain('T − margin');
+    expect(text).toContain('txn(appId, batch)');
+    expect(text).toContain('_ddb_lake/apply/batches/');
+    expect(text).toContain('--max-bad');
+    expect(text).toContain('4 not ready');
+  });
+
+  it('applies the first batch, then says there is nothing new; --json prints one document', async () => {
+    const landing = await sampleLanding();
+    await capture(landing, [coverageRecord()]);
+    const delta = await tempStore('delta');
+
+    const first = await apply(landing.rootDir, delta.rootDir);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('Batch 1 committed as version 1');
+    expect(first.stdout).toContain(
+      'snapshot    01795392000000-5a1c9e20 (export, T = 2026-11-23T00:00:00.000Z): 4 items',
+    );
+    expect(first.stdout).toMatch(/rows\s+3 inserted, 1 updated, 1 deleted/);
+
+    await capture(landing, [
+      change({
+        op: 'INSERT',
+        pk: 'customer#5',
+        sk: 'order#0001',
+        seq: seq(10),
+        ts: AFTER,
+        attributes: { n: { N: '5' } },
+      }),
+    ]);
+    const idle = await apply(landing.rootDir, delta.rootDir, '--until-idle', '--json');
+    expect(idle.code).toBe(0);
+    const document = JSON.parse(idle.stdout);
+    expect(document.batches.map((batch: { outcome: string }) => batch.outcome)).toEqual([
+      'applied',
+      'nothing-new',
+    ]);
+    expect(document.batches[0]).toMatchObject({ batch: 2, version: 2, inserted: 1 });
+    expect(document.batches[1]).toMatchObject({ batch: 2, version: 2 });
+    expect((await readTable(delta)).items.get(orderKey('customer#5', 'order#0001'))).toBe(
+      '{"n":5,"pk":"customer#5","sk":"order#0001"}',
+    );
+  });
+
+  it('refuses an uncovered handoff with exit code 4, the problem and what to do', async () => {
+    const landing = await sampleLanding();
+    await capture(landing, [
+      change({ op: 'MODIFY', pk: 'customer#9', sk: 'late', seq: seq(1), ts: SAMPLE_T + MINUTE }),
+    ]);
+    const delta = await tempStore('delta');
+    const refused = await apply(landing.rootDir, delta.rootDir, '--margin', '15m', '--json');
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain('CAPTURE_STARTED_LATE');
+    expect(refused.stderr).toContain('Take a new export at a later T');
+    const document = JSON.parse(refused.stdout);
+    expect(document.error.code).toBe('APPLY_HANDOFF_REFUSED');
+    expect(document.error.problems[0].code).toBe('CAPTURE_STARTED_LATE');
+    // Capture started after T itself: no margin makes it cover the snapshot.
+    const zero = await apply(landing.rootDir, delta.rootDir, '--margin', '0s');
+    expect(zero.code).toBe(4);
+    expect(zero.stderr).toContain('T − margin = 2026-11-23T00:00:00.000Z');
+  });
+
+  it('fails with exit code 3 past --max-bad, naming the quarantine; a higher --max-bad lets the batch through', async () => {
+    const landing = await sampleLanding();
+    await capture(landing, [coverageRecord()]);
+    const delta = await tempStore('delta');
+    expect((await apply(landing.rootDir, delta.rootDir)).code).toBe(0);
+    const good = change({
+      op: 'INSERT',
+      pk: 'customer#6',
+      sk: 'x',
+      seq: seq(20),
+      ts: AFTER,
+      shard: 'shardId-bad',
+    });
+    const key = changeFileKey({
+      table: TABLE,
+      shard: 'shardId-bad',
+      firstSeq: good.seq,
+      lastSeq: seq(21).toString(),
+      firstTs: AFTER,
+    });
+    await landing.put(key, gzipSync(`${changeRecordLine(good)}\nnot json at all\n`));
+
+    const failed = await apply(landing.rootDir, delta.rootDir);
+    expect(failed.code).toBe(3);
+    expect(failed.stderr).toContain('Batch 2 found 1 bad line(s), more than --max-bad 0 allows');
+    expect(failed.stderr).toContain(`${delta.url}/_ddb_lake/quarantine/apply/00000000000000000002/`);
+
+    const tolerated = await apply(landing.rootDir, delta.rootDir, '--max-bad', '1');
+    expect(tolerated.code).toBe(0);
+    expect(tolerated.stdout).toContain(
+      'Batch 2 (rebuilt from its record after an interrupted run) committed as version 2',
+    );
+    expect(tolerated.stdout).toMatch(/quarantined 1 \(in /);
+  });
+
+  it('refuses contradictory or malformed flags with exit code 2', async () => {
+    const landing = await tempStore('landing');
+    const delta = await tempStore('delta');
+    expect((await apply(landing.rootDir, delta.rootDir, '--until-idle', '--every', '5m')).code).toBe(2);
+    expect((await apply(landing.rootDir, delta.rootDir, '--margin', 'soon')).code).toBe(2);
+    expect((await apply(landing.rootDir, delta.rootDir, '--keys', 'a,b,c')).code).toBe(2);
+    expect((await runDdbLake(['apply', '--landing', landing.rootDir, '--table', TABLE])).code).toBe(2);
+  });
+});
