@@ -12,8 +12,19 @@ import { DeltaInvalidWriteError, DeltaLogCorruptError } from './errors.ts';
 /** The table property that records the mapping: JSON, `[["<attribute>","<column>"], …]` in assignment order. */
 export const COLUMN_NAMES_PROPERTY = 'ddb_lake.columnNames';
 
-/** The columns every lake table carries besides the attributes (DESIGN.md, "Lake table"). */
-export const SYSTEM_COLUMNS: readonly string[] = ['_ddb_seq', '_ddb_ts', '_ddb_source', '_ddb_deleted'];
+/**
+ * The columns a lake table carries besides the attributes (DESIGN.md, "Lake table", and apply's
+ * layout: src/apply/table-layout.ts): reserved, so no attribute takes one of their names.
+ */
+export const SYSTEM_COLUMNS: readonly string[] = [
+  '_ddb_key',
+  '_ddb_bucket',
+  '_ddb_seq',
+  '_ddb_ts',
+  '_ddb_source',
+  '_ddb_deleted',
+  '_ddb_ttl_expired',
+];
 
 /** The characters Spark refuses in a column name of a table without column mapping. */
 const FORBIDDEN = /[ ,;{}()\n\t=]/g;

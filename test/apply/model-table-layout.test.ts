@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TableLayoutError } from '../../src/apply/model-errors.ts';
 import { evolveSchema } from '../../src/apply/schema-evolution.ts';
 import {
+  ALL_SYSTEM_COLUMNS,
   LAYOUT_PROPERTY,
   layoutConfiguration,
   layoutSchema,
@@ -13,6 +14,7 @@ import {
   readTableLayout,
   type TableLayout,
 } from '../../src/apply/table-layout.ts';
+import { SYSTEM_COLUMNS } from '../../src/delta/column-names.ts';
 import { commit } from '../../src/delta/commit.ts';
 import { createTable } from '../../src/delta/create-table.ts';
 import { loadSnapshot } from '../../src/delta/load-snapshot.ts';
@@ -39,6 +41,12 @@ afterAll(async () => {
 
 const describeSchema = (schema: StructType): string[] =>
   schema.fields.map((f) => `${f.name} ${deltaTypeText(f.type)}${f.nullable ? '' : ' not null'}`);
+
+describe('system columns', () => {
+  it('are the names the Delta layer reserves from attributes, no more and no fewer', () => {
+    expect([...ALL_SYSTEM_COLUMNS].sort()).toEqual([...SYSTEM_COLUMNS].sort());
+  });
+});
 
 describe('newTableLayout', () => {
   it('fills the defaults of the shared notes', () => {
