@@ -44,7 +44,24 @@ export function toLambdaEvent(records: readonly SdkStreamRecord[], streamArn: st
   return { Records: records.map((record) => toLambdaRecord(record, streamArn)) };
 }
 
+/**
+ * An image in Lambda's form. An attribute the SDK form cannot convert (DynamoDB Local's stream
+ * writes an empty map as `{}`, without its `M` tag) stays as read, so that capture quarantines the
+ * record with the reason, naming the attribute, and goes on; one record never stops the poller.
+ */
 function lambdaImage(image: Record<string, unknown>): NonNullable<DynamoDBRecord['dynamodb']>['Keys'] {
   // The Streams SDK's AttributeValue has the same shape as the DynamoDB SDK's: B as bytes.
-  return fromSdkItem(image as SdkItem) as never;
+  try {
+    return fromSdkItem(image as SdkItem) as never;
+  } catch {
+    const converted: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(image)) {
+      try {
+        Object.assign(converted, fromSdkItem({ [name]: value } as SdkItem));
+      } catch {
+        converted[name] = value;
+      }
+    }
+    return converted as never;
+  }
 }
