@@ -99,7 +99,7 @@ export function registerApplyCommand(program: Command, context: CommandContext):
         )
         .option(
           '--keys <pk[,sk]>',
-          "first run: the table's key attributes (default: read from the snapshot's export)",
+          "first run: the table's key attributes (default: those of the first captured change record)",
         )
         .option('--margin <duration>', 'first run: the handoff margin, minutes or 90s, 15m, 1h (default 15m)')
         .addOption(
