@@ -2,6 +2,7 @@
  * What a batch of changes costs apply on a large table, against DuckDB's own MERGE INTO.
  *
  *   npm run bench:apply-merge [-- --items 1000000] [-- --batches 1000,10000,100000] [-- --buckets 16]
+ *     [-- --rows-per-file 250000]
  *
  * Loads the benchmark export (apply-export.ts: 1,000,000 sample order items) twice: with apply's
  * first batch into a new Delta table, and into a native DuckDB table with the same columns. Then,
@@ -180,6 +181,8 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const items = numberOption(args, '--items', 1_000_000);
   const buckets = numberOption(args, '--buckets', 16);
+  // Rows per data file of the table (fixed at its creation): fewer make a batch rewrite less.
+  const rowsPerFile = args.includes('--rows-per-file') ? numberOption(args, '--rows-per-file', 0) : undefined;
   const at = args.indexOf('--batches');
   const sizes = (at >= 0 ? String(args[at + 1]) : '1000,10000,100000').split(',').map(Number);
   // The native side alone: the change files and DuckDB's MERGE, without apply.
@@ -203,6 +206,7 @@ async function main(): Promise<void> {
           snapshot: source.exportId,
           keys: BENCH_KEYS,
           buckets,
+          ...(rowsPerFile === undefined ? {} : { rowsPerFile }),
         });
     if (loaded !== undefined && loaded.outcome !== 'applied')
       throw new Error(`the snapshot was not applied: ${loaded.outcome}`);

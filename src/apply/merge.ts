@@ -7,14 +7,7 @@ import { createSnapshotView } from '../duckdb/table-scan.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { ApplyEvent } from './apply-events.ts';
 import { type RowShape, winnerRow } from './batch-rows.ts';
-import {
-  type BucketSource,
-  fileBucket,
-  fileRows,
-  filesForKeys,
-  type WrittenBuckets,
-  writeBucketSources,
-} from './bucket-files.ts';
+import { fileBucket, fileRows, filesForKeys, type WrittenBuckets, writeBucketTable } from './bucket-files.ts';
 import { supersedesSql } from './change-order.ts';
 import type { ReducedChange } from './change-reduction.ts';
 import { LakeRowSink } from './lake-row-sink.ts';
@@ -33,6 +26,7 @@ import { SYSTEM_COLUMN } from './table-layout.ts';
 const OLD = '__ddb_lake_apply_old';
 const CHANGES = '__ddb_lake_apply_changes';
 const COMPARED = '__ddb_lake_apply_compared';
+const NEW = '__ddb_lake_apply_new';
 /** Columns of the change tables beside the schema's. */
 const OP = '__ddb_op';
 const EXISTED = '__ddb_existed';
@@ -91,6 +85,41 @@ function oldColumn(field: StructField, old: ReadonlySet<string>, alias: string):
 }
 
 const SYSTEM_NAMES: ReadonlySet<string> = new Set(Object.values(SYSTEM_COLUMN));
+
+/** Rows the merge builds in DuckDB at once, at most (unless one bucket alone holds more). */
+const ROWS_PER_PASS = 250_000;
+
+/**
+ * The rewritten buckets (ascending) in consecutive groups of at most ROWS_PER_PASS rows by the
+ * stats of their old files (`rowsPerFile` a file without them) plus their applied winners.
+ */
+function bucketGroups(
+  rewritten: readonly number[],
+  removed: readonly AddFile[],
+  applied: ReadonlyMap<number, number>,
+  rowsPerFile: number,
+): number[][] {
+  const rows = new Map<number, number>(applied);
+  for (const file of removed) {
+    const bucket = fileBucket(file) as number;
+    rows.set(bucket, (rows.get(bucket) ?? 0) + (fileRows(file) ?? rowsPerFile));
+  }
+  const groups: number[][] = [];
+  let group: number[] = [];
+  let held = 0;
+  for (const bucket of rewritten) {
+    const bucketRows = rows.get(bucket) ?? 0;
+    if (group.length > 0 && held + bucketRows > ROWS_PER_PASS) {
+      groups.push(group);
+      group = [];
+      held = 0;
+    }
+    group.push(bucket);
+    held += bucketRows;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
+}
 
 /**
  * Merges the winners into the table's files: loads them and the rows of the files that can hold
@@ -184,14 +213,6 @@ export async function mergeWinners(options: MergeOptions): Promise<MergeOutcome>
     if (!appliedKeys.has(winner.key)) continue;
     buckets.set(winner.bucket, (buckets.get(winner.bucket) ?? 0) + 1);
   }
-  let knownRows = true;
-  const oldRows = new Map<number, number>();
-  for (const file of removed) {
-    const rows = fileRows(file);
-    if (rows === undefined) knownRows = false;
-    const bucket = fileBucket(file) as number;
-    oldRows.set(bucket, (oldRows.get(bucket) ?? 0) + (rows ?? 0));
-  }
 
   const fields = schema.fields;
   const keep = fields.map((field) => oldColumn(field, oldNames, 'o')).join(', ');
@@ -199,27 +220,49 @@ export async function mergeWinners(options: MergeOptions): Promise<MergeOutcome>
   const flagged = fields
     .map((field) => (SYSTEM_NAMES.has(field.name) ? col('c', field.name) : oldColumn(field, oldNames, 'o')))
     .join(', ');
-  const bucketOf = (alias: string, bucket: number) => `${col(alias, SYSTEM_COLUMN.bucket)} = ${bucket}`;
-  const sources: BucketSource[] = [...buckets.keys()]
-    .sort((a, b) => a - b)
-    .map((bucket) => {
-      const parts = [
-        `SELECT ${keep} FROM ${q(OLD)} o WHERE ${bucketOf('o', bucket)} AND NOT EXISTS (SELECT 1 FROM ${q(COMPARED)} c WHERE c.${q(APPLIES)} AND ${col('c', key)} = ${col('o', key)})`,
-        `SELECT ${fresh} FROM ${q(COMPARED)} c WHERE ${bucketOf('c', bucket)} AND c.${q(APPLIES)} AND (c.${q(OP)} = 'put'${soft ? ` OR NOT c.${q(EXISTED)}` : ''})`,
-      ];
-      // A soft delete keeps the attributes the row had, with the delete's version and flags.
-      if (soft) {
-        parts.push(
-          `SELECT ${flagged} FROM ${q(COMPARED)} c JOIN ${q(OLD)} o ON ${col('o', key)} = ${col('c', key)} WHERE ${bucketOf('c', bucket)} AND ${bucketOf('o', bucket)} AND c.${q(APPLIES)} AND c.${q(OP)} = 'delete'`,
-        );
-      }
-      return {
-        bucket,
-        sql: `SELECT * FROM (${parts.join(' UNION ALL ')}) ORDER BY ${q(key)}`,
-        maxRows: knownRows ? (oldRows.get(bucket) ?? 0) + (buckets.get(bucket) ?? 0) : undefined,
-      };
+  const rewrittenBuckets = [...buckets.keys()].sort((a, b) => a - b);
+  const inBuckets = (alias: string, group: readonly number[]) =>
+    `${col(alias, SYSTEM_COLUMN.bucket)} IN (${group.join(', ')})`;
+  const partsOf = (group: readonly number[]): string[] => {
+    const parts = [
+      `SELECT ${keep} FROM ${q(OLD)} o WHERE ${inBuckets('o', group)} AND NOT EXISTS (SELECT 1 FROM ${q(COMPARED)} c WHERE c.${q(APPLIES)} AND ${col('c', key)} = ${col('o', key)})`,
+      `SELECT ${fresh} FROM ${q(COMPARED)} c WHERE ${inBuckets('c', group)} AND c.${q(APPLIES)} AND (c.${q(OP)} = 'put'${soft ? ` OR NOT c.${q(EXISTED)}` : ''})`,
+    ];
+    // A soft delete keeps the attributes the row had, with the delete's version and flags.
+    if (soft) {
+      parts.push(
+        `SELECT ${flagged} FROM ${q(COMPARED)} c JOIN ${q(OLD)} o ON ${col('o', key)} = ${col('c', key)} AND ${col('o', SYSTEM_COLUMN.bucket)} = ${col('c', SYSTEM_COLUMN.bucket)} WHERE ${inBuckets('c', group)} AND c.${q(APPLIES)} AND c.${q(OP)} = 'delete'`,
+      );
+    }
+    return parts;
+  };
+  const typed = fields
+    .map((field) => `CAST(${q(field.name)} AS ${duckdbTypeOf(field.type)}) AS ${q(field.name)}`)
+    .join(', ');
+  const adds: AddFile[] = [];
+  let rows = 0;
+  let bytes = 0;
+  let done = 0;
+  for (const group of bucketGroups(rewrittenBuckets, removed, buckets, options.rowsPerFile)) {
+    // The new content of a group of buckets in one statement, in the schema's types: one pass over
+    // their old files (DuckDB reads them in parallel; the view's other buckets are not read), where
+    // a statement per bucket cost a scan, a staging copy and a sort each. Sorted by bucket, then
+    // key: a bucket's query skips the other buckets' row groups (zone maps) and reads its rows in
+    // key order (writeBucketTable). Groups bound what DuckDB holds at once.
+    await session.run(
+      `CREATE OR REPLACE TEMP TABLE ${q(NEW)} AS SELECT ${typed} FROM (${partsOf(group).join(' UNION ALL ')}) ORDER BY ${q(SYSTEM_COLUMN.bucket)}, ${q(key)}`,
+    );
+    const part = await writeBucketTable(session, delta, NEW, schema, group, options.rowsPerFile, emit, {
+      done,
+      total: rewrittenBuckets.length,
     });
-  const written = await writeBucketSources(session, delta, schema, sources, options.rowsPerFile, emit);
+    await session.run(`DROP TABLE IF EXISTS ${q(NEW)}`);
+    adds.push(...part.adds);
+    rows += part.rows;
+    bytes += part.bytes;
+    done += group.length;
+  }
+  const written: WrittenBuckets = { adds, rows, bytes };
   await session.run(`DROP VIEW IF EXISTS ${q(OLD)}`);
   for (const name of [CHANGES, COMPARED]) await session.run(`DROP TABLE IF EXISTS ${q(name)}`);
   return {

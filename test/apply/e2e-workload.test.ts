@@ -201,7 +201,8 @@ describe.concurrent('apply end to end: a random workload, capture, a Scan export
         const lake = await expectLakeEqualsTable(`after batch ${result.batch}`);
         if (deletes === 'soft') {
           // Deleted rows stay, flagged, and only for keys the workload deleted and did not put back.
-          expect(lake.softDeleted.size).toBeGreaterThan(0);
+          // (Whether a batch deletes anything depends on how the workload's phases fall in time.)
+          if (result.deleted > 0) expect(lake.softDeleted.size).toBeGreaterThan(0);
           expect([...lake.softDeleted.keys()].filter((key) => !workload.deletedKeys.has(key))).toEqual([]);
         }
       }
