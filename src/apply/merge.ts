@@ -10,7 +10,7 @@ import { type RowShape, winnerRow } from './batch-rows.ts';
 import { fileBucket, fileRows, filesForKeys, type WrittenBuckets, writeBucketTable } from './bucket-files.ts';
 import { supersedesSql } from './change-order.ts';
 import type { ReducedChange } from './change-reduction.ts';
-import { LakeRowSink } from './lake-row-sink.ts';
+import { openRowTable } from './lake-row-spool.ts';
 import { SYSTEM_COLUMN } from './table-layout.ts';
 
 /*
@@ -151,12 +151,15 @@ export async function mergeWinners(options: MergeOptions): Promise<MergeOutcome>
       { name: OP, type: { type: 'primitive', name: 'string' }, nullable: false, metadata: {} },
     ],
   };
-  const sink = await LakeRowSink.open(session, CHANGES, changeSchema);
+  // Spool files when the schema allows (DuckDB parses them in its own threads), else the appender.
+  const changes = await openRowTable(session, CHANGES, changeSchema);
   try {
-    for (const winner of winners) sink.append({ ...winnerRow(shape, winner), [OP]: winner.op });
-  } finally {
-    sink.close();
+    for (const winner of winners) changes.append({ ...winnerRow(shape, winner), [OP]: winner.op });
+  } catch (error) {
+    await changes.abandon();
+    throw error;
   }
+  await changes.close();
 
   // The versions of the rows the winners meet: only the system columns are read from the files.
   const versionColumns: string[] = [key, SYSTEM_COLUMN.seq, SYSTEM_COLUMN.ts, SYSTEM_COLUMN.source];
