@@ -17,6 +17,7 @@ import { faultPoint } from './fault-points.ts';
 import { firstBatch } from './first-batch.ts';
 import { laterBatch } from './later-batch.ts';
 import { DEFAULT_APP_ID, hasTableLayout, readTableLayout, type TableLayout } from './table-layout.ts';
+import { acquireTableLease } from './table-lease.ts';
 
 /*
  * One apply batch, exactly once (DESIGN.md rules 2–6). The batch after the table's latest txn of
@@ -107,7 +108,8 @@ function positive(name: string, value: number | undefined, min: number): void {
  * did. Exactly once: the batch is the one after the table's latest txn of its appId; its record
  * (the list of its inputs) is stored before its commit and, when found stored, rebuilt exactly;
  * the commit carries txn(appId, batch), so a batch already in the table is never applied again.
- * Safe to run again after a crash at any point; one writer per table at a time.
+ * Safe to run again after a crash at any point; one writer per table at a time: the run holds the
+ * table's lease (table-lease.ts) and refuses with LeaseHeldError while another live writer does.
  *
  * The first batch needs a snapshot (the newest complete full export of the table, or
  * `options.snapshot`), checks the handoff (rule 2) and refuses one that the captured changes do
@@ -129,7 +131,13 @@ export async function applyBatch(options: ApplyOptions): Promise<ApplyBatchResul
   positive('rowsPerFile', options.rowsPerFile, 1);
   positive('marginMs', options.marginMs, 0);
   positive('replayQuarantine', options.replayQuarantine, 1);
-  const session = options.session ?? (await DuckSession.open());
+  const lease = await acquireTableLease(options.delta, { now: clock });
+  const session =
+    options.session ??
+    (await DuckSession.open().catch(async (error) => {
+      await lease.release();
+      throw error;
+    }));
   try {
     return await runBatch({
       options,
@@ -142,6 +150,7 @@ export async function applyBatch(options: ApplyOptions): Promise<ApplyBatchResul
     });
   } finally {
     if (options.session === undefined) await session.close();
+    await lease.release();
   }
 }
 

@@ -13,6 +13,8 @@ export const ApplyErrorCode = {
   batchRecordCorrupt: 'APPLY_BATCH_RECORD_CORRUPT',
   /** The table at `--delta` is not one apply wrote, or not for this DynamoDB table. */
   tableMismatch: 'APPLY_TABLE_MISMATCH',
+  /** Another writer holds the table's lease (DESIGN.md rule 5): one writer at a time. */
+  leaseHeld: 'APPLY_LEASE_HELD',
   /** An option is out of range. */
   invalidOption: 'APPLY_INVALID_OPTION',
 } as const;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { applyBatch } from '../../src/apply/apply-batch.ts';
 import { HandoffRefusedError } from '../../src/apply/apply-errors.ts';
 import { readBatchRecord } from '../../src/apply/batch-record.ts';
+import { LEASE_FOLDER } from '../../src/apply/table-lease.ts';
 import { itemToPlainJson } from '../../src/dynamo/plain-json.ts';
 import { openExport } from '../../src/formats/export-layout.ts';
 import { readExportChanges, readExportItems } from '../../src/formats/export-reader.ts';
@@ -165,8 +166,11 @@ describe('the first batch', () => {
       'CAPTURE_STARTED_LATE',
     ]);
     expect((error as Error).message).toContain('T − margin = 2026-11-22T23:45:00.000Z');
+    // Nothing but the writer's lease, given back.
     const written: string[] = [];
     for await (const object of delta.list('')) written.push(object.key);
-    expect(written).toEqual([]);
+    expect(written).toEqual([`${LEASE_FOLDER}00000000000000000001.json`]);
+    const lease = JSON.parse(new TextDecoder().decode(await delta.getBytes(written[0] as string)));
+    expect(lease.released).toBe(true);
   });
 });
