@@ -1,7 +1,6 @@
 import type { AddFile } from '../delta/actions.ts';
 import type { StructType } from '../delta/schema.ts';
 import { writeDataFiles } from '../duckdb/data-file-writer.ts';
-import { duckdbTypeOf } from '../duckdb/duckdb-type.ts';
 import { type DuckSession, quoteIdentifier } from '../duckdb/session.ts';
 import { compareUtf8 } from '../dynamo/plain-json.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
@@ -129,77 +128,24 @@ export function fileRows(file: AddFile): number | undefined {
 
 const BUCKET_STAGING = '__ddb_lake_apply_bucket';
 
-/** One bucket to write: its rows as a query, and at most how many there are (for the file split). */
-export interface BucketSource {
-  readonly bucket: number;
-  /** A query of the bucket's rows with every column of the schema, sorted by `_ddb_key`. */
-  readonly sql: string;
-  /** An upper bound of its rows; undefined when not known (the rows are then counted). */
-  readonly maxRows: number | undefined;
-}
-
-/**
- * Writes each bucket's rows under `_ddb_bucket=<b>/` as files of at most `rowsPerFile` rows, in the
- * order given; a bucket without rows writes nothing. Returns the `add` actions in that order.
- * @throws as writeDataFiles.
- */
-export async function writeBucketSources(
-  session: DuckSession,
-  store: ObjectStore,
-  schema: StructType,
-  sources: readonly BucketSource[],
-  rowsPerFile: number,
-  emit: (event: ApplyEvent) => void,
-): Promise<WrittenBuckets> {
-  const adds: AddFile[] = [];
-  let rows = 0;
-  let bytes = 0;
-  let done = 0;
-  const staging = quoteIdentifier(BUCKET_STAGING);
-  const dataColumns = schema.fields
-    .filter((field) => field.name !== SYSTEM_COLUMN.bucket)
-    .map(
-      (field) =>
-        `CAST(${quoteIdentifier(field.name)} AS ${duckdbTypeOf(field.type)}) AS ${quoteIdentifier(field.name)}`,
+/** Rows per bucket of a DuckDB table with a `_ddb_bucket` column. */
+async function bucketRowCounts(session: DuckSession, table: string): Promise<Map<number, number>> {
+  const bucketColumn = quoteIdentifier(SYSTEM_COLUMN.bucket);
+  const counts = new Map<number, number>();
+  for (const row of (
+    await session.all(
+      `SELECT ${bucketColumn}, count(*) FROM ${quoteIdentifier(table)} GROUP BY ${bucketColumn}`,
     )
-    .join(', ');
-  for (const source of sources) {
-    done++;
-    // The bucket's rows materialized first, as the data columns in the schema's types: the writer
-    // then plans a plain table scan, not the merge query (once per statement it runs).
-    await session.run(
-      `CREATE OR REPLACE TEMP TABLE ${staging} AS SELECT ${dataColumns} FROM (${source.sql})`,
-    );
-    const maxRows = Number((await session.all(`SELECT count(*) FROM ${staging}`)).getRows()[0]?.[0] ?? 0);
-    if (maxRows === 0) continue;
-    const written = await writeDataFiles(session, store, {
-      source: BUCKET_STAGING,
-      schema,
-      partitionValues: { [SYSTEM_COLUMN.bucket]: String(source.bucket) },
-      ...(maxRows > rowsPerFile ? { maxRowsPerFile: rowsPerFile } : {}),
-    });
-    const count = written.reduce((sum, add) => sum + (fileRows(add) ?? 0), 0);
-    const size = written.reduce((sum, add) => sum + add.size, 0);
-    adds.push(...written);
-    rows += count;
-    bytes += size;
-    emit({
-      code: ApplyEventCode.bucketWritten,
-      bucket: source.bucket,
-      rows: count,
-      files: written.length,
-      bytes: size,
-      bucketsDone: done,
-      buckets: sources.length,
-    });
+  ).getRows()) {
+    counts.set(Number(row[0]), Number(row[1]));
   }
-  await session.run(`DROP TABLE IF EXISTS ${staging}`);
-  return { adds, rows, bytes };
+  return counts;
 }
 
 /**
  * Writes the rows of the DuckDB table `source` bucket by bucket, for each bucket of `buckets`
- * (ascending), sorted by `_ddb_key` (see `writeBucketSources`).
+ * (ascending), sorted by `_ddb_key`: the rows are staged once sorted by bucket and key, then
+ * written as `writeBucketTable` writes.
  * @throws as writeDataFiles.
  */
 export async function writeBuckets(
@@ -211,22 +157,23 @@ export async function writeBuckets(
   rowsPerFile: number,
   emit: (event: ApplyEvent) => void,
 ): Promise<WrittenBuckets> {
-  const table = quoteIdentifier(source);
-  const bucketColumn = quoteIdentifier(SYSTEM_COLUMN.bucket);
-  const counts = new Map<number, number>();
-  for (const row of (
-    await session.all(`SELECT ${bucketColumn}, count(*) FROM ${table} GROUP BY ${bucketColumn}`)
-  ).getRows()) {
-    counts.set(Number(row[0]), Number(row[1]));
+  const staging = quoteIdentifier(BUCKET_STAGING);
+  await session.run(
+    `CREATE OR REPLACE TEMP TABLE ${staging} AS SELECT * FROM ${quoteIdentifier(source)} ORDER BY ${quoteIdentifier(SYSTEM_COLUMN.bucket)}, ${quoteIdentifier(SYSTEM_COLUMN.key)}`,
+  );
+  try {
+    return await writeBucketTable(
+      session,
+      store,
+      BUCKET_STAGING,
+      schema,
+      [...new Set(buckets)],
+      rowsPerFile,
+      emit,
+    );
+  } finally {
+    await session.run(`DROP TABLE IF EXISTS ${staging}`);
   }
-  const sources = [...new Set(buckets)]
-    .sort((a, b) => a - b)
-    .map((bucket) => ({
-      bucket,
-      sql: `SELECT * FROM ${table} WHERE ${bucketColumn} = ${bucket} ORDER BY ${quoteIdentifier(SYSTEM_COLUMN.key)}`,
-      maxRows: counts.get(bucket) ?? 0,
-    }));
-  return writeBucketSources(session, store, schema, sources, rowsPerFile, emit);
 }
 
 /**
@@ -251,12 +198,7 @@ export async function writeBucketTable(
 ): Promise<WrittenBuckets> {
   const source = quoteIdentifier(table);
   const bucketColumn = quoteIdentifier(SYSTEM_COLUMN.bucket);
-  const counts = new Map<number, number>();
-  for (const row of (
-    await session.all(`SELECT ${bucketColumn}, count(*) FROM ${source} GROUP BY ${bucketColumn}`)
-  ).getRows()) {
-    counts.set(Number(row[0]), Number(row[1]));
-  }
+  const counts = await bucketRowCounts(session, table);
   const adds: AddFile[] = [];
   let rows = 0;
   let bytes = 0;
