@@ -8,7 +8,7 @@ import {
   type Item,
 } from '../dynamo/attribute-value.ts';
 import { compareUtf8 } from '../dynamo/plain-json.ts';
-import { type InferredColumn, SchemaInference } from '../dynamo/schema-inference.ts';
+import { type InferenceSummary, type InferredColumn, SchemaInference } from '../dynamo/schema-inference.ts';
 import { valueFits } from './column-fit.ts';
 import { type RowCodec, rowCodec } from './item-to-row.ts';
 import {
@@ -70,6 +70,18 @@ export interface SchemaEvolutionPlan {
   readonly changes: readonly SchemaChange[];
   /** Every conflict of the batch, also in conflict columns that existed, ordered like `changes`. */
   readonly conflicts: readonly ConflictCount[];
+}
+
+/** The state of a `SchemaEvolution` as plain data; see `SchemaEvolution.summary`. */
+export interface EvolutionSummary {
+  /** Of the attributes the table has no column for. */
+  readonly inference: InferenceSummary;
+  /** Values that fit no existing column, per attribute and type. */
+  readonly conflicts: readonly {
+    readonly attribute: string;
+    readonly type: DynamoType;
+    readonly rows: number;
+  }[];
 }
 
 const TYPE_ORDER = new Map<DynamoType, number>(DYNAMO_TYPES.map((type, index) => [type, index]));
@@ -141,6 +153,27 @@ export class SchemaEvolution {
       this.#count(attribute, type, 1);
     }
     if (fresh !== undefined) this.#inference.observe(fresh);
+  }
+
+  /**
+   * The items observed so far as plain data (structured-clonable), for `merge` into an evolution
+   * over the same layout and schema: so several threads can observe parts of a batch. Does not
+   * change the state.
+   */
+  summary(): EvolutionSummary {
+    return {
+      inference: this.#inference.summary(),
+      conflicts: [...this.#conflicts.values()].map((entry) => ({ ...entry })),
+    };
+  }
+
+  /**
+   * Adds the observations of another evolution over the same layout and schema (its `summary`),
+   * as if its items had been observed here now: the result is the same as observing them here.
+   */
+  merge(summary: EvolutionSummary): void {
+    this.#inference.merge(summary.inference);
+    for (const conflict of summary.conflicts) this.#count(conflict.attribute, conflict.type, conflict.rows);
   }
 
   #count(attribute: string, type: DynamoType, rows: number): void {

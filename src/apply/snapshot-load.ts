@@ -1,26 +1,21 @@
 import type { StructType } from '../delta/schema.ts';
 import type { DuckSession } from '../duckdb/session.ts';
 import { quoteIdentifier } from '../duckdb/session.ts';
-import type { Item } from '../dynamo/attribute-value.ts';
 import type { BadLine } from '../formats/bad-line.ts';
 import type { ExportDataFile } from '../formats/export-layout.ts';
-import { readDataFileItems } from '../formats/export-reader.ts';
 import { mapLimited } from '../map-limited.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
 import { type ApplyEvent, ApplyEventCode } from './apply-events.ts';
 import { type RowShape, winnerItem, winnerRow } from './batch-rows.ts';
 import { type WrittenBuckets, writeBuckets } from './bucket-files.ts';
-import type { ChangeOrder } from './change-order.ts';
 import type { ReducedChange } from './change-reduction.ts';
 import type { FoundSnapshot } from './input-discovery.ts';
-import { itemToRow } from './item-to-row.ts';
-import { bucketOf, keyText } from './key-identity.ts';
-import { openRowTable } from './lake-row-spool.ts';
-import { KeyAttributeError } from './model-errors.ts';
+import { LakeRowSpool } from './lake-row-spool.ts';
 import { SchemaEvolution, type SchemaEvolutionPlan } from './schema-evolution.ts';
 import { SNAPSHOT_SEQ } from './sequence-number.ts';
-import { systemCells } from './system-cells.ts';
+import type { SchemaFileResult } from './snapshot-file-tasks.ts';
+import { SnapshotWorkers, snapshotThreads } from './snapshot-workers.ts';
 import { SYSTEM_COLUMN, type TableLayout } from './table-layout.ts';
 
 /*
@@ -30,10 +25,12 @@ import { SYSTEM_COLUMN, type TableLayout } from './table-layout.ts';
  * written; the second converts each item to its row (item-to-row.ts) and appends it to a DuckDB
  * table, leaving out the keys a change of the batch replaces (any change beats the snapshot), and
  * then the winners' rows. Every bucket is then written as key-sorted files.
+ *
+ * Each pass runs its per-data-file work in worker threads (snapshot-workers.ts), one file per
+ * thread at a time: the workers parse, validate and observe (first pass) or convert and write spool
+ * files (second pass), and the main thread merges what they observed, in manifest order, and has
+ * DuckDB load each spool file as it is complete.
  */
-
-/** Data files read at once in each pass: gunzip runs off the main thread, parsing on it. */
-const FILES_IN_FLIGHT = 2;
 
 /** The DuckDB table the new content of the batch is built in. */
 export const NEW_ROWS_TABLE = '__ddb_lake_apply_new';
@@ -43,6 +40,8 @@ export interface SnapshotPassOptions {
   readonly landing: ObjectStore;
   readonly snapshot: FoundSnapshot;
   readonly emit: (event: ApplyEvent) => void;
+  /** Worker threads per pass (0: on the calling thread); default: one per core, no more than data files. */
+  readonly threads?: number;
 }
 
 /** What the first pass learned. */
@@ -65,52 +64,44 @@ export async function inferSnapshotSchema(
   schema: StructType,
   winners: readonly ReducedChange[],
 ): Promise<SchemaPass> {
-  const evolution = new SchemaEvolution(layout, schema);
+  const { landing, emit } = options;
   const files = options.snapshot.opened.files;
   const started = Date.now();
   let items = 0;
   let bytes = 0;
   let filesDone = 0;
-  const perFile = await mapLimited(files, FILES_IN_FLIGHT, async (file) => {
-    const size = (await options.landing.head(file.key))?.size ?? 0;
-    const bad: BadLine[] = [];
-    for await (const { item, line } of readDataFileItems(options.landing, file, {
-      onBadLine: (badLine) => {
-        bad.push(badLine);
-      },
-    })) {
-      items++;
-      try {
-        keyText(item, layout.keys);
-      } catch (error) {
-        if (!(error instanceof KeyAttributeError)) throw error;
-        bad.push({
-          file: file.key,
-          line,
-          reason: error.message,
-          path: `Item.${error.attribute}`,
-          text: JSON.stringify({ Item: item }),
-        });
-        continue;
-      }
-      evolution.observe(item);
-    }
-    bytes += size;
-    filesDone++;
-    options.emit({
-      code: ApplyEventCode.snapshotFileLoaded,
-      pass: 'schema',
-      file: file.key,
-      items,
-      filesDone,
-      files: files.length,
-      bytes,
-      elapsedMs: Date.now() - started,
+  const workers = SnapshotWorkers.start(
+    landing,
+    { pass: 'schema', layout, schema },
+    options.threads ?? snapshotThreads(files.length),
+  );
+  let perFile: SchemaFileResult[];
+  try {
+    perFile = await mapLimited(files, workers.concurrency, async (file) => {
+      const [info, result] = await Promise.all([landing.head(file.key), workers.observe(file)]);
+      items += result.items;
+      bytes += info?.size ?? 0;
+      filesDone++;
+      emit({
+        code: ApplyEventCode.snapshotFileLoaded,
+        pass: 'schema',
+        file: file.key,
+        items,
+        filesDone,
+        files: files.length,
+        bytes,
+        elapsedMs: Date.now() - started,
+      });
+      return result;
     });
-    return bad;
-  });
+  } finally {
+    await workers.close();
+  }
+  // Merged in manifest order: the state is the one a single reader of the files in order builds.
+  const evolution = new SchemaEvolution(layout, schema);
+  for (const result of perFile) evolution.merge(result.evolution);
   for (const winner of winners) evolution.observe(winnerItem(winner, layout.deletes));
-  return { plan: evolution.result(), items, badLines: perFile.flat() };
+  return { plan: evolution.result(), items, badLines: perFile.flatMap((result) => result.badLines) };
 }
 
 /** What the load wrote and did. */
@@ -140,71 +131,76 @@ export async function loadSnapshotRows(
   const { layout } = shape;
   const byKey = new Map(winners.map((winner) => [winner.key, winner]));
   const seen = new Set<string>();
-  const order: ChangeOrder = {
-    source: snapshot.kind,
-    seq: SNAPSHOT_SEQ,
-    tsMicros: BigInt(snapshot.exportTimeMs) * 1000n,
-  };
-  const started = Date.now();
   const files = snapshot.opened.files;
+  const started = Date.now();
   let items = 0;
   let bytes = 0;
   let filesDone = 0;
   let inserted = 0;
-  const sink = await openRowTable(session, NEW_ROWS_TABLE, shape.schema);
+  // Apply's lake rows always travel through spool files (lake-row-spool.ts): the workers write them.
+  const spool = await LakeRowSpool.open(session, NEW_ROWS_TABLE, shape.schema);
+  const workers = SnapshotWorkers.start(
+    landing,
+    {
+      pass: 'rows',
+      layout,
+      schema: shape.schema,
+      order: {
+        source: snapshot.kind,
+        seq: SNAPSHOT_SEQ,
+        tsMicros: BigInt(snapshot.exportTimeMs) * 1000n,
+      },
+      replaced: [...byKey.keys()],
+      softDeleted:
+        layout.deletes === 'soft' ? winners.filter((w) => w.op === 'delete').map((w) => w.key) : [],
+      spoolDir: session.scratchDir,
+      spoolPrefix: `${NEW_ROWS_TABLE}-snapshot`,
+    },
+    options.threads ?? snapshotThreads(files.length),
+  );
   try {
-    const appendItem = (item: Item): void => {
-      let key: string;
-      try {
-        key = keyText(item, layout.keys);
-      } catch (error) {
-        // Quarantined by the first pass.
-        if (error instanceof KeyAttributeError) return;
-        throw error;
-      }
-      const winner = byKey.get(key);
-      if (winner !== undefined) {
-        seen.add(key);
-        if (winner.op === 'delete' && layout.deletes === 'soft') sink.append(winnerRow(shape, winner, item));
-        return;
-      }
-      const bucket = bucketOf(key, layout.buckets);
-      const { row } = itemToRow(item, layout, shape.schema);
-      sink.append({ ...row, ...systemCells({ key, bucket, order, op: 'put', ttl: false }, layout.deletes) });
-      inserted++;
-    };
-    await mapLimited(files, FILES_IN_FLIGHT, async (file: ExportDataFile) => {
-      const size = (await landing.head(file.key))?.size ?? 0;
-      for await (const { item } of readDataFileItems(landing, file, { onBadLine: () => {} })) {
-        items++;
-        appendItem(item);
-      }
-      bytes += size;
-      filesDone++;
-      emit({
-        code: ApplyEventCode.snapshotFileLoaded,
-        pass: 'rows',
-        file: file.key,
-        items,
-        filesDone,
-        files: files.length,
-        bytes,
-        elapsedMs: Date.now() - started,
+    try {
+      await mapLimited(files, workers.concurrency, async (file: ExportDataFile, index: number) => {
+        const [info, result] = await Promise.all([
+          landing.head(file.key),
+          workers.convert(file, index, (spoolFile) => spool.load(spoolFile)),
+        ]);
+        for (const key of result.found) seen.add(key);
+        // A snapshot item of a soft-deleted key stays as the deleted row's content.
+        for (const { key, item } of result.before) {
+          spool.append(winnerRow(shape, byKey.get(key) as ReducedChange, item));
+        }
+        items += result.items;
+        inserted += result.inserted;
+        bytes += info?.size ?? 0;
+        filesDone++;
+        emit({
+          code: ApplyEventCode.snapshotFileLoaded,
+          pass: 'rows',
+          file: file.key,
+          items,
+          filesDone,
+          files: files.length,
+          bytes,
+          elapsedMs: Date.now() - started,
+        });
       });
-    });
+    } finally {
+      await workers.close();
+    }
     for (const winner of winners) {
       if (winner.op === 'put') {
-        sink.append(winnerRow(shape, winner));
+        spool.append(winnerRow(shape, winner));
         if (!seen.has(winner.key)) inserted++;
       } else if (layout.deletes === 'soft' && !seen.has(winner.key)) {
-        sink.append(winnerRow(shape, winner));
+        spool.append(winnerRow(shape, winner));
       }
     }
   } catch (error) {
-    await sink.abandon();
+    await spool.abandon();
     throw error;
   }
-  await sink.close();
+  await spool.close();
   let updated = 0;
   let deleted = 0;
   for (const winner of winners) {

@@ -66,8 +66,14 @@ let scanLast = 0; // index in the text of the last non-zero digit
 let scanDot = -1; // index of '.', or -1
 let scanLeadingExponent = 0; // power of ten of the first significant digit
 let scanTrailingExponent = 0; // power of ten of the last significant digit
+// The text of the last successful scan, whose results the variables above hold: a number is often
+// scanned several times in a row (validated, fitted to its column, normalized), and the repeats
+// cost one string comparison.
+let scanned: string | undefined;
 
 function scan(text: string): NumberProblem | null {
+  if (text === scanned) return null;
+  scanned = undefined;
   const length = text.length;
   let i = 0;
   let c = length > 0 ? text.charCodeAt(0) : -1;
@@ -135,6 +141,7 @@ function scan(text: string): NumberProblem | null {
     scanCanonical = length === 1;
     scanLeadingExponent = 0;
     scanTrailingExponent = 0;
+    scanned = text;
     return null;
   }
   scanZero = false;
@@ -156,6 +163,7 @@ function scan(text: string): NumberProblem | null {
     integerLength >= 1 &&
     (integerLength === 1 || text.charCodeAt(mantissaStart) !== 48) &&
     (dot < 0 || (fractionDigits >= 1 && text.charCodeAt(mantissaEnd - 1) !== 48));
+  scanned = text;
   return null;
 }
 

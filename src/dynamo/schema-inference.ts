@@ -72,6 +72,22 @@ export interface InferredSchema {
   readonly columns: readonly InferredColumn[];
 }
 
+/** One column of an `InferenceSummary`: what `SchemaInference` has accumulated for one attribute. */
+export interface ColumnSummary {
+  readonly name: string;
+  /** Values seen per type, in first-seen order. */
+  readonly typeCounts: readonly (readonly [DynamoType, number])[];
+  readonly presentCount: number;
+  readonly numbers: NumberStats | null;
+}
+
+/** The state of a `SchemaInference` as plain data; see `SchemaInference.summary`. */
+export interface InferenceSummary {
+  readonly itemCount: number;
+  /** In first-seen order. */
+  readonly columns: readonly ColumnSummary[];
+}
+
 interface MutableNumberStats {
   count: number;
   integerCount: number;
@@ -232,6 +248,57 @@ export class SchemaInference {
   /** Items observed so far. */
   get itemCount(): number {
     return this.#itemCount;
+  }
+
+  /**
+   * The accumulated state as plain data (it survives structured cloning, e.g. `postMessage`), for
+   * `merge` into another inference. Does not change the state.
+   */
+  summary(): InferenceSummary {
+    const columns: ColumnSummary[] = [];
+    for (const accumulator of this.#columns.values()) {
+      columns.push({
+        name: accumulator.name,
+        typeCounts: [...accumulator.typeCounts],
+        presentCount: accumulator.presentCount,
+        numbers: accumulator.numbers === null ? null : { ...accumulator.numbers },
+      });
+    }
+    return { itemCount: this.#itemCount, columns };
+  }
+
+  /**
+   * Adds the observations `summary` describes, as if its items had been observed now, one by one:
+   * observing items A then B gives the same state (first-seen orders included) as observing A in
+   * one inference, B in another, and merging the second's summary into the first.
+   */
+  merge(summary: InferenceSummary): void {
+    this.#itemCount += summary.itemCount;
+    for (const column of summary.columns) {
+      let accumulator = this.#columns.get(column.name);
+      if (accumulator === undefined) {
+        accumulator = { name: column.name, typeCounts: new Map(), presentCount: 0, numbers: null };
+        this.#columns.set(column.name, accumulator);
+      }
+      accumulator.presentCount += column.presentCount;
+      for (const [type, count] of column.typeCounts) {
+        accumulator.typeCounts.set(type, (accumulator.typeCounts.get(type) ?? 0) + count);
+      }
+      const numbers = column.numbers;
+      if (numbers === null) continue;
+      const stats = accumulator.numbers;
+      if (stats === null) {
+        accumulator.numbers = { ...numbers };
+        continue;
+      }
+      stats.count += numbers.count;
+      stats.integerCount += numbers.integerCount;
+      stats.decimalCount += numbers.decimalCount;
+      stats.allFitInt64 &&= numbers.allFitInt64;
+      stats.maxPrecision = Math.max(stats.maxPrecision, numbers.maxPrecision);
+      stats.maxScale = Math.max(stats.maxScale, numbers.maxScale);
+      stats.maxIntegerDigits = Math.max(stats.maxIntegerDigits, numbers.maxIntegerDigits);
+    }
   }
 
   /** The inferred columns so far, in first-seen order. Does not change the accumulated state. */

@@ -1,0 +1,295 @@
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { ApplyEvent } from '../../src/apply/apply-events.ts';
+import { winnerRow } from '../../src/apply/batch-rows.ts';
+import type { ReducedChange } from '../../src/apply/change-reduction.ts';
+import { type FoundSnapshot, findSnapshot } from '../../src/apply/input-discovery.ts';
+import { itemToRow } from '../../src/apply/item-to-row.ts';
+import { bucketOf, keyText } from '../../src/apply/key-identity.ts';
+import { LakeRowSink } from '../../src/apply/lake-row-sink.ts';
+import { KeyAttributeError } from '../../src/apply/model-errors.ts';
+import { SchemaEvolution } from '../../src/apply/schema-evolution.ts';
+import { SNAPSHOT_SEQ } from '../../src/apply/sequence-number.ts';
+import { inferSnapshotSchema, loadSnapshotRows, NEW_ROWS_TABLE } from '../../src/apply/snapshot-load.ts';
+import { workerThreadsAvailable } from '../../src/apply/snapshot-workers.ts';
+import { systemCells } from '../../src/apply/system-cells.ts';
+import { newTableLayout, type TableLayout } from '../../src/apply/table-layout.ts';
+import type { StructType } from '../../src/delta/schema.ts';
+import { DuckSession, quoteIdentifier } from '../../src/duckdb/session.ts';
+import type { AttributeValue, Item } from '../../src/dynamo/attribute-value.ts';
+import type { BadLine } from '../../src/formats/bad-line.ts';
+import { ChecksumMismatchError, CorruptGzipError } from '../../src/formats/errors.ts';
+import { readExportItems } from '../../src/formats/export-reader.ts';
+import { ExportWriter } from '../../src/formats/export-writer.ts';
+import { ObjectNotFoundError } from '../../src/storage/errors.ts';
+import type { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
+import { tempStore } from './run-support.ts';
+import { randomValue, VALUE_TYPES } from './support/random-values.ts';
+import { SeededRandom } from './support/seeded-random.ts';
+
+/*
+ * The snapshot load's worker threads against the plain single-threaded path: an export of every
+ * DynamoDB type, an attribute whose type drifts, numbers that need every column type, NULLs in
+ * typed columns and bad lines, spread over several data files; the schema, the bad lines and every
+ * cell of the loaded rows must be exactly what schema evolution and itemToRow give reading the
+ * export item by item on one thread. Errors thrown inside a worker arrive with their class.
+ */
+
+const TABLE = 'drift';
+const KEYS = { partition: 'pk', sort: 'sk' } as const;
+const T = Date.parse('2026-11-23T00:00:00.000Z');
+const EMPTY: StructType = { type: 'struct', fields: [] };
+const ITEMS = 2_000;
+
+function sampleItem(random: SeededRandom, n: number): Item {
+  const item: Record<string, AttributeValue> = { pk: { S: `p${n % 89}` }, sk: { N: String(n) } };
+  for (const type of VALUE_TYPES) {
+    if (random.chance(0.8)) item[`t_${type}`] = randomValue(random, type);
+  }
+  // Drifts across types (a JSON column whose notes list the types in first-seen order).
+  item['drift'] = randomValue(random);
+  // Mostly integers, so typed numbers; sometimes NULL, which goes to a conflict column.
+  item['count'] = random.chance(0.05) ? { NULL: true } : { N: String(random.between(-5000, 5000)) };
+  return item;
+}
+
+interface Fixture {
+  readonly landing: LocalFolderStore;
+  readonly snapshot: FoundSnapshot;
+  readonly layout: TableLayout;
+  readonly winners: readonly ReducedChange[];
+}
+
+async function writeFixture(): Promise<Fixture> {
+  const landing = await tempStore('snapshot-workers');
+  const writer = await ExportWriter.start(landing, {
+    tableArn: `arn:aws:dynamodb:us-east-1:111122223333:table/${TABLE}`,
+    exportTime: new Date(T),
+    maxFileBytes: 256 * 1024,
+    validate: false,
+  });
+  const random = new SeededRandom(20261124);
+  const items: Item[] = [];
+  for (let n = 0; n < ITEMS; n++) {
+    const item = sampleItem(random, n);
+    items.push(item);
+    await writer.write(item);
+    if (n % 397 === 5) await writer.write({ pk: { S: 'no sort key' } });
+    if (n % 541 === 7) await writer.write({ pk: { S: 'p1' }, sk: { N: '1e999999' } });
+    if (n % 613 === 11) await writer.write({ pk: { S: 'p1' }, sk: { N: '-1' }, odd: { X: '?' } } as never);
+  }
+  await writer.finish();
+  const snapshot = await findSnapshot(landing, TABLE);
+  const layout = newTableLayout({
+    keys: KEYS,
+    exportTime: snapshot.exportTimeMs,
+    buckets: 8,
+    deletes: 'soft',
+    marginMs: 15 * 60_000,
+    appId: 'test',
+  });
+  const winner = (item: Item, op: 'put' | 'delete', n: number): ReducedChange => {
+    const keys = { pk: item['pk'], sk: item['sk'] } as Item;
+    const key = keyText(keys, KEYS);
+    return {
+      key,
+      bucket: bucketOf(key, layout.buckets),
+      op,
+      keys,
+      item: op === 'put' ? item : null,
+      oldImage: null,
+      order: { source: 'stream', seq: String(n).padStart(40, '0'), tsMicros: BigInt(T + 60_000) * 1000n },
+      ttl: false,
+      origin: undefined,
+    };
+  };
+  const replaced = items[10] as Item;
+  const deleted = items[1234] as Item;
+  const winners = [
+    winner({ ...replaced, extra: { SS: ['new', 'attribute'] } }, 'put', 1),
+    winner(deleted, 'delete', 2),
+    winner({ pk: { S: 'fresh' }, sk: { N: '99999' }, count: { N: '1.5' } }, 'put', 3),
+  ];
+  return { landing, snapshot, layout, winners };
+}
+
+/** What the first pass must find: the export read item by item on this thread. */
+async function expectedSchemaPass(fixture: Fixture) {
+  const { landing, snapshot, layout, winners } = fixture;
+  const evolution = new SchemaEvolution(layout, EMPTY);
+  const badLines: BadLine[] = [];
+  const items: Item[] = [];
+  let count = 0;
+  for await (const { item, file, line } of readExportItems(landing, snapshot.opened, {
+    onBadLine: (bad) => {
+      badLines.push(bad);
+    },
+  })) {
+    count++;
+    try {
+      keyText(item, KEYS);
+    } catch (error) {
+      if (!(error instanceof KeyAttributeError)) throw error;
+      badLines.push({
+        file,
+        line,
+        reason: error.message,
+        path: `Item.${error.attribute}`,
+        text: JSON.stringify({ Item: item }),
+      });
+      continue;
+    }
+    evolution.observe(item);
+    items.push(item);
+  }
+  for (const winner of winners) evolution.observe(winner.item ?? winner.keys);
+  return { plan: evolution.result(), badLines, items, count };
+}
+
+let fixture: Fixture;
+let expected: Awaited<ReturnType<typeof expectedSchemaPass>>;
+const sessions: DuckSession[] = [];
+
+beforeAll(async () => {
+  fixture = await writeFixture();
+  expected = await expectedSchemaPass(fixture);
+});
+
+afterAll(async () => {
+  await Promise.all(sessions.map((session) => session.close()));
+});
+
+async function openSession(): Promise<DuckSession> {
+  const session = await DuckSession.open({ threads: 2 });
+  sessions.push(session);
+  return session;
+}
+
+// Worker threads load the .ts sources only on a Node that strips types (node_modules/.bin/node).
+const workers = workerThreadsAvailable();
+
+describe('the snapshot load in worker threads', () => {
+  test.each(workers ? [2, 0] : [0])(
+    'with %i worker threads finds the schema and bad lines one thread finds, and loads exactly the rows itemToRow gives',
+    async (threads) => {
+      const { landing, snapshot, layout, winners } = fixture;
+      expect(snapshot.opened.files.length).toBeGreaterThanOrEqual(3);
+      const session = await openSession();
+      const events: ApplyEvent[] = [];
+      const pass = { session, landing, snapshot, emit: (event: ApplyEvent) => events.push(event), threads };
+
+      const schemaPass = await inferSnapshotSchema(pass, layout, EMPTY, winners);
+      expect(schemaPass.items).toBe(expected.count);
+      expect(schemaPass.badLines).toEqual(expected.badLines);
+      expect(schemaPass.badLines.length).toBe(6 + 4 + 4);
+      expect(schemaPass.plan).toEqual(expected.plan);
+      expect(schemaPass.plan.changes.some((change) => change.column === 'count__NULL')).toBe(true);
+
+      const shape = { layout: schemaPass.plan.layout, schema: schemaPass.plan.schema };
+      const delta = await tempStore('snapshot-workers-delta');
+      const load = await loadSnapshotRows(pass, delta, shape, winners, 1000);
+      expect(load).toMatchObject({ inserted: ITEMS - 2 + 1, updated: 1, deleted: 1 });
+
+      // The same rows, built one by one on this thread and appended through the appender.
+      const sink = await LakeRowSink.open(session, 'expected_rows', shape.schema);
+      try {
+        const byKey = new Map(winners.map((winner) => [winner.key, winner]));
+        const order = {
+          source: snapshot.kind,
+          seq: SNAPSHOT_SEQ,
+          tsMicros: BigInt(snapshot.exportTimeMs) * 1000n,
+        };
+        for (const item of expected.items) {
+          const key = keyText(item, KEYS);
+          const winner = byKey.get(key);
+          if (winner !== undefined) {
+            if (winner.op === 'delete') sink.append(winnerRow(shape, winner, item));
+            continue;
+          }
+          const cells = systemCells(
+            { key, bucket: bucketOf(key, layout.buckets), order, op: 'put', ttl: false },
+            layout.deletes,
+          );
+          sink.append({ ...itemToRow(item, shape.layout, shape.schema).row, ...cells });
+        }
+        for (const winner of winners) if (winner.op === 'put') sink.append(winnerRow(shape, winner));
+      } finally {
+        sink.close();
+      }
+      const loaded = quoteIdentifier(NEW_ROWS_TABLE);
+      const counts = (
+        await session.all(
+          `SELECT (SELECT count(*) FROM ${loaded}), (SELECT count(*) FROM expected_rows),
+             (SELECT count(*) FROM (SELECT * FROM ${loaded} EXCEPT ALL SELECT * FROM expected_rows)),
+             (SELECT count(*) FROM (SELECT * FROM expected_rows EXCEPT ALL SELECT * FROM ${loaded}))`,
+        )
+      ).getRows()[0];
+      expect(counts?.map(Number)).toEqual([ITEMS + 1, ITEMS + 1, 0, 0]);
+
+      const loadedEvents = events.filter((event) => event.code === 'APPLY_SNAPSHOT_FILE_LOADED');
+      const files = snapshot.opened.files.map((file) => file.key).sort();
+      for (const passName of ['schema', 'rows'] as const) {
+        const ofPass = loadedEvents.filter((event) => 'pass' in event && event.pass === passName);
+        expect(ofPass.map((event) => ('file' in event ? event.file : '')).sort()).toEqual(files);
+        expect(ofPass.at(-1)).toMatchObject({ filesDone: files.length, items: expected.count });
+      }
+    },
+  );
+
+  test.skipIf(!workers)(
+    'a damaged data file read in a worker fails the load with its class and the file named',
+    async () => {
+      const { landing, snapshot, layout, winners } = fixture;
+      const session = await openSession();
+      const pass = { session, landing, snapshot, emit: () => {}, threads: 2 };
+      const damaged = snapshot.opened.files[1];
+      if (damaged === undefined) throw new Error('the fixture has fewer than two data files');
+      const file = path.join(landing.rootDir, damaged.key);
+      const original = await readFile(file);
+      const bytes = Buffer.from(original);
+      bytes.fill(0x55, 2000, 2400);
+      await writeFile(file, bytes);
+      try {
+        const error = await inferSnapshotSchema(pass, layout, EMPTY, winners).then(
+          () => undefined,
+          (thrown: unknown) => thrown,
+        );
+        expect(error).toBeInstanceOf(ChecksumMismatchError);
+        expect((error as ChecksumMismatchError).code).toBe('CHECKSUM_MISMATCH');
+        expect((error as ChecksumMismatchError).file).toBe(damaged.key);
+        expect((error as Error).message).toContain(`The MD5 of ${damaged.key} is`);
+        expect((error as Error).cause).toBeInstanceOf(CorruptGzipError);
+      } finally {
+        await writeFile(file, original);
+      }
+    },
+  );
+
+  test.skipIf(!workers)(
+    "a data file missing from the store fails the rows pass with the store's own error",
+    async () => {
+      const { landing, snapshot, layout } = fixture;
+      const session = await openSession();
+      const pass = { session, landing, snapshot, emit: () => {}, threads: 2 };
+      const schemaPass = await inferSnapshotSchema(pass, layout, EMPTY, []);
+      const missing = snapshot.opened.files[2];
+      if (missing === undefined) throw new Error('the fixture has fewer than three data files');
+      const file = path.join(landing.rootDir, missing.key);
+      const original = await readFile(file);
+      await rm(file);
+      try {
+        const shape = { layout: schemaPass.plan.layout, schema: schemaPass.plan.schema };
+        const delta = await tempStore('snapshot-workers-delta');
+        const error = await loadSnapshotRows(pass, delta, shape, [], 1000).then(
+          () => undefined,
+          (thrown: unknown) => thrown,
+        );
+        expect(error).toBeInstanceOf(ObjectNotFoundError);
+        expect((error as Error).message).toContain(missing.key);
+      } finally {
+        await writeFile(file, original);
+      }
+    },
+  );
+});
