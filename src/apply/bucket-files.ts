@@ -181,7 +181,7 @@ export async function writeBuckets(
  * `_ddb_bucket=<b>/`, in the table's order, as files of at most `rowsPerFile` rows; a bucket
  * without rows writes nothing. The table must hold every column of `schema` in its DuckDB type
  * and have been filled sorted by `_ddb_bucket`, then `_ddb_key` (CREATE TABLE … AS … ORDER BY), so
- * each file is sorted by key; unlike `writeBucketSources` no bucket is staged or sorted again.
+ * each file is sorted by key; unlike `writeBucketQueries` no bucket is sorted again.
  * Returns the `add` actions in bucket order; progress events count from `progress.done` of
  * `progress.total` buckets (a caller writing its buckets in several parts).
  * @throws as writeDataFiles.
@@ -227,6 +227,56 @@ export async function writeBucketTable(
       bytes: size,
       bucketsDone: progress.done + index + 1,
       buckets: progress.total,
+    });
+  }
+  return { adds, rows, bytes };
+}
+
+/**
+ * Writes, for each bucket of `buckets` (ascending), the rows of the query `sourceOf(bucket)` under
+ * `_ddb_bucket=<b>/` as files of at most `rowsPerFile` rows, in the query's order (the query sorts
+ * by `_ddb_key`). `atMost` bounds a bucket's rows from above (a bucket above `rowsPerFile` is
+ * split; one at or below it is written in one statement without a staging copy); a bucket whose
+ * query has no rows writes nothing. Returns the `add` actions in bucket order; progress events as
+ * `writeBucketTable`'s.
+ * @throws as writeDataFiles.
+ */
+export async function writeBucketQueries(
+  session: DuckSession,
+  store: ObjectStore,
+  schema: StructType,
+  buckets: readonly number[],
+  sourceOf: (bucket: number) => string,
+  atMost: ReadonlyMap<number, number>,
+  rowsPerFile: number,
+  emit: (event: ApplyEvent) => void,
+): Promise<WrittenBuckets> {
+  const adds: AddFile[] = [];
+  let rows = 0;
+  let bytes = 0;
+  const order = [...new Set(buckets)].sort((a, b) => a - b);
+  for (const [index, bucket] of order.entries()) {
+    const written = await writeDataFiles(session, store, {
+      source: sourceOf(bucket),
+      schema,
+      partitionValues: { [SYSTEM_COLUMN.bucket]: String(bucket) },
+      ...((atMost.get(bucket) ?? Number.POSITIVE_INFINITY) > rowsPerFile
+        ? { maxRowsPerFile: rowsPerFile }
+        : {}),
+    });
+    const count = written.reduce((sum, add) => sum + (fileRows(add) ?? 0), 0);
+    const size = written.reduce((sum, add) => sum + add.size, 0);
+    adds.push(...written);
+    rows += count;
+    bytes += size;
+    emit({
+      code: ApplyEventCode.bucketWritten,
+      bucket,
+      rows: count,
+      files: written.length,
+      bytes: size,
+      bucketsDone: index + 1,
+      buckets: order.length,
     });
   }
   return { adds, rows, bytes };

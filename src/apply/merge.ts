@@ -2,12 +2,19 @@ import type { AddFile } from '../delta/actions.ts';
 import type { StructField, StructType } from '../delta/schema.ts';
 import type { Snapshot } from '../delta/snapshot.ts';
 import { duckdbTypeOf } from '../duckdb/duckdb-type.ts';
+import type { LakeValue } from '../duckdb/lake-value.ts';
 import { type DuckSession, quoteIdentifier } from '../duckdb/session.ts';
 import { createSnapshotView } from '../duckdb/table-scan.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { ApplyEvent } from './apply-events.ts';
 import { type RowShape, winnerRow } from './batch-rows.ts';
-import { fileBucket, fileRows, filesForKeys, type WrittenBuckets, writeBucketTable } from './bucket-files.ts';
+import {
+  fileBucket,
+  fileRows,
+  filesForKeys,
+  type WrittenBuckets,
+  writeBucketQueries,
+} from './bucket-files.ts';
 import { supersedesSql } from './change-order.ts';
 import type { ReducedChange } from './change-reduction.ts';
 import { openRowTable } from './lake-row-spool.ts';
@@ -26,7 +33,6 @@ import { SYSTEM_COLUMN } from './table-layout.ts';
 const OLD = '__ddb_lake_apply_old';
 const CHANGES = '__ddb_lake_apply_changes';
 const COMPARED = '__ddb_lake_apply_compared';
-const NEW = '__ddb_lake_apply_new';
 /** Columns of the change tables beside the schema's. */
 const OP = '__ddb_op';
 const EXISTED = '__ddb_existed';
@@ -86,41 +92,6 @@ function oldColumn(field: StructField, old: ReadonlySet<string>, alias: string):
 
 const SYSTEM_NAMES: ReadonlySet<string> = new Set(Object.values(SYSTEM_COLUMN));
 
-/** Rows the merge builds in DuckDB at once, at most (unless one bucket alone holds more). */
-const ROWS_PER_PASS = 250_000;
-
-/**
- * The rewritten buckets (ascending) in consecutive groups of at most ROWS_PER_PASS rows by the
- * stats of their old files (`rowsPerFile` a file without them) plus their applied winners.
- */
-function bucketGroups(
-  rewritten: readonly number[],
-  removed: readonly AddFile[],
-  applied: ReadonlyMap<number, number>,
-  rowsPerFile: number,
-): number[][] {
-  const rows = new Map<number, number>(applied);
-  for (const file of removed) {
-    const bucket = fileBucket(file) as number;
-    rows.set(bucket, (rows.get(bucket) ?? 0) + (fileRows(file) ?? rowsPerFile));
-  }
-  const groups: number[][] = [];
-  let group: number[] = [];
-  let held = 0;
-  for (const bucket of rewritten) {
-    const bucketRows = rows.get(bucket) ?? 0;
-    if (group.length > 0 && held + bucketRows > ROWS_PER_PASS) {
-      groups.push(group);
-      group = [];
-      held = 0;
-    }
-    group.push(bucket);
-    held += bucketRows;
-  }
-  if (group.length > 0) groups.push(group);
-  return groups;
-}
-
 /**
  * Merges the winners into the table's files: loads them and the rows of the files that can hold
  * their keys into DuckDB, decides per key whether the winner supersedes the row (change-order.ts),
@@ -154,7 +125,13 @@ export async function mergeWinners(options: MergeOptions): Promise<MergeOutcome>
   // Spool files when the schema allows (DuckDB parses them in its own threads), else the appender.
   const changes = await openRowTable(session, CHANGES, changeSchema);
   try {
-    for (const winner of winners) changes.append({ ...winnerRow(shape, winner), [OP]: winner.op });
+    for (const winner of winners) {
+      // winnerRow returns a fresh object: the op joins it in place (a spread per row cost ~3 % of a
+      // 100,000-change batch, measured).
+      const row = winnerRow(shape, winner) as Record<string, LakeValue>;
+      row[OP] = winner.op;
+      changes.append(row);
+    }
   } catch (error) {
     await changes.abandon();
     throw error;
@@ -193,14 +170,20 @@ export async function mergeWinners(options: MergeOptions): Promise<MergeOutcome>
        FROM ${q(COMPARED)}`,
     )
   ).getRows()[0] as unknown[];
-  const applied = (
-    await session.all(`SELECT ${q(key)}, ${q(OP)} FROM ${q(COMPARED)} WHERE ${q(APPLIES)}`)
-  ).getRows();
+  // The winners that did not apply are usually none: reading those back, rather than every applied
+  // key, spares a read of the whole batch's keys out of DuckDB.
+  const notApplied = new Set<string>();
+  for (const [stale] of (
+    await session.all(`SELECT ${q(key)} FROM ${q(COMPARED)} WHERE ${q(APPLIES)} IS NOT TRUE`)
+  ).getRows()) {
+    notApplied.add(String(stale));
+  }
   const appliedKeys = new Set<string>();
   const appliedDeletes = new Set<string>();
-  for (const [appliedKey, op] of applied) {
-    appliedKeys.add(String(appliedKey));
-    if (op === 'delete') appliedDeletes.add(String(appliedKey));
+  for (const winner of winners) {
+    if (notApplied.has(winner.key)) continue;
+    appliedKeys.add(winner.key);
+    if (winner.op === 'delete') appliedDeletes.add(winner.key);
   }
 
   // Only files that hold an applied key are rewritten: a candidate file whose keys' changes were
@@ -228,7 +211,7 @@ export async function mergeWinners(options: MergeOptions): Promise<MergeOutcome>
     `${col(alias, SYSTEM_COLUMN.bucket)} IN (${group.join(', ')})`;
   const partsOf = (group: readonly number[]): string[] => {
     const parts = [
-      `SELECT ${keep} FROM ${q(OLD)} o WHERE ${inBuckets('o', group)} AND NOT EXISTS (SELECT 1 FROM ${q(COMPARED)} c WHERE c.${q(APPLIES)} AND ${col('c', key)} = ${col('o', key)})`,
+      `SELECT ${keep} FROM ${q(OLD)} o WHERE ${inBuckets('o', group)} AND NOT EXISTS (SELECT 1 FROM ${q(COMPARED)} c WHERE ${inBuckets('c', group)} AND c.${q(APPLIES)} AND ${col('c', key)} = ${col('o', key)})`,
       `SELECT ${fresh} FROM ${q(COMPARED)} c WHERE ${inBuckets('c', group)} AND c.${q(APPLIES)} AND (c.${q(OP)} = 'put'${soft ? ` OR NOT c.${q(EXISTED)}` : ''})`,
     ];
     // A soft delete keeps the attributes the row had, with the delete's version and flags.
@@ -242,30 +225,26 @@ export async function mergeWinners(options: MergeOptions): Promise<MergeOutcome>
   const typed = fields
     .map((field) => `CAST(${q(field.name)} AS ${duckdbTypeOf(field.type)}) AS ${q(field.name)}`)
     .join(', ');
-  const adds: AddFile[] = [];
-  let rows = 0;
-  let bytes = 0;
-  let done = 0;
-  for (const group of bucketGroups(rewrittenBuckets, removed, buckets, options.rowsPerFile)) {
-    // The new content of a group of buckets in one statement, in the schema's types: one pass over
-    // their old files (DuckDB reads them in parallel; the view's other buckets are not read), where
-    // a statement per bucket cost a scan, a staging copy and a sort each. Sorted by bucket, then
-    // key: a bucket's query skips the other buckets' row groups (zone maps) and reads its rows in
-    // key order (writeBucketTable). Groups bound what DuckDB holds at once.
-    await session.run(
-      `CREATE OR REPLACE TEMP TABLE ${q(NEW)} AS SELECT ${typed} FROM (${partsOf(group).join(' UNION ALL ')}) ORDER BY ${q(SYSTEM_COLUMN.bucket)}, ${q(key)}`,
-    );
-    const part = await writeBucketTable(session, delta, NEW, schema, group, options.rowsPerFile, emit, {
-      done,
-      total: rewrittenBuckets.length,
-    });
-    await session.run(`DROP TABLE IF EXISTS ${q(NEW)}`);
-    adds.push(...part.adds);
-    rows += part.rows;
-    bytes += part.bytes;
-    done += group.length;
+  // Old files' row counts plus the applied winners bound each bucket's new rows from above.
+  const atMost = new Map<number, number>(buckets);
+  for (const file of removed) {
+    const bucket = fileBucket(file) as number;
+    atMost.set(bucket, (atMost.get(bucket) ?? 0) + (fileRows(file) ?? Number.POSITIVE_INFINITY));
   }
-  const written: WrittenBuckets = { adds, rows, bytes };
+  // One statement per bucket: its old files (the view's other buckets are not read) and its
+  // winners, sorted by key, written straight to Parquet. Building groups of buckets in a sorted
+  // temp table first cost a materialization and a sort of every row on top of the writes (100,000
+  // changes on 1,000,000 rows: about 1 s of 4, measured).
+  const written = await writeBucketQueries(
+    session,
+    delta,
+    schema,
+    rewrittenBuckets,
+    (bucket) => `SELECT ${typed} FROM (${partsOf([bucket]).join(' UNION ALL ')}) ORDER BY ${q(key)}`,
+    atMost,
+    options.rowsPerFile,
+    emit,
+  );
   await session.run(`DROP VIEW IF EXISTS ${q(OLD)}`);
   for (const name of [CHANGES, COMPARED]) await session.run(`DROP TABLE IF EXISTS ${q(name)}`);
   return {
