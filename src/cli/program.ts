@@ -8,6 +8,7 @@ import { registerInspectCommand } from './commands/inspect.ts';
 import { registerLocalCommand } from './commands/local.ts';
 import { registerPlanCommand } from './commands/plan.ts';
 import { registerTableCommand } from './commands/table.ts';
+import { registerVerifyCommand } from './commands/verify.ts';
 import { EXIT_CODES, EXIT_CODES_HELP, type ExitCode } from './exit-codes.ts';
 import { createOutput } from './output.ts';
 import { VERSION } from './version.ts';
@@ -93,6 +94,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   registerPlanCommand(program, context);
   registerApplyCommand(program, context);
   registerTableCommand(program, context);
+  registerVerifyCommand(program, context);
 
   for (const command of program.commands) {
     command.exitOverride().showHelpAfterError('(run with --help for usage)');

@@ -8,6 +8,7 @@ import type { ObjectStore } from '../../storage/object-store.ts';
 import { openStore } from '../../storage/open-store.ts';
 import { untilStopped } from '../aws-flags.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
+import { durationMs } from '../flag-values.ts';
 import { count, duration, megabytes, rate } from '../format.ts';
 import { openLanding } from '../landing.ts';
 import { createOutput, type Output } from '../output.ts';
@@ -47,17 +48,6 @@ function wholeNumber(flag: string, text: string, minimum: number): number {
     throw new UsageError(`${flag} must be a whole number of at least ${minimum}, got "${text}"`);
   }
   return value;
-}
-
-/** Minutes, or a number with a unit: `90s`, `15m`, `1h`. */
-function durationMs(flag: string, text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?$/.exec(text.trim());
-  if (match === null) {
-    throw new UsageError(`${flag} must be minutes or a duration such as 90s, 15m or 1h, got "${text}"`);
-  }
-  const unit = match[2] ?? 'm';
-  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'h' ? 3_600_000 : 60_000;
-  return Math.round(Number(match[1]) * factor);
 }
 
 function parseKeys(text: string): { partition: string; sort?: string } {
