@@ -34,6 +34,7 @@ import {
   RssSampler,
   readJsonSql,
 } from './apply-export.ts';
+import { recordBenchResults } from './results.ts';
 
 interface Round {
   readonly rows: number;
@@ -143,6 +144,21 @@ async function main(): Promise<void> {
       );
     }
     console.log(`peak RSS of the process: ${((process.resourceUsage().maxRSS * 1024) / 1e6).toFixed(0)} MB`);
+    const fastest = ours.length > 0 ? best(ours) : undefined;
+    if (fastest !== undefined) {
+      recordBenchResults('apply-load', { items, rounds }, [
+        {
+          metric: 'bulk load into a new Delta table vs DuckDB COPY from read_json',
+          unit: 'rows/s',
+          ours: fastest.rows / fastest.seconds,
+          baseline: b.rows / b.seconds,
+          better: 'higher',
+          goal: { on: 'ratio', value: 1.5 },
+          peakRssMb: fastest.peakRssMb,
+          notes: `peak RSS during the baseline ${b.peakRssMb.toFixed(0)} MB`,
+        },
+      ]);
+    }
   } finally {
     rss.stop();
   }

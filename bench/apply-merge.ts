@@ -46,6 +46,7 @@ import {
   RssSampler,
   readJsonSql,
 } from './apply-export.ts';
+import { recordBenchResults } from './results.ts';
 
 const RECORDS_PER_FILE = 1000;
 const NATIVE = 'native_orders';
@@ -278,6 +279,20 @@ async function main(): Promise<void> {
       'RSS peak: the growth of the process during (a), over what it held before (the native table among it)',
     );
     console.log('goals: (a)/(b) ≤ 3.00 for every batch; (a) grows with the batch size, not with the table');
+    recordBenchResults(
+      'apply-merge',
+      { items, buckets, batches: sizes.join(','), ...(rowsPerFile === undefined ? {} : { rowsPerFile }) },
+      figures.map((f) => ({
+        metric: `batch of ${f.changes} changes vs MERGE INTO`,
+        unit: 's',
+        ours: f.applySeconds,
+        baseline: f.mergeSeconds,
+        better: 'lower' as const,
+        goal: { on: 'ratio' as const, value: 3 },
+        peakRssMb: f.applyPeakRssMb,
+        notes: `${(f.bytesRewritten / 1e6).toFixed(1)} MB in ${f.bucketsRewritten} buckets rewritten`,
+      })),
+    );
   } finally {
     rss.stop();
     await session.close();

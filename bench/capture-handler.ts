@@ -30,6 +30,7 @@ import { parseItem } from '../src/dynamo/parse.ts';
 import { sampleOrders } from '../src/local/sample-orders.ts';
 import { LocalFolderStore } from '../src/storage/local-folder-store.ts';
 import type { ObjectStore } from '../src/storage/object-store.ts';
+import { type BenchFigure, recordBenchResults } from './results.ts';
 
 const STREAM_ARN =
   'arn:aws:dynamodb:us-east-1:111122223333:table/bench-orders/stream/2026-01-01T00:00:00.000';
@@ -209,6 +210,16 @@ async function main(): Promise<void> {
     console.log(row('(b) baseline (JSON.stringify + gzip)', b));
     console.log(row('(c) baseline + put', c));
     const ratio = a.seconds / b.seconds;
+    const figures: BenchFigure[] = [
+      {
+        metric: 'captureBatch vs JSON.stringify + gzip',
+        unit: 'ms',
+        ours: a.seconds * 1000,
+        baseline: b.seconds * 1000,
+        better: 'lower',
+        goal: { on: 'ratio', value: TIME_GOAL_RATIO },
+      },
+    ];
     console.log(
       `ratio (a)/(b) time: ${ratio.toFixed(2)} (goal ≤ ${TIME_GOAL_RATIO}: ${ratio <= TIME_GOAL_RATIO ? 'met' : 'NOT met'}); ` +
         `(a)/(c): ${(a.seconds / c.seconds).toFixed(2)}`,
@@ -237,13 +248,26 @@ async function main(): Promise<void> {
         peakRssMb(scripts[name] as string, eventFile, path.join(folder, `${name}-out`), flags);
       const handlerRss = rss('handler');
       const met = handlerRss !== undefined && handlerRss < MEMORY_GOAL_MB;
+      const baselineRss = rss('baseline');
+      if (flags.length === 0 && handlerRss !== undefined && baselineRss !== undefined) {
+        figures.push({
+          metric: 'peak RSS of a 6 MB Lambda batch vs the baseline',
+          unit: 'MiB',
+          ours: handlerRss,
+          baseline: baselineRss,
+          better: 'lower',
+          goal: { on: 'ours', value: MEMORY_GOAL_MB },
+          peakRssMb: (handlerRss * 1024 * 1024) / 1e6,
+        });
+      }
       console.log(
         `  ${label.padEnd(28)} handler ${megabytes(handlerRss).padStart(11)}, ` +
-          `baseline ${megabytes(rss('baseline')).padStart(11)}, ` +
+          `baseline ${megabytes(baselineRss).padStart(11)}, ` +
           `bundle loaded and event parsed, nothing done ${megabytes(rss('floor')).padStart(7)} ` +
           `(goal < ${MEMORY_GOAL_MB} MB: ${met ? 'met' : 'NOT met'})`,
       );
     }
+    recordBenchResults('capture-handler', { records, rounds, largeBatchRecords: large.records }, figures);
   } finally {
     await rm(folder, { recursive: true, force: true });
   }

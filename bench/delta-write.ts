@@ -22,6 +22,7 @@ import { writeDataFiles } from '../src/duckdb/data-file-writer.ts';
 import { duckdbEngine } from '../src/duckdb/duckdb-engine.ts';
 import { DuckSession, quoteLiteral } from '../src/duckdb/session.ts';
 import { LocalFolderStore } from '../src/storage/local-folder-store.ts';
+import { recordBenchResults } from './results.ts';
 
 const field = (name: string, type: StructType['fields'][number]['type']) => ({
   name,
@@ -146,6 +147,16 @@ async function main(): Promise<void> {
     console.log(
       `ratio (a)/(b) rows/s: ${(a.rows / a.seconds / (b.rows / b.seconds)).toFixed(2)} (goal ≥ 0.90)`,
     );
+    recordBenchResults('delta-write', { rows, rounds }, [
+      {
+        metric: 'new Delta table vs DuckDB COPY to Parquet',
+        unit: 'rows/s',
+        ours: a.rows / a.seconds,
+        baseline: b.rows / b.seconds,
+        better: 'higher',
+        goal: { on: 'ratio', value: 0.9 },
+      },
+    ]);
   } finally {
     await session.close();
   }

@@ -19,6 +19,7 @@ import { readExportItems } from '../src/formats/export-reader.ts';
 import { LocalFolderStore } from '../src/storage/local-folder-store.ts';
 import type { ObjectStore } from '../src/storage/object-store.ts';
 import { DEFAULT_BENCH_FOLDER, DEFAULT_BENCH_MEGABYTES, generateBenchExport } from './generate-export.ts';
+import { recordBenchResults } from './results.ts';
 
 interface Round {
   readonly rows: number;
@@ -111,6 +112,16 @@ async function main(): Promise<void> {
   console.log(row('(b) baseline (gunzip + split + JSON.parse)', b, uncompressed));
   console.log(`ratio (a)/(b) time: ${(a.seconds / b.seconds).toFixed(2)}`);
   await store.close();
+  recordBenchResults('export-read', { rows: a.rows, megabytes: Number(uncompressed.toFixed(1)), rounds }, [
+    {
+      metric: 'read the export (validate, MD5) vs gunzip + JSON.parse',
+      unit: 's',
+      ours: a.seconds,
+      baseline: b.seconds,
+      better: 'lower',
+      notes: `${Math.round(a.rows / a.seconds)} against ${Math.round(b.rows / b.seconds)} rows/s`,
+    },
+  ]);
 }
 
 await main();

@@ -26,6 +26,7 @@ import { createOrdersTable, putItems } from '../src/local/orders-table.ts';
 import { sampleOrders } from '../src/local/sample-orders.ts';
 import { startLocalStack } from '../src/local/stack.ts';
 import { LocalFolderStore } from '../src/storage/local-folder-store.ts';
+import { recordBenchResults } from './results.ts';
 
 const TABLE = 'bench-orders';
 
@@ -131,6 +132,24 @@ async function main(): Promise<void> {
     console.log(
       `ratio (a)/(b) items/s: ${ratio(a, b)} (goal ≥ 0.90); (a)/(c): ${ratio(a, c)}; (c)/(b): ${ratio(c, b)}`,
     );
+    const perSecond = (x: Round) => x.items / x.seconds;
+    recordBenchResults('scan-export', { items: itemCount, segments, rounds }, [
+      {
+        metric: 'Scan export vs plain parallel Scan',
+        unit: 'items/s',
+        ours: perSecond(a),
+        baseline: perSecond(b),
+        better: 'higher',
+        goal: { on: 'ratio', value: 0.9 },
+      },
+      {
+        metric: 'Scan export vs Scan with ReturnConsumedCapacity',
+        unit: 'items/s',
+        ours: perSecond(a),
+        baseline: perSecond(c),
+        better: 'higher',
+      },
+    ]);
   } finally {
     await stack.stop();
   }
