@@ -199,37 +199,25 @@ export async function writeBucketTable(
   const source = quoteIdentifier(table);
   const bucketColumn = quoteIdentifier(SYSTEM_COLUMN.bucket);
   const counts = await bucketRowCounts(session, table);
-  const adds: AddFile[] = [];
-  let rows = 0;
-  let bytes = 0;
-  const order = [...new Set(buckets)].sort((a, b) => a - b);
-  for (const [index, bucket] of order.entries()) {
-    const bucketRows = counts.get(bucket) ?? 0;
-    if (bucketRows === 0) continue;
-    const written = await writeDataFiles(session, store, {
-      // No ORDER BY: a filtered scan of one table keeps its insertion order (DuckDB's order
-      // preservation), and a sort per bucket cost about a quarter of the bucket's write (measured).
-      source: `SELECT * FROM ${source} WHERE ${bucketColumn} = ${bucket}`,
-      schema,
-      partitionValues: { [SYSTEM_COLUMN.bucket]: String(bucket) },
-      ...(bucketRows > rowsPerFile ? { maxRowsPerFile: rowsPerFile } : {}),
-    });
-    const count = written.reduce((sum, add) => sum + (fileRows(add) ?? 0), 0);
-    const size = written.reduce((sum, add) => sum + add.size, 0);
-    adds.push(...written);
-    rows += count;
-    bytes += size;
-    emit({
-      code: ApplyEventCode.bucketWritten,
-      bucket,
-      rows: count,
-      files: written.length,
-      bytes: size,
-      bucketsDone: progress.done + index + 1,
-      buckets: progress.total,
-    });
-  }
-  return { adds, rows, bytes };
+  return writeEachBucket(
+    session,
+    store,
+    schema,
+    buckets,
+    (bucket) => {
+      const bucketRows = counts.get(bucket) ?? 0;
+      if (bucketRows === 0) return undefined;
+      return {
+        // No ORDER BY: a filtered scan of one table keeps its insertion order (DuckDB's order
+        // preservation), and a sort per bucket cost about a quarter of the bucket's write (measured).
+        source: `SELECT * FROM ${source} WHERE ${bucketColumn} = ${bucket}`,
+        split: bucketRows > rowsPerFile,
+      };
+    },
+    rowsPerFile,
+    emit,
+    progress,
+  );
 }
 
 /**
@@ -251,18 +239,46 @@ export async function writeBucketQueries(
   rowsPerFile: number,
   emit: (event: ApplyEvent) => void,
 ): Promise<WrittenBuckets> {
+  return writeEachBucket(
+    session,
+    store,
+    schema,
+    buckets,
+    (bucket) => ({
+      source: sourceOf(bucket),
+      split: (atMost.get(bucket) ?? Number.POSITIVE_INFINITY) > rowsPerFile,
+    }),
+    rowsPerFile,
+    emit,
+  );
+}
+
+/**
+ * The loop both writers share: each bucket of `buckets` (distinct, ascending) whose `plan` is not
+ * undefined is written from its query, split into files of `rowsPerFile` rows when `split`.
+ */
+async function writeEachBucket(
+  session: DuckSession,
+  store: ObjectStore,
+  schema: StructType,
+  buckets: readonly number[],
+  plan: (bucket: number) => { readonly source: string; readonly split: boolean } | undefined,
+  rowsPerFile: number,
+  emit: (event: ApplyEvent) => void,
+  progress?: { readonly done: number; readonly total: number },
+): Promise<WrittenBuckets> {
   const adds: AddFile[] = [];
   let rows = 0;
   let bytes = 0;
   const order = [...new Set(buckets)].sort((a, b) => a - b);
   for (const [index, bucket] of order.entries()) {
+    const planned = plan(bucket);
+    if (planned === undefined) continue;
     const written = await writeDataFiles(session, store, {
-      source: sourceOf(bucket),
+      source: planned.source,
       schema,
       partitionValues: { [SYSTEM_COLUMN.bucket]: String(bucket) },
-      ...((atMost.get(bucket) ?? Number.POSITIVE_INFINITY) > rowsPerFile
-        ? { maxRowsPerFile: rowsPerFile }
-        : {}),
+      ...(planned.split ? { maxRowsPerFile: rowsPerFile } : {}),
     });
     const count = written.reduce((sum, add) => sum + (fileRows(add) ?? 0), 0);
     const size = written.reduce((sum, add) => sum + add.size, 0);
@@ -275,8 +291,8 @@ export async function writeBucketQueries(
       rows: count,
       files: written.length,
       bytes: size,
-      bucketsDone: index + 1,
-      buckets: order.length,
+      bucketsDone: (progress?.done ?? 0) + index + 1,
+      buckets: progress?.total ?? order.length,
     });
   }
   return { adds, rows, bytes };

@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { Item } from '../dynamo/attribute-value.ts';
 import { toSdkItem } from '../dynamo/sdk-interop.ts';
+import { mulberry32 } from '../seeded-random.ts';
 import { sleep } from '../sleep.ts';
 import { sampleOrders } from './sample-orders.ts';
 
@@ -208,16 +209,4 @@ export class DemoWorkload {
 
 function sdkKey(key: OrderKey): Record<string, SdkAttributeValue> {
   return { pk: { S: key.pk }, sk: { S: key.sk } };
-}
-
-/** A small, fast, seedable PRNG: good enough for a workload, not for anything secret. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

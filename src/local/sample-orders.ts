@@ -1,4 +1,5 @@
 import type { AttributeValue, Item } from '../dynamo/attribute-value.ts';
+import { mulberry32 } from '../seeded-random.ts';
 
 /**
  * A deterministic stream of `orders` items (keys `pk`, `sk`) that uses every DynamoDB type: S (also
@@ -70,16 +71,4 @@ function distinctNumbers(random: () => number): string[] {
   const size = 1 + Math.floor(random() * 3);
   while (values.size < size + 1) values.add(String(Math.floor(random() * 1000)));
   return [...values];
-}
-
-/** A small, fast, seedable PRNG: good enough for test data, not for anything secret. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

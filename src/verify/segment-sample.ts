@@ -1,19 +1,9 @@
+import { mulberry32 } from '../seeded-random.ts';
+
 /*
  * Which Scan segments a sampled verify reads: a share of them chosen at random from a seed, so the
  * choice is reported and can be repeated (the same seed and segment count choose the same ones).
  */
-
-/** mulberry32: a small, well-mixed 32-bit generator; enough to shuffle segment numbers. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /**
  * `round(share × totalSegments)` segments (at least one) out of 0 … totalSegments − 1, chosen by a
@@ -26,7 +16,7 @@ export function chooseSegments(totalSegments: number, share: number, seed: numbe
     throw new RangeError(`totalSegments must be a whole number of at least 1, got ${totalSegments}`);
   }
   const wanted = Math.max(1, Math.min(totalSegments, Math.round(share * totalSegments)));
-  const random = generator(seed);
+  const random = mulberry32(seed);
   const segments = Array.from({ length: totalSegments }, (_, index) => index);
   // A partial Fisher–Yates shuffle: the first `wanted` places are a uniform choice.
   for (let i = 0; i < wanted; i++) {

@@ -8,7 +8,7 @@ import { DuckSession } from '../../../src/duckdb/session.ts';
 import { readSnapshotRows } from '../../../src/duckdb/table-scan.ts';
 import { compareUtf8 } from '../../../src/dynamo/plain-json.ts';
 import type { ObjectStore } from '../../../src/storage/object-store.ts';
-import { splitPlainObject } from './table-comparison.ts';
+import { plainMembers } from '../../../src/verify/plain-members.ts';
 
 /*
  * The lake side of the comparison: the Delta table's latest snapshot read back through DuckDB
@@ -73,7 +73,7 @@ export async function readLakeItems(delta: ObjectStore): Promise<LakeItems> {
 
 /** `_ddb_key` as the row's own key attributes give it: their plain JSON, names in UTF-8 order. */
 function keyOfPlainItem(item: string, layout: TableLayout): string {
-  const members = splitPlainObject(item);
+  const members = plainMembers(item);
   const names = [layout.keys.partition, ...(layout.keys.sort === undefined ? [] : [layout.keys.sort])];
   const parts = names
     .sort(compareUtf8)

@@ -1,3 +1,5 @@
+import { mulberry32 } from '../../../src/seeded-random.ts';
+
 /*
  * A small seedable pseudo-random source for workloads: the same seed gives the same sequence, so a
  * failing seed can be run again. Not for anything secret.
@@ -5,19 +7,15 @@
 
 /** A seeded source of pseudo-random choices (mulberry32 underneath). */
 export class SeededRandom {
-  #state: number;
+  readonly #next: () => number;
 
   constructor(seed: number) {
-    this.#state = seed >>> 0;
+    this.#next = mulberry32(seed);
   }
 
   /** A float in [0, 1). */
   next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.#next();
   }
 
   /** An integer in [0, below). */

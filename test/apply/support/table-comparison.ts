@@ -2,6 +2,7 @@ import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { AttributeValue, Item } from '../../../src/dynamo/attribute-value.ts';
 import { itemToPlainJson } from '../../../src/dynamo/plain-json.ts';
 import { fromSdkItem, type SdkItem } from '../../../src/dynamo/sdk-interop.ts';
+import { type AttributeDifference, attributeDifferences } from '../../../src/verify/plain-members.ts';
 
 /*
  * The yardstick of the end-to-end tests: a fresh, strongly consistent parallel Scan of the DynamoDB
@@ -61,14 +62,6 @@ export async function scanPlainItems(
     }),
   );
   return items;
-}
-
-/** One attribute that differs between the table's item and the lake's row. */
-export interface AttributeDifference {
-  readonly attribute: string;
-  /** Plain JSON text, or undefined when the attribute is absent. */
-  readonly table: string | undefined;
-  readonly lake: string | undefined;
 }
 
 export interface TableDiff {
@@ -133,49 +126,4 @@ export function describeDiff(diff: TableDiff, limit = 15): string {
 export function assertSameItems(table: PlainItems, lake: PlainItems, context = ''): void {
   const diff = diffPlainItems(table, lake);
   if (!isSame(diff)) throw new Error(`${context ? `${context}: ` : ''}${describeDiff(diff)}`);
-}
-
-function attributeDifferences(tableText: string, lakeText: string): AttributeDifference[] {
-  const table = splitPlainObject(tableText);
-  const lake = splitPlainObject(lakeText);
-  const names = [...new Set([...table.keys(), ...lake.keys()])].sort();
-  return names
-    .filter((name) => table.get(name) !== lake.get(name))
-    .map((attribute) => ({ attribute, table: table.get(attribute), lake: lake.get(attribute) }));
-}
-
-/**
- * The members of a canonical plain JSON object (`{"a":1,"b":[…]}`, no whitespace), each value as
- * its exact text: JSON.parse would round big numbers. Throws on text that is not such an object.
- */
-export function splitPlainObject(text: string): Map<string, string> {
-  const members = new Map<string, string>();
-  if (!text.startsWith('{') || !text.endsWith('}')) throw new Error(`not a plain JSON object: ${text}`);
-  let at = 1;
-  const stringEnd = (from: number): number => {
-    let i = from + 1;
-    while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
-    return i + 1;
-  };
-  while (at < text.length - 1) {
-    const nameEnd = stringEnd(at);
-    const name = JSON.parse(text.slice(at, nameEnd)) as string;
-    if (text[nameEnd] !== ':') throw new Error(`not a plain JSON object at ${nameEnd}: ${text}`);
-    const valueStart = nameEnd + 1;
-    let i = valueStart;
-    let depth = 0;
-    while (i < text.length - 1 && !(depth === 0 && text[i] === ',')) {
-      const c = text[i];
-      if (c === '"') {
-        i = stringEnd(i);
-        continue;
-      }
-      if (c === '{' || c === '[') depth++;
-      else if (c === '}' || c === ']') depth--;
-      i++;
-    }
-    members.set(name, text.slice(valueStart, i));
-    at = i + 1;
-  }
-  return members;
 }
