@@ -1,41 +1,86 @@
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import type { DeltaType, StructType } from '../delta/schema.ts';
 import { duckdbTypeOf } from '../duckdb/duckdb-type.ts';
 import type { LakeRow } from '../duckdb/lake-value.ts';
 import { type DuckSession, quoteIdentifier, quoteLiteral } from '../duckdb/session.ts';
 import { LakeRowSink } from './lake-row-sink.ts';
-import { SpoolFileWriter, spoolable } from './snapshot-spool-file.ts';
+import { SPOOL_QUOTE, SpoolFileWriter, spoolable } from './snapshot-spool-file.ts';
 
 /*
- * Many rows into a DuckDB table fast: each row becomes one JSON line of text cells in a spool file
- * of the session's scratch folder (snapshot-spool-file.ts), and DuckDB's own JSON reader
+ * Many rows into a DuckDB table fast: each row becomes one CSV line in a spool file of the
+ * session's scratch folder (snapshot-spool-file.ts gives the format), and DuckDB's own CSV reader
  * (multi-threaded, in its own threads) loads every full spool file while the caller goes on
- * producing rows. Exact: decimals, longs and timestamps travel as text and are cast by DuckDB (text
- * to DECIMAL(p,s) is exact for text with at most s fractional digits, which every decimal cell is
- * checked to have), binary as base64. Spool files written elsewhere (the snapshot load's worker
- * threads) with the same schema are loaded with `load`. Schemas with types a lake row of apply
- * never holds (maps, structs, floats, dates) are refused: use LakeRowSink for those.
+ * producing rows. The reader gets the column types and every dialect option, so nothing is
+ * sniffed: `nullstr` is the empty unquoted field only (`allow_quoted_nulls = false` keeps a quoted
+ * empty field an empty string), and SPOOL_QUOTE quotes and escapes. Exact: longs travel as digits
+ * read as BIGINT; decimals as the digits of their unscaled value, read as HUGEINT and turned into
+ * DECIMAL(p,s) by integer arithmetic only (DuckDB's own text-to-DECIMAL(38,s) cast is exact too but
+ * costs about a hundred times more); timestamps as ISO-8601 text cast by DuckDB; binary as base64;
+ * arrays as JSON text whose number elements are strings, cast element by element. Spool files
+ * written elsewhere (the snapshot load's worker threads) with the same schema are loaded with
+ * `load`. Schemas with types a lake row of apply never holds (maps, structs, floats, dates) are
+ * refused: use LakeRowSink for those.
  */
 
-/** The type DuckDB's JSON reader reads a cell of `type` as. */
+/**
+ * The longest CSV line (row) DuckDB is first told to expect (its buffers are twice that): a
+ * DynamoDB item is at most 400 KB, and its row at most a few times that (control characters as
+ * `\u0001` in plain JSON text). A file that fails to load with it is read again with its own size
+ * as the limit, so no row is ever refused for its length.
+ */
+const MAX_LINE_BYTES = 8 << 20;
+
+/** The spool's CSV dialect, every option given so the reader sniffs nothing. */
+const CSV_DIALECT = [
+  'header = false',
+  'auto_detect = false',
+  "delim = ','",
+  `quote = ${quoteLiteral(SPOOL_QUOTE)}`,
+  `escape = ${quoteLiteral(SPOOL_QUOTE)}`,
+  "new_line = '\\n'",
+  "nullstr = ''",
+  'allow_quoted_nulls = false',
+  "comment = ''",
+  'parallel = true',
+].join(', ');
+
+/** The type DuckDB's CSV reader reads a field of `type` as. */
 function readTypeOf(type: DeltaType): string {
-  if (type.type === 'array') return `${readTypeOf(type.elementType)}[]`;
-  if (type.type === 'primitive' && type.name === 'integer') return 'INTEGER';
-  if (type.type === 'primitive' && type.name === 'boolean') return 'BOOLEAN';
-  return 'VARCHAR';
+  if (type.type === 'decimal') return 'HUGEINT';
+  if (type.type !== 'primitive') return 'VARCHAR';
+  switch (type.name) {
+    case 'integer':
+      return 'INTEGER';
+    case 'long':
+      return 'BIGINT';
+    case 'boolean':
+      return 'BOOLEAN';
+    default:
+      return 'VARCHAR';
+  }
 }
 
-/** SQL turning the read cell `x` into the column's value. */
-function castOf(type: DeltaType, x: string): string {
-  if (type.type === 'array') {
-    const element = castOf(type.elementType, 'e');
-    return element === 'e' ? x : `list_transform(${x}, e -> ${element})`;
+/** The type from_json reads an array element of `type` as (numbers other than integers are JSON strings). */
+function elementReadTypeOf(type: DeltaType): string {
+  return type.type === 'primitive' && (type.name === 'integer' || type.name === 'boolean')
+    ? readTypeOf(type)
+    : 'VARCHAR';
+}
+
+/** SQL turning `x`, read as the DuckDB type `read`, into a value of the scalar `type`. */
+function scalarCastOf(type: DeltaType, x: string, read: string): string {
+  if (type.type === 'decimal') {
+    // x is the unscaled value: an exact reinterpretation as DECIMAL(38, scale) is a product with
+    // 10^-scale (the unscaled factor is 1), range-checked by the cast to the column's precision.
+    const unscaled = read === 'HUGEINT' ? x : `CAST(${x} AS HUGEINT)`;
+    if (type.scale === 0) return `CAST(${unscaled} AS ${duckdbTypeOf(type)})`;
+    const unit = quoteLiteral(`0.${'0'.repeat(type.scale - 1)}1`);
+    return `CAST(CAST(${unscaled} AS DECIMAL(38,0)) * CAST(${unit} AS DECIMAL(38,${type.scale})) AS ${duckdbTypeOf(type)})`;
   }
-  if (type.type === 'decimal') return `CAST(${x} AS ${duckdbTypeOf(type)})`;
   if (type.type !== 'primitive') return x;
   switch (type.name) {
     case 'long':
-      return `CAST(${x} AS BIGINT)`;
+      return read === 'BIGINT' ? x : `CAST(${x} AS BIGINT)`;
     case 'binary':
       return `from_base64(${x})`;
     case 'timestamp':
@@ -43,6 +88,15 @@ function castOf(type: DeltaType, x: string): string {
     default:
       return x;
   }
+}
+
+/** SQL turning the read field `x` into the column's value. */
+function castOf(type: DeltaType, x: string): string {
+  if (type.type !== 'array') return scalarCastOf(type, x, readTypeOf(type));
+  const read = elementReadTypeOf(type.elementType);
+  const list = `from_json(${x}, ${quoteLiteral(`["${read}"]`)})`;
+  const element = scalarCastOf(type.elementType, 'e', read);
+  return element === 'e' ? list : `list_transform(${list}, e -> ${element})`;
 }
 
 /** A DuckDB table being filled with lake rows through spool files. Close it before querying the table. */
@@ -103,16 +157,29 @@ export class LakeRowSpool {
    * `abandon`, removes it without loading. The spool owns the file from this call on.
    */
   load(file: string): void {
-    const sql = `${this.#insert}read_json(${quoteLiteral(file)}, format = 'newline_delimited', columns = ${this.#columns}, maximum_object_size = 1073741824)`;
     this.#loading = this.#loading.then(async () => {
       try {
-        if (this.#failed === undefined && !this.#abandoned) await this.#session.run(sql);
+        if (this.#failed === undefined && !this.#abandoned) await this.#loadFile(file);
       } catch (error) {
         this.#failed ??= error;
       } finally {
         await rm(file, { force: true });
       }
     });
+  }
+
+  async #loadFile(file: string): Promise<void> {
+    const read = (lineBytes: number) =>
+      `${this.#insert}read_csv(${quoteLiteral(file)}, columns = ${this.#columns}, ${CSV_DIALECT}, max_line_size = ${lineBytes}, buffer_size = ${2 * lineBytes})`;
+    try {
+      await this.#session.run(read(MAX_LINE_BYTES));
+    } catch (error) {
+      // A failed INSERT inserted nothing; a file larger than the limit may hold a longer row, so it
+      // is read once more with its own size as the limit (any other fault fails again, and throws).
+      const bytes = (await stat(file)).size;
+      if (bytes < MAX_LINE_BYTES) throw error;
+      await this.#session.run(read(bytes + 1));
+    }
   }
 
   /**

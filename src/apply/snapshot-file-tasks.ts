@@ -132,7 +132,7 @@ export function prepareRowsContext(context: RowsPassContext): PreparedRowsContex
 /**
  * The rows pass over one data file (the `index`-th of the snapshot): each item with the table's
  * key and not replaced becomes its row (itemToRow plus the snapshot's system cells), written to
- * spool files `<spoolDir>/<spoolPrefix>-<index>-<n>.jsonl`; `onSpool` hears of each complete file
+ * spool files `<spoolDir>/<spoolPrefix>-<index>-<n>.csv`; `onSpool` hears of each complete file
  * and owns it from then on. Bad lines and items without the key are skipped (the schema pass
  * quarantined them). On failure the file being written is removed.
  * @throws the export reader's errors; RowShapeError or LakeValueError when an item does not fit
