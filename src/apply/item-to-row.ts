@@ -3,7 +3,7 @@ import { deltaTypeText } from '../delta/schema.ts';
 import type { LakeRow, LakeValue } from '../duckdb/lake-value.ts';
 import { type AttributeValue, attributeType, type DynamoType, type Item } from '../dynamo/attribute-value.ts';
 import { base64ToBytes, compareBase64Bytes } from '../dynamo/base64.ts';
-import { compareNumbers, normalizeNumber } from '../dynamo/number.ts';
+import { normalizeNumber, sortNumbers } from '../dynamo/number.ts';
 import { compareUtf8, valueToPlainJson } from '../dynamo/plain-json.ts';
 import { valueFits } from './column-fit.ts';
 import { RowShapeError } from './model-errors.ts';
@@ -142,9 +142,7 @@ function cellOf(value: AttributeValue, codec: AttributeCodec): LakeValue {
       return (value as { SS: readonly string[] }).SS.slice().sort(compareUtf8);
     case 'NS': {
       const element = codec.type.type === 'array' ? codec.type.elementType : codec.type;
-      return (value as { NS: readonly string[] }).NS.slice()
-        .sort(compareNumbers)
-        .map((text) => numberCell(text, element));
+      return sortNumbers((value as { NS: readonly string[] }).NS).map((text) => numberCell(text, element));
     }
     case 'BS':
       return (value as { BS: readonly string[] }).BS.slice().sort(compareBase64Bytes).map(base64ToBytes);

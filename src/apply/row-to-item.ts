@@ -1,7 +1,7 @@
 import type { DeltaType, StructType } from '../delta/schema.ts';
 import type { LakeRow, LakeValue } from '../duckdb/lake-value.ts';
 import { bytesToBase64, compareBase64Bytes } from '../dynamo/base64.ts';
-import { compareNumbers, normalizeNumber } from '../dynamo/number.ts';
+import { normalizeNumber, sortNumbers } from '../dynamo/number.ts';
 import { compareUtf8 } from '../dynamo/plain-json.ts';
 import { type AttributeCodec, rowCodec } from './item-to-row.ts';
 import { RowShapeError } from './model-errors.ts';
@@ -78,7 +78,7 @@ function cellText(cell: LakeValue, codec: AttributeCodec): string {
     case 'NS': {
       const element = codec.type.type === 'array' ? codec.type.elementType : codec.type;
       const texts = arrayOf(cell, codec).map((value) => numberText(value, element, codec));
-      return `[${texts.sort(compareNumbers).join(',')}]`;
+      return `[${sortNumbers(texts).join(',')}]`;
     }
     case 'BS': {
       const texts = arrayOf(cell, codec).map((value) => bytesOf(value, codec));

@@ -1,6 +1,6 @@
 import type { AttributeValue, Item } from './attribute-value.ts';
 import { compareBase64Bytes } from './base64.ts';
-import { compareNumbers } from './number.ts';
+import { sortNumbers } from './number.ts';
 import { parseAttributeValue, parseItem } from './parse.ts';
 
 /*
@@ -50,7 +50,7 @@ function stringArray(elements: readonly string[], compare: (a: string, b: string
 }
 
 function numberArray(elements: readonly string[]): string {
-  return `[${elements.slice().sort(compareNumbers).join(',')}]`;
+  return `[${sortNumbers(elements).join(',')}]`;
 }
 
 function mapText(map: Item): string {

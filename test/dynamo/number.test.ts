@@ -12,6 +12,7 @@ import {
   numberShape,
   numberToBigInt,
   numberToUnscaled,
+  sortNumbers,
 } from '../../src/dynamo/number.ts';
 import { numberModel } from './arbitraries.ts';
 import { canonicalFromScaled, SCALE, scaledFromText } from './reference.ts';
@@ -228,6 +229,22 @@ describe('number properties', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('sortNumbers orders numbers as an exact BigInt sort of their scaled values, leaving its input alone', () => {
+    fc.assert(
+      fc.property(fc.array(numberModel, { maxLength: 12 }), (numbers) => {
+        const texts = numbers.map((n) => n.text);
+        const before = texts.slice();
+        const sorted = sortNumbers(texts);
+        expect(texts).toEqual(before);
+        const scaledOf = new Map(numbers.map((n) => [n.text, n.scaled]));
+        const expected = numbers.map((n) => n.scaled).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        expect(sorted.map((text) => scaledOf.get(text))).toEqual(expected);
+      }),
+      { numRuns: 1000 },
+    );
+    expect(() => sortNumbers(['1', 'x'])).toThrow(InvalidNumberError);
   });
 
   it('decomposes and composes back to the same canonical text, with shape matching the digits', () => {
