@@ -18,14 +18,16 @@ import { firstBatch } from './first-batch.ts';
 import { laterBatch } from './later-batch.ts';
 import { DEFAULT_APP_ID, hasTableLayout, readTableLayout, type TableLayout } from './table-layout.ts';
 import { acquireTableLease } from './table-lease.ts';
+import { writeTakenIndex } from './taken-index.ts';
 
 /*
  * One apply batch, exactly once (DESIGN.md rules 2–6). The batch after the table's latest txn of
  * the pipeline's appId is either rebuilt from its stored record (a run that stopped before its
  * commit) or planned from what no earlier batch took, its record stored (put-if-absent) before
- * anything else; then the inputs are read and folded, bad lines quarantined (the batch fails past
- * `maxBad`), the schema evolved, the new files written (the first batch bulk-loads the snapshot),
- * tombstones written, and one commit made: remove + add + txn(appId, batch) [+ metaData].
+ * anything else and its taken index (taken-index.ts) right after; then the inputs are read and
+ * folded, bad lines quarantined (the batch fails past `maxBad`), the schema evolved, the new files
+ * written (the first batch bulk-loads the snapshot), tombstones written (and compacted every 16th
+ * batch), and one commit made: remove + add + txn(appId, batch) [+ metaData].
  */
 
 export interface ApplyOptions {
@@ -54,6 +56,13 @@ export interface ApplyOptions {
    * place), and nothing else. A batch whose record already exists is rebuilt first (run again).
    */
   readonly replayQuarantine?: number;
+  /**
+   * Plan the next new batch from every batch record and a listing of every change-file partition,
+   * not from the previous batch's taken index (taken-index.ts), which skips partitions dated more
+   * than two days before the previous batch. For change files restored into such a partition.
+   * A batch whose record already exists is rebuilt from it as always.
+   */
+  readonly rescan?: boolean;
   /**
    * Default: one opened and closed by the call. A session passed in keeps the files it downloads
    * from an S3 table until it closes (createSnapshotView): close it now and then in a long loop.
@@ -179,6 +188,7 @@ async function runBatch(context: BatchContext): Promise<ApplyBatchResult> {
     record = stored.record;
     rebuilt = !stored.created;
   }
+  await writeTakenIndex(delta, record);
   emit({
     code: ApplyEventCode.batchPlanned,
     batch,

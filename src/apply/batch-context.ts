@@ -11,6 +11,7 @@ import { DEFAULT_ROWS_PER_FILE } from './bucket-files.ts';
 import { ChangeReduction, type ReducedChange } from './change-reduction.ts';
 import { QuarantineWriter } from './quarantine.ts';
 import type { TableLayout } from './table-layout.ts';
+import { writeCompactedTombstones } from './tombstone-compaction.ts';
 import { type Tombstone, writeTombstones } from './tombstones.ts';
 
 /*
@@ -100,7 +101,8 @@ export function rowsPerFileOf(table: Snapshot | undefined, options: ApplyOptions
 
 /**
  * Writes the tombstones of the batch's deletes that applied (all of them for the first batch:
- * every change beats the snapshot). Soft deletes keep the row, whose version is the tombstone.
+ * every change beats the snapshot), then, on every 16th batch, the compacted tombstone file
+ * (tombstone-compaction.ts). Soft deletes keep the row, whose version is the tombstone.
  */
 export async function writeTombstonesOf(
   context: BatchContext,
@@ -116,5 +118,7 @@ export async function writeTombstonesOf(
       tombstones.push({ key: winner.key, order: winner.order });
     }
   }
-  return writeTombstones(context.options.delta, batch, tombstones);
+  const written = await writeTombstones(context.options.delta, batch, tombstones);
+  await writeCompactedTombstones(context.options.delta, batch);
+  return written;
 }

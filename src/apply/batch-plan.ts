@@ -7,12 +7,35 @@ import { type BatchRecord, readBatchRecords } from './batch-record.ts';
 import { findIncrementalExports, findNewChangeFiles, findSnapshot } from './input-discovery.ts';
 import { listQuarantine } from './quarantine.ts';
 import { DEFAULT_BUCKETS, type TableLayout } from './table-layout.ts';
+import { readTakenIndex, type TakenIndex } from './taken-index.ts';
 
 /*
  * Planning a new batch (DESIGN.md rules 2 and 4): what its record lists. The first batch's
  * snapshot, handoff check and settings; a later batch's change files and incremental exports that
- * no earlier record lists, or the quarantine it replays.
+ * no earlier batch took (by the previous batch's taken index, taken-index.ts: partitions settled
+ * before its date are not listed; with `rescan` or without an index, by every earlier record), or
+ * the quarantine it replays.
  */
+
+/**
+ * What the batches before `batch` took: the previous batch's taken index (taken-index.ts), so that
+ * settled partitions are not listed; with `rescan`, or for a table whose previous batch has no
+ * index, every batch record, and every partition is listed.
+ */
+async function takenBefore(
+  context: BatchContext,
+  batch: number,
+): Promise<Pick<TakenIndex, 'changeFiles' | 'incrementalExports' | 'settledBefore'>> {
+  const { delta, rescan } = context.options;
+  const index = rescan === true ? undefined : await readTakenIndex(delta, batch - 1);
+  if (index !== undefined) return index;
+  const earlier = await readBatchRecords(delta, batch - 1);
+  return {
+    changeFiles: new Set(earlier.flatMap((record) => record.changeFiles)),
+    incrementalExports: new Set(earlier.flatMap((record) => record.incrementalExports)),
+    settledBefore: null,
+  };
+}
 
 /** The record of a new batch, or undefined when there is nothing new (later batches only). */
 export async function planBatch(
@@ -90,16 +113,14 @@ export async function planBatch(
     }
     return { batch, appId, createdAt, incrementalExports: [], changeFiles: [], replayQuarantine: replay };
   }
-  const earlier = await readBatchRecords(options.delta, batch - 1);
-  const takenFiles = new Set(earlier.flatMap((record) => record.changeFiles));
-  const takenExports = new Set(earlier.flatMap((record) => record.incrementalExports));
+  const taken = await takenBefore(context, batch);
   const incremental = await findIncrementalExports(
     landing,
     name,
     tableLayout.exportTime - tableLayout.marginMs,
-    takenExports,
+    taken.incrementalExports,
   );
-  const changeFiles = await findNewChangeFiles(landing, name, takenFiles);
+  const changeFiles = await findNewChangeFiles(landing, name, taken.changeFiles, taken.settledBefore);
   if (changeFiles.length === 0 && incremental.length === 0) return undefined;
   return {
     batch,

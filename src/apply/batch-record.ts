@@ -9,6 +9,15 @@ import type { TableKeys } from './key-identity.ts';
  * `_ddb_lake/apply/batches/<20-digit batch>.json` with put-if-absent BEFORE the batch's commit. A
  * run that finds the record of the batch after the table's latest txn rebuilds exactly that batch
  * from it (same inputs, same table); the change files that records list are never taken again.
+ *
+ * Which files are new is decided from the previous batch's taken index (taken-index.ts), not from
+ * every record: the rule is that a change file's partition `dt=<date of its first record>` stops
+ * receiving files once the stream's 24-hour retention has passed, so after a batch created at C
+ * every partition dated before the UTC date of C − 48 h is settled: all its files are taken and
+ * it is not listed again. A change file restored (or written by hand from capture's quarantine)
+ * into a settled partition is therefore only found by `apply --rescan`, which reads every record
+ * and lists every partition. Batch 1, and a table whose previous batch has no index, take the same
+ * full path. (A batch that lists nothing, a quarantine replay, settles nothing.)
  */
 
 /** The folder of the batch records, in the Delta table's store. */

@@ -184,19 +184,28 @@ export function compareChangeFiles(a: string, b: string): number {
 
 /**
  * The change files of `table` under `changes/<table>/` that are not in `taken` (the files earlier
- * batch records list), ordered by `compareChangeFiles`. Objects that do not follow the change-file
- * layout (temporary uploads, strays) are left alone.
+ * batches took), ordered by `compareChangeFiles`. With `settledBefore` (taken-index.ts), the
+ * partitions dated before it are not listed at all: the listing starts after
+ * `changes/<table>/dt=<settledBefore>`, which sorts after every earlier partition's keys. Objects
+ * that do not follow the change-file layout (temporary uploads, strays) are left alone.
  */
 export async function findNewChangeFiles(
   landing: ObjectStore,
   table: string,
   taken: ReadonlySet<string>,
+  settledBefore: string | null = null,
 ): Promise<string[]> {
   const name = tableNameOf(table);
+  const prefix = changeFilesPrefix(name);
   const keys: string[] = [];
-  for await (const object of landing.list(changeFilesPrefix(name))) {
+  const listing =
+    settledBefore === null
+      ? landing.list(prefix)
+      : landing.list(prefix, { startAfter: `${prefix}dt=${settledBefore}` });
+  for await (const object of listing) {
     const parsed = parseChangeFileKey(object.key);
     if (parsed === undefined || parsed.table !== name || taken.has(object.key)) continue;
+    if (settledBefore !== null && parsed.date < settledBefore) continue;
     keys.push(object.key);
   }
   return keys.sort(compareChangeFiles);

@@ -27,6 +27,7 @@ interface ApplyFlags extends AwsFlags {
   untilIdle: boolean;
   every?: string;
   replayQuarantine?: string;
+  rescan: boolean;
   json: boolean;
 }
 
@@ -37,6 +38,8 @@ First run: the handoff. The snapshot is a full export (native or Scan; --snapsho
 Later runs: the change files (and incremental exports) that no earlier batch took, as one batch. Per key the record with the greatest sequence number wins, duplicates of (key, sequence number) collapse, records older than the row in the table or than the key's tombstone change nothing (a deleted key is never brought back by a late older record), records from before T − margin are skipped. REMOVE deletes the row, or with --deletes soft keeps it with _ddb_deleted (and _ddb_ttl_expired for TTL deletions). Only the data files that can hold a changed key are rewritten (copy-on-write: the table is partitioned by a hash of the key, each bucket's files sorted by key); a new attribute adds a column and a value whose type does not fit its column goes to a column <name>__<TYPE>; the report says which.
 
 Exactly once: every batch has a number. Its list of input files is written beside the table (_ddb_lake/apply/batches/) before its Delta commit, and the commit carries txn(appId, batch). A run killed at any point is simply run again: a batch already in the table is skipped, a batch whose list exists but whose commit does not is rebuilt from exactly that list. Nothing is applied twice, nothing is lost.
+
+Listing stays fast as the history grows: a change file lands in the partition dt=<UTC date of its first record>, and capture can only write records the stream still holds (24 hours), so two days after a batch's start every partition dated before then is settled: all its files are taken, and later batches neither list it nor read the old batch lists (each batch writes a small index of what is taken under _ddb_lake/apply/taken/). A change file restored from a backup, or written by hand from capture's quarantine, into a settled partition is therefore not picked up by itself: run apply --rescan once, which lists every partition and reads every batch list, as the first batch does.
 
 Bad lines (unreadable JSON, a record without its key) go to _ddb_lake/quarantine/apply/<batch>/ beside the table with file, line and reason; past --max-bad (default 0) the batch is not committed (exit code 3): fix the input files and run again, the batch is rebuilt from the same list. Lines let through with a higher --max-bad can be fixed in their quarantine file and applied later with --replay-quarantine <batch>.
 
@@ -105,6 +108,11 @@ export function registerApplyCommand(program: Command, context: CommandContext):
         .option(
           '--replay-quarantine <batch>',
           'apply the quarantined lines of an earlier batch (after fixing them in place) as a batch of their own',
+        )
+        .option(
+          '--rescan',
+          'the next batch this run plans lists every change-file partition and reads every batch list, to take change files restored into partitions older than two days',
+          false,
         ),
     ),
   )
@@ -113,7 +121,8 @@ export function registerApplyCommand(program: Command, context: CommandContext):
       '\nExamples:\n' +
         '  ddb-lake apply --table orders --landing s3://lake/landing --delta s3://lake/tables/orders\n' +
         '  ddb-lake apply --table orders --landing ./landing --delta ./orders --snapshot 01795392000000-5a1c9e20 --margin 15m\n' +
-        '  ddb-lake apply --table orders --landing ./landing --delta ./orders --every 5m',
+        '  ddb-lake apply --table orders --landing ./landing --delta ./orders --every 5m\n' +
+        '  ddb-lake apply --table orders --landing ./landing --delta ./orders --rescan   # after restoring old change files',
     )
     .action(
       context.action(async (flags: ApplyFlags) => {
@@ -160,8 +169,11 @@ export function registerApplyCommand(program: Command, context: CommandContext):
             ...(flags.deletes === undefined ? {} : { deletes: flags.deletes }),
             ...(buckets === undefined ? {} : { buckets }),
           };
+          // --rescan is for the next batch planned: a rebuilt batch plans nothing and does not use it up.
+          let rescan = flags.rescan;
           const once = async (): Promise<ApplyBatchResult> => {
-            const result = await applyBatch(options);
+            const result = await applyBatch(rescan ? { ...options, rescan } : options);
+            if (result.outcome !== 'applied' || !result.rebuilt) rescan = false;
             results.push(result);
             renderResult(result, output);
             return result;
