@@ -3,6 +3,7 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
 import { batchText } from './batch-number.ts';
 import type { TableKeys } from './key-identity.ts';
+import { parseStateObject } from './state-json.ts';
 
 /*
  * The batch record (DESIGN.md rule 4): the list of a batch's inputs, stored beside the table under
@@ -86,15 +87,7 @@ function stringList(value: unknown, key: string, field: string): string[] {
  * @throws ApplyRunError `APPLY_BATCH_RECORD_CORRUPT` naming the field that is wrong.
  */
 export function parseBatchRecord(bytes: Uint8Array, key: string): BatchRecord {
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch (error) {
-    throw corrupt(key, `not JSON (${(error as Error).message})`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json))
-    throw corrupt(key, 'not a JSON object');
-  const fields = json as Record<string, unknown>;
+  const fields = parseStateObject(bytes, (what) => corrupt(key, what));
   const batch = fields['batch'];
   if (typeof batch !== 'number' || !Number.isSafeInteger(batch) || batch < 1) {
     throw corrupt(key, 'batch is not a whole number from 1 on');

@@ -3,6 +3,7 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import { batchText } from './batch-number.ts';
 import { type BatchRecord, readBatchRecords } from './batch-record.ts';
 import { StateFileError } from './model-errors.ts';
+import { parseStateObject } from './state-json.ts';
 
 /*
  * The taken index (DESIGN.md rule 4): what the batches up to and including one batch took, kept
@@ -136,15 +137,7 @@ function corrupt(key: string, what: string): StateFileError {
  * @throws StateFileError naming the field that is wrong.
  */
 export function parseTakenIndex(bytes: Uint8Array, key: string): TakenIndex {
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch (error) {
-    throw corrupt(key, `not JSON (${(error as Error).message})`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json))
-    throw corrupt(key, 'not a JSON object');
-  const fields = json as Record<string, unknown>;
+  const fields = parseStateObject(bytes, (what) => corrupt(key, what));
   const batch = fields['batch'];
   if (typeof batch !== 'number' || !Number.isSafeInteger(batch) || batch < 1)
     throw corrupt(key, 'batch is not a whole number from 1 on');

@@ -81,6 +81,23 @@ export class DuckSession {
     );
   }
 
+  /**
+   * Appends `values` as rows of the existing one-column text table `table` (DuckDB's appender:
+   * no SQL text per row). The rows are in the table when this resolves.
+   */
+  async appendTextRows(table: string, values: Iterable<string>): Promise<void> {
+    const appender = await this.connection.createAppender(table);
+    try {
+      for (const value of values) {
+        appender.appendVarchar(value);
+        appender.endRow();
+      }
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
+    }
+  }
+
   /** Closes the connection and the database and removes the scratch folder. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;

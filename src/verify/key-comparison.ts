@@ -87,16 +87,7 @@ export class KeyComparison {
 
   /** Records sampled lake keys as read, so that `sampledLakeKeys` skips them from now on. */
   async markSampleRead(keys: readonly string[]): Promise<void> {
-    const appender = await this.#session.connection.createAppender('sample_read');
-    try {
-      for (const key of keys) {
-        appender.appendVarchar(key);
-        appender.endRow();
-      }
-      appender.flushSync();
-    } finally {
-      appender.closeSync();
-    }
+    await this.#session.appendTextRows('sample_read', keys);
   }
 
   async sampledLakeKeyCount(): Promise<number> {

@@ -144,16 +144,7 @@ export async function readLakeItems(lake: LakeTable, keys: readonly string[]): P
     ` WHERE v.${quoteIdentifier(SYSTEM_COLUMN.key)} IN (SELECT key FROM ${quoteIdentifier(wanted)})`,
     async (session) => {
       await session.run(`CREATE TABLE ${quoteIdentifier(wanted)} (key VARCHAR)`);
-      const appender = await session.connection.createAppender(wanted);
-      try {
-        for (const key of keys) {
-          appender.appendVarchar(key);
-          appender.endRow();
-        }
-        appender.flushSync();
-      } finally {
-        appender.closeSync();
-      }
+      await session.appendTextRows(wanted, keys);
     },
     (rows) => {
       for (const row of rows) {
