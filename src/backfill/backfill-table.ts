@@ -12,6 +12,8 @@ export interface BackfillTable {
   readonly createdAt: string | null;
   readonly partitionKey: string;
   readonly sortKey: string | null;
+  /** The scalar type of each key attribute (`AttributeDefinitions`). */
+  readonly keyTypes: Readonly<Record<string, 'S' | 'N' | 'B'>>;
   /** DynamoDB's estimates, refreshed about every six hours (0 for a table it has not counted yet). */
   readonly itemCount: number;
   readonly sizeBytes: number;
@@ -79,6 +81,14 @@ export async function describeBackfillTable(client: DynamoDBClient, table: strin
     createdAt: description.CreationDateTime?.toISOString() ?? null,
     partitionKey,
     sortKey: description.KeySchema?.find((key) => key.KeyType === 'RANGE')?.AttributeName ?? null,
+    keyTypes: Object.fromEntries(
+      (description.AttributeDefinitions ?? []).flatMap((definition) => {
+        const type = definition.AttributeType;
+        return definition.AttributeName !== undefined && (type === 'S' || type === 'N' || type === 'B')
+          ? [[definition.AttributeName, type]]
+          : [];
+      }),
+    ),
     itemCount: description.ItemCount ?? 0,
     sizeBytes: description.TableSizeBytes ?? 0,
     billingMode,

@@ -1,14 +1,12 @@
 import {
   BatchGetItemCommand,
   type BatchGetItemCommandOutput,
-  DescribeTableCommand,
-  type DescribeTableCommandOutput,
   type DynamoDBClient,
   type KeysAndAttributes,
 } from '@aws-sdk/client-dynamodb';
 import type { TableKeys } from '../apply/key-identity.ts';
+import type { BackfillTable } from '../backfill/backfill-table.ts';
 import type { CapacityLimiter, Clock } from '../backfill/capacity-limiter.ts';
-import { TableNotFoundError } from '../backfill/scan-errors.ts';
 import { itemFromScanPage } from '../backfill/scan-page-item.ts';
 import { THROTTLE_RETRY, withThrottleRetry } from '../backfill/throttle-retry.ts';
 import type { Item } from '../dynamo/attribute-value.ts';
@@ -29,32 +27,13 @@ export interface SourceKeySchema {
   readonly types: ReadonlyMap<string, 'S' | 'N' | 'B'>;
 }
 
-/**
- * The table's key schema from DescribeTable.
- * @throws TableNotFoundError for a table DynamoDB does not know; SDK errors pass through.
- */
-export async function describeKeySchema(client: DynamoDBClient, table: string): Promise<SourceKeySchema> {
-  let answer: DescribeTableCommandOutput;
-  try {
-    answer = await client.send(new DescribeTableCommand({ TableName: table }));
-  } catch (error) {
-    if ((error as { name?: string }).name === 'ResourceNotFoundException') {
-      throw new TableNotFoundError(table, { cause: error });
-    }
-    throw error;
-  }
-  const schema = answer.Table?.KeySchema ?? [];
-  const partition = schema.find((key) => key.KeyType === 'HASH')?.AttributeName;
-  if (partition === undefined) throw new TableNotFoundError(table);
-  const sort = schema.find((key) => key.KeyType === 'RANGE')?.AttributeName;
-  const types = new Map<string, 'S' | 'N' | 'B'>();
-  for (const definition of answer.Table?.AttributeDefinitions ?? []) {
-    const type = definition.AttributeType;
-    if (definition.AttributeName !== undefined && (type === 'S' || type === 'N' || type === 'B')) {
-      types.set(definition.AttributeName, type);
-    }
-  }
-  return { keys: sort === undefined ? { partition } : { partition, sort }, types };
+/** The key schema of a described table (one DescribeTable serves the Scan and the point reads). */
+export function keySchemaOf(table: BackfillTable): SourceKeySchema {
+  const keys: TableKeys =
+    table.sortKey === null
+      ? { partition: table.partitionKey }
+      : { partition: table.partitionKey, sort: table.sortKey };
+  return { keys, types: new Map(Object.entries(table.keyTypes)) };
 }
 
 function keysText(keys: TableKeys): string {

@@ -21,9 +21,9 @@ import { appendTableHashes } from './source-scan.ts';
 import {
   assertSameKeys,
   type ConsistentGetOptions,
-  describeKeySchema,
   getItemsConsistently,
   keyOfKeyText,
+  keySchemaOf,
   type SourceKeySchema,
 } from './source-table.ts';
 import { VerifyError, VerifyErrorCode } from './verify-errors.ts';
@@ -140,7 +140,7 @@ export async function verifyTable(options: VerifyOptions): Promise<VerifyReport>
   const clock: Clock = SYSTEM_CLOCK;
 
   const table = await describeBackfillTable(options.client, options.table);
-  const schema = await describeKeySchema(options.client, table.arn);
+  const schema = keySchemaOf(table);
   let lake = await openLakeTable(options.delta);
   const comparedVersion = lake.snapshot.version;
   assertSameKeys(schema, lake.layout.keys, table.name, options.delta.url);

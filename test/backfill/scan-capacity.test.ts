@@ -19,6 +19,7 @@ const ON_DEMAND: BackfillTable = {
   createdAt: null,
   partitionKey: 'pk',
   sortKey: 'sk',
+  keyTypes: { pk: 'S', sk: 'S' },
   itemCount: 1000,
   sizeBytes: 1000 * 700,
   billingMode: 'PAY_PER_REQUEST',
