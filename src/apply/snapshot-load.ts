@@ -66,10 +66,7 @@ export async function inferSnapshotSchema(
 ): Promise<SchemaPass> {
   const { landing, emit } = options;
   const files = options.snapshot.opened.files;
-  const started = Date.now();
-  let items = 0;
-  let bytes = 0;
-  let filesDone = 0;
+  const progress = fileProgress('schema', files.length, emit);
   const workers = SnapshotWorkers.start(
     landing,
     { pass: 'schema', layout, schema },
@@ -79,19 +76,7 @@ export async function inferSnapshotSchema(
   try {
     perFile = await mapLimited(files, workers.concurrency, async (file) => {
       const [info, result] = await Promise.all([landing.head(file.key), workers.observe(file)]);
-      items += result.items;
-      bytes += info?.size ?? 0;
-      filesDone++;
-      emit({
-        code: ApplyEventCode.snapshotFileLoaded,
-        pass: 'schema',
-        file: file.key,
-        items,
-        filesDone,
-        files: files.length,
-        bytes,
-        elapsedMs: Date.now() - started,
-      });
+      progress.fileDone(file.key, result.items, info?.size ?? 0);
       return result;
     });
   } finally {
@@ -101,7 +86,11 @@ export async function inferSnapshotSchema(
   const evolution = new SchemaEvolution(layout, schema);
   for (const result of perFile) evolution.merge(result.evolution);
   for (const winner of winners) evolution.observe(winnerItem(winner, layout.deletes));
-  return { plan: evolution.result(), items, badLines: perFile.flatMap((result) => result.badLines) };
+  return {
+    plan: evolution.result(),
+    items: progress.items,
+    badLines: perFile.flatMap((result) => result.badLines),
+  };
 }
 
 /** What the load wrote and did. */
@@ -132,10 +121,7 @@ export async function loadSnapshotRows(
   const byKey = new Map(winners.map((winner) => [winner.key, winner]));
   const seen = new Set<string>();
   const files = snapshot.opened.files;
-  const started = Date.now();
-  let items = 0;
-  let bytes = 0;
-  let filesDone = 0;
+  const progress = fileProgress('rows', files.length, emit);
   let inserted = 0;
   // Apply's lake rows always travel through spool files (lake-row-spool.ts): the workers write them.
   const spool = await LakeRowSpool.open(session, NEW_ROWS_TABLE, shape.schema);
@@ -170,20 +156,8 @@ export async function loadSnapshotRows(
         for (const { key, item } of result.before) {
           spool.append(winnerRow(shape, byKey.get(key) as ReducedChange, item));
         }
-        items += result.items;
         inserted += result.inserted;
-        bytes += info?.size ?? 0;
-        filesDone++;
-        emit({
-          code: ApplyEventCode.snapshotFileLoaded,
-          pass: 'rows',
-          file: file.key,
-          items,
-          filesDone,
-          files: files.length,
-          bytes,
-          elapsedMs: Date.now() - started,
-        });
+        progress.fileDone(file.key, result.items, info?.size ?? 0);
       });
     } finally {
       await workers.close();
@@ -234,4 +208,30 @@ async function assertUniqueKeys(session: DuckSession, exportId: string): Promise
     ApplyErrorCode.noSnapshot,
     `The snapshot ${exportId} holds the same item more than once (${rows.map((row) => `${String(row[0])} ${String(row[1])} times`).join(', ')}); an export holds each item once, so it is damaged or mixes two exports. Nothing was committed. Take a new export, or name another with --snapshot.`,
   );
+}
+
+/** Counts a pass's finished data files and reports each (`snapshotFileLoaded`). */
+function fileProgress(pass: 'schema' | 'rows', files: number, emit: (event: ApplyEvent) => void) {
+  const started = Date.now();
+  let bytes = 0;
+  let filesDone = 0;
+  const progress = {
+    items: 0,
+    fileDone(file: string, items: number, size: number): void {
+      progress.items += items;
+      bytes += size;
+      filesDone++;
+      emit({
+        code: ApplyEventCode.snapshotFileLoaded,
+        pass,
+        file,
+        items: progress.items,
+        filesDone,
+        files,
+        bytes,
+        elapsedMs: Date.now() - started,
+      });
+    },
+  };
+  return progress;
 }
