@@ -12,12 +12,11 @@ import { DuckSession } from '../duckdb/session.ts';
 import { itemToPlainJson } from '../dynamo/plain-json.ts';
 import { sleep as systemSleep } from '../sleep.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import { itemHash } from './item-hash.ts';
 import { KeyComparison, type KeyState, kindOf, MISMATCH_KINDS } from './key-comparison.ts';
 import { appendLakeHashes, type LakeTable, openLakeTable, readLakeItems } from './lake-side.ts';
 import { attributeDifferences } from './plain-members.ts';
 import { chooseSegments } from './segment-sample.ts';
-import { appendTableHashes } from './source-scan.ts';
+import { appendTableHashes, itemKeyAndHash } from './source-scan.ts';
 import {
   assertSameKeys,
   type ConsistentGetOptions,
@@ -255,8 +254,9 @@ export async function verifyTable(options: VerifyOptions): Promise<VerifyReport>
         const appender = await comparison.appender('source');
         try {
           for (const item of items) {
-            appender.appendVarchar(keyText(item, schema.keys));
-            appender.appendVarchar(itemHash(itemToPlainJson(item)));
+            const [key, hash] = itemKeyAndHash(item, schema.keys);
+            appender.appendVarchar(key);
+            appender.appendVarchar(hash);
             appender.endRow();
           }
           appender.flushSync();
