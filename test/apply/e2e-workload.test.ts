@@ -216,7 +216,12 @@ describe.concurrent('apply end to end: a random workload, capture, a Scan export
       expect(workload.stats.reinserted).toBeGreaterThan(5);
       expect(workload.stats.typeChanges).toBeGreaterThan(5);
       const batches = [first, ...later];
-      expect(batches.reduce((sum, batch) => sum + batch.deleted, 0)).toBeGreaterThan(0);
+      expect(
+        batches.reduce((sum, batch) => sum + batch.deleted, 0),
+        `no batch deleted a row; per batch (inserted/updated/deleted/skipped as older): ${batches
+          .map((batch) => `${batch.inserted}/${batch.updated}/${batch.deleted}/${batch.skipped.olderThanRow}`)
+          .join(', ')}; the workload: ${JSON.stringify(workload.stats)}`,
+      ).toBeGreaterThan(0);
       expect(batches.flatMap((batch) => batch.schemaChanges).some((change) => change.kind === 'column')).toBe(
         true,
       );
