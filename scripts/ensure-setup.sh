@@ -13,7 +13,8 @@ if [ ! -x node_modules/.bin/node ] || [ "$(cat "$stamp" 2>/dev/null)" != "$lock_
   # does not refuse a lock file that lacks optional packages for other platforms (a registry mirror
   # without them leaves them out of the lock).
   npm install --no-audit --no-fund --loglevel=error >&2
-  echo "$lock_hash" > "$stamp"
+  # npm may complete the lock file (optional packages of other platforms): stamp what it left.
+  sha256sum package-lock.json | cut -d' ' -f1 > "$stamp"
 fi
 
 java_major() {
