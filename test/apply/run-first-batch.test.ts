@@ -17,6 +17,7 @@ import {
   SAMPLE_EXPORT_ID,
   SAMPLE_INCREMENTAL_ID,
   SAMPLE_T,
+  sampleClock,
   sampleLanding,
   seq,
   TABLE,
@@ -51,7 +52,7 @@ describe('the first batch', () => {
     await capture(landing, [coverageRecord()]);
     const delta = await tempStore('delta');
 
-    const result = await applyBatch({ landing, delta, table: TABLE });
+    const result = await applyBatch({ landing, delta, table: TABLE, now: sampleClock });
 
     expect(result.outcome).toBe('applied');
     if (result.outcome !== 'applied') return;
@@ -135,7 +136,7 @@ describe('the first batch', () => {
     ]);
     const delta = await tempStore('delta');
 
-    const result = await applyBatch({ landing, delta, table: TABLE });
+    const result = await applyBatch({ landing, delta, table: TABLE, now: sampleClock });
 
     expect(result).toMatchObject({
       outcome: 'applied',
@@ -159,7 +160,9 @@ describe('the first batch', () => {
     ]);
     const delta = await tempStore('delta');
 
-    const error = await applyBatch({ landing, delta, table: TABLE }).catch((caught: unknown) => caught);
+    const error = await applyBatch({ landing, delta, table: TABLE, now: sampleClock }).catch(
+      (caught: unknown) => caught,
+    );
 
     expect(error).toBeInstanceOf(HandoffRefusedError);
     expect((error as HandoffRefusedError).problems.map((problem) => problem.code)).toEqual([

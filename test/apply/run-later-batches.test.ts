@@ -17,6 +17,7 @@ import {
   readTable,
   SAMPLE_INCREMENTAL_ID,
   SAMPLE_T,
+  sampleClock,
   sampleLanding,
   seq,
   TABLE,
@@ -30,7 +31,7 @@ async function loadedTable(deletes: 'hard' | 'soft' = 'hard') {
   const landing = await sampleLanding();
   await capture(landing, [coverageRecord()]);
   const delta = await tempStore('delta');
-  const first = await applyBatch({ landing, delta, table: TABLE, deletes });
+  const first = await applyBatch({ landing, delta, table: TABLE, now: sampleClock, deletes });
   expect(first.outcome).toBe('applied');
   return { landing, delta };
 }
@@ -41,7 +42,13 @@ function applied(result: ApplyBatchResult): AppliedBatch {
 }
 
 async function apply(landing: LocalFolderStore, delta: LocalFolderStore, deletes?: 'hard' | 'soft') {
-  return applyBatch({ landing, delta, table: TABLE, ...(deletes === undefined ? {} : { deletes }) });
+  return applyBatch({
+    landing,
+    delta,
+    table: TABLE,
+    now: sampleClock,
+    ...(deletes === undefined ? {} : { deletes }),
+  });
 }
 
 describe('later batches', () => {

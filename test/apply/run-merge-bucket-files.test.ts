@@ -11,6 +11,7 @@ import {
   orderKey,
   readTable,
   SAMPLE_T,
+  sampleClock,
   sampleLanding,
   seq,
   TABLE,
@@ -58,7 +59,16 @@ describe('merge writes each rewritten bucket as key-sorted files of at most rows
     const landing = await sampleLanding();
     await capture(landing, [coverageRecord()]);
     const delta = await tempStore('delta');
-    applied(await applyBatch({ landing, delta, table: TABLE, buckets: 1, rowsPerFile: ROWS_PER_FILE }));
+    applied(
+      await applyBatch({
+        landing,
+        delta,
+        table: TABLE,
+        now: sampleClock,
+        buckets: 1,
+        rowsPerFile: ROWS_PER_FILE,
+      }),
+    );
     const before = await readTable(delta);
     expect(before.items.size).toBeGreaterThan(ROWS_PER_FILE);
     const beforeFiles = await dataFiles(delta);
@@ -78,7 +88,7 @@ describe('merge writes each rewritten bucket as key-sorted files of at most rows
         }),
       ),
     );
-    const second = applied(await applyBatch({ landing, delta, table: TABLE }));
+    const second = applied(await applyBatch({ landing, delta, table: TABLE, now: sampleClock }));
     expect(second).toMatchObject({ inserted: 5, updated: 0, deleted: 0, bucketsRewritten: 1 });
 
     const after = await readTable(delta);

@@ -15,6 +15,7 @@ import {
   orderKey,
   readTable,
   SAMPLE_T,
+  sampleClock,
   sampleLanding,
   seq,
   TABLE,
@@ -57,10 +58,10 @@ describe('bad input', () => {
     const landing = await sampleLanding();
     await capture(landing, [coverageRecord()]);
     const delta = await tempStore('delta');
-    await applyBatch({ landing, delta, table: TABLE });
+    await applyBatch({ landing, delta, table: TABLE, now: sampleClock });
     const key = await landBadChangeFile(landing);
 
-    const error = await applyBatch({ landing, delta, table: TABLE, maxBad: 1 }).catch(
+    const error = await applyBatch({ landing, delta, table: TABLE, now: sampleClock, maxBad: 1 }).catch(
       (caught: unknown) => caught,
     );
     expect(error).toBeInstanceOf(TooManyBadLinesError);
@@ -84,7 +85,7 @@ describe('bad input', () => {
     expect(quarantined[1]?.path).toBe('keys.sk');
 
     // Told to tolerate them, the same batch is rebuilt from its record and commits the good line.
-    const tolerated = await applyBatch({ landing, delta, table: TABLE, maxBad: 2 });
+    const tolerated = await applyBatch({ landing, delta, table: TABLE, now: sampleClock, maxBad: 2 });
     expect(tolerated).toMatchObject({
       outcome: 'applied',
       batch: 2,
@@ -123,7 +124,13 @@ describe('bad input', () => {
         )
         .join('\n'),
     );
-    const replayed = await applyBatch({ landing, delta, table: TABLE, replayQuarantine: 2 });
+    const replayed = await applyBatch({
+      landing,
+      delta,
+      table: TABLE,
+      now: sampleClock,
+      replayQuarantine: 2,
+    });
     expect(replayed).toMatchObject({
       outcome: 'applied',
       batch: 3,
@@ -143,10 +150,14 @@ describe('bad input', () => {
     const landing = await sampleLanding();
     await capture(landing, [coverageRecord()]);
     const delta = await tempStore('delta');
-    await applyBatch({ landing, delta, table: TABLE });
-    const error = await applyBatch({ landing, delta, table: TABLE, replayQuarantine: 1 }).catch(
-      (caught: unknown) => caught,
-    );
+    await applyBatch({ landing, delta, table: TABLE, now: sampleClock });
+    const error = await applyBatch({
+      landing,
+      delta,
+      table: TABLE,
+      now: sampleClock,
+      replayQuarantine: 1,
+    }).catch((caught: unknown) => caught);
     expect((error as Error).message).toContain('Batch 1 has no quarantine');
   });
 
@@ -173,7 +184,9 @@ describe('bad input', () => {
     await landing.put(`${dir}manifest-files.json`, fixed);
     await landing.delete(`${dir}manifest-files.md5`);
 
-    const error = await applyBatch({ landing, delta, table: TABLE }).catch((caught: unknown) => caught);
+    const error = await applyBatch({ landing, delta, table: TABLE, now: sampleClock }).catch(
+      (caught: unknown) => caught,
+    );
     expect(error).toBeInstanceOf(TooManyBadLinesError);
     expect((error as TooManyBadLinesError).count).toBe(1);
     const written: string[] = [];

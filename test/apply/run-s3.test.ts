@@ -14,6 +14,7 @@ import {
   MINUTE,
   readTable,
   SAMPLE_T,
+  sampleClock,
   sampleLanding,
   seq,
   TABLE,
@@ -44,7 +45,7 @@ describe('a Delta table on S3', () => {
     const folder = await tempStore('delta');
     try {
       for (const delta of [s3, folder]) {
-        expect(await applyBatch({ landing, delta, table: TABLE })).toMatchObject({
+        expect(await applyBatch({ landing, delta, table: TABLE, now: sampleClock })).toMatchObject({
           outcome: 'applied',
           batch: 1,
         });
@@ -61,7 +62,7 @@ describe('a Delta table on S3', () => {
         change({ op: 'REMOVE', pk: 'customer#3', sk: 'order#0001', seq: seq(11), ts: AFTER }),
       ]);
       for (const delta of [s3, folder]) {
-        expect(await applyBatch({ landing, delta, table: TABLE })).toMatchObject({
+        expect(await applyBatch({ landing, delta, table: TABLE, now: sampleClock })).toMatchObject({
           outcome: 'applied',
           batch: 2,
           updated: 1,

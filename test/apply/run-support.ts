@@ -1,6 +1,8 @@
-import { cp, mkdtemp, rm, utimes } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { cp, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll } from 'vitest';
 import { rowToPlainItem } from '../../src/apply/row-to-item.ts';
 import { readTableLayout, SYSTEM_COLUMN } from '../../src/apply/table-layout.ts';
@@ -27,6 +29,15 @@ export const MINUTE = 60_000;
 export const SAMPLE_T = Date.parse('2026-11-23T00:00:00.000Z');
 export const SAMPLE_EXPORT_ID = '01795392000000-5a1c9e20';
 export const SAMPLE_INCREMENTAL_ID = '01795392900000-c07e5b19';
+
+/**
+ * The clock of runs over the sample export: two hours after its T, later than every change the
+ * tests date after T. Apply reads the clock to date its batches (and to settle old change-file
+ * partitions two days behind them), so a run over inputs dated at T must be given this clock, not
+ * the real one: with the real clock the sample's partitions count as settled two days after T.
+ */
+export const SAMPLE_NOW = SAMPLE_T + 120 * MINUTE;
+export const sampleClock = (): number => SAMPLE_NOW;
 export const TABLE = 'orders';
 
 const folders: string[] = [];
@@ -41,33 +52,81 @@ export async function tempStore(label: string): Promise<LocalFolderStore> {
   return new LocalFolderStore(folder);
 }
 
-/** A landing area holding the sample exports; `incremental: false` leaves the incremental one out. */
+/**
+ * A landing area holding the sample exports; `incremental: false` leaves the incremental one out.
+ * With `exportTime`, every time in them is moved by the same amount so that the full export's T is
+ * `exportTime` (summaries, the incremental export's window and write timestamps, and the checksums
+ * over them written anew): for runs of ddb-lake processes, which read the real clock, the inputs
+ * are dated from that clock instead.
+ */
 export async function sampleLanding(
-  options: { readonly incremental?: boolean } = {},
+  options: { readonly incremental?: boolean; readonly exportTime?: number } = {},
 ): Promise<LocalFolderStore> {
   const store = await tempStore('landing');
-  await cp(
-    path.join(SAMPLE_EXPORT, 'AWSDynamoDB', SAMPLE_EXPORT_ID),
-    path.join(store.rootDir, 'AWSDynamoDB', SAMPLE_EXPORT_ID),
-    {
-      recursive: true,
-    },
-  );
+  const exports = path.join(store.rootDir, 'AWSDynamoDB');
+  await cp(path.join(SAMPLE_EXPORT, 'AWSDynamoDB', SAMPLE_EXPORT_ID), path.join(exports, SAMPLE_EXPORT_ID), {
+    recursive: true,
+  });
   if (options.incremental !== false) {
     await cp(
       path.join(SAMPLE_EXPORT, 'AWSDynamoDB', SAMPLE_INCREMENTAL_ID),
-      path.join(store.rootDir, 'AWSDynamoDB', SAMPLE_INCREMENTAL_ID),
+      path.join(exports, SAMPLE_INCREMENTAL_ID),
       { recursive: true },
     );
-    await cp(
-      path.join(SAMPLE_EXPORT, 'AWSDynamoDB', 'data'),
-      path.join(store.rootDir, 'AWSDynamoDB', 'data'),
-      {
-        recursive: true,
-      },
-    );
+    await cp(path.join(SAMPLE_EXPORT, 'AWSDynamoDB', 'data'), path.join(exports, 'data'), {
+      recursive: true,
+    });
+  }
+  if (options.exportTime !== undefined) {
+    const shiftMs = options.exportTime - SAMPLE_T;
+    await shiftExport(exports, SAMPLE_EXPORT_ID, shiftMs);
+    if (options.incremental !== false) await shiftExport(exports, SAMPLE_INCREMENTAL_ID, shiftMs);
   }
   return store;
+}
+
+const SUMMARY_TIMES = ['startTime', 'endTime', 'exportTime', 'exportFromTime', 'exportToTime'];
+
+function base64Md5(bytes: string | Uint8Array): string {
+  return createHash('md5').update(bytes).digest('base64');
+}
+
+/** Moves every time of one copied export by `shiftMs`, its data's write timestamps included. */
+async function shiftExport(exports: string, exportId: string, shiftMs: number): Promise<void> {
+  const dir = path.join(exports, exportId);
+  const summary = JSON.parse(await readFile(path.join(dir, 'manifest-summary.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  for (const field of SUMMARY_TIMES) {
+    const value = summary[field];
+    if (typeof value === 'string') summary[field] = new Date(Date.parse(value) + shiftMs).toISOString();
+  }
+  const lines: string[] = [];
+  for (const line of (await readFile(path.join(dir, 'manifest-files.json'), 'utf8')).split('\n')) {
+    if (line.trim() === '') continue;
+    const entry = JSON.parse(line) as { md5Checksum: string; etag: string; dataFileS3Key: string };
+    if (summary['exportType'] === 'INCREMENTAL_EXPORT') {
+      const file = path.join(path.dirname(exports), entry.dataFileS3Key);
+      const text = gunzipSync(await readFile(file)).toString('utf8');
+      // Only the write timestamps move; every other member, numbers included, keeps its text.
+      const moved = text.replace(
+        /"WriteTimestampMicros":\{"N":"(\d+)"\}/g,
+        (_, micros: string) => `"WriteTimestampMicros":{"N":"${BigInt(micros) + BigInt(shiftMs) * 1000n}"}`,
+      );
+      const gz = gzipSync(moved);
+      await writeFile(file, gz);
+      entry.md5Checksum = base64Md5(gz);
+      entry.etag = `${createHash('md5').update(gz).digest('hex')}-1`;
+    }
+    lines.push(JSON.stringify(entry));
+  }
+  const files = `${lines.join('\n')}\n`;
+  await writeFile(path.join(dir, 'manifest-files.json'), files);
+  await writeFile(path.join(dir, 'manifest-files.md5'), base64Md5(files));
+  const summaryText = JSON.stringify(summary);
+  await writeFile(path.join(dir, 'manifest-summary.json'), summaryText);
+  await writeFile(path.join(dir, 'manifest-summary.md5'), base64Md5(summaryText));
 }
 
 /** An order's key attributes. */
@@ -121,13 +180,13 @@ export async function capture(
 }
 
 /** A record that proves capture ran from before T − margin (it is skipped: the snapshot holds it). */
-export function coverageRecord(n = 1): ChangeRecord {
+export function coverageRecord(n = 1, exportTime = SAMPLE_T): ChangeRecord {
   return change({
     op: 'MODIFY',
     pk: 'customer#9',
     sk: 'coverage',
     seq: seq(n),
-    ts: SAMPLE_T - 20 * MINUTE,
+    ts: exportTime - 20 * MINUTE,
     attributes: { note: { S: 'before the window' } },
   });
 }

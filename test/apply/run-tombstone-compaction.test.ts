@@ -21,6 +21,7 @@ import {
   orderKey,
   readTable,
   SAMPLE_T,
+  sampleClock,
   sampleLanding,
   seq,
   TABLE,
@@ -94,7 +95,7 @@ async function newPipeline(): Promise<Pipeline> {
   const landing = await sampleLanding();
   const delta = new RecordingStore((await tempStore('delta')).rootDir);
   await capture(landing, [coverageRecord()]);
-  applied(await applyBatch({ landing, delta, table: TABLE }));
+  applied(await applyBatch({ landing, delta, table: TABLE, now: sampleClock }));
   return { landing, delta, counter: 10, seqs: new Map() };
 }
 
@@ -115,7 +116,14 @@ async function runBatches(pipeline: Pipeline, last: number): Promise<void> {
   for (let batch = 2; batch <= last; batch++) {
     await captureBatch(pipeline, batch);
     expect(
-      applied(await applyBatch({ landing: pipeline.landing, delta: pipeline.delta, table: TABLE })).batch,
+      applied(
+        await applyBatch({
+          landing: pipeline.landing,
+          delta: pipeline.delta,
+          table: TABLE,
+          now: sampleClock,
+        }),
+      ).batch,
     ).toBe(batch);
   }
 }
@@ -197,7 +205,7 @@ describe('tombstone compaction', () => {
     await capture(pipeline.landing, [late]);
     pipeline.delta.gets.length = 0;
     const result = applied(
-      await applyBatch({ landing: pipeline.landing, delta: pipeline.delta, table: TABLE }),
+      await applyBatch({ landing: pipeline.landing, delta: pipeline.delta, table: TABLE, now: sampleClock }),
     );
     expect(result).toMatchObject({ batch: 35, inserted: 0, skipped: { tombstoned: 1 } });
     expect(pipeline.delta.gets).not.toContain(tombstonesKey(3));

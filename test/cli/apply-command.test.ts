@@ -9,7 +9,6 @@ import {
   MINUTE,
   orderKey,
   readTable,
-  SAMPLE_T,
   sampleLanding,
   seq,
   TABLE,
@@ -17,7 +16,13 @@ import {
 } from '../apply/run-support.ts';
 import { runDdbLake } from '../support/run-cli.ts';
 
-const AFTER = SAMPLE_T + 30 * MINUTE;
+/**
+ * T of the sample export, moved to two hours before the clock that the ddb-lake processes read:
+ * apply dates its batches by that clock, so inputs dated on a fixed day would age into settled
+ * partitions two days later.
+ */
+const T = Math.floor(Date.now() / MINUTE) * MINUTE - 120 * MINUTE;
+const AFTER = T + 30 * MINUTE;
 
 function apply(landing: string, delta: string, ...args: string[]) {
   return runDdbLake(['apply', '--landing', landing, '--delta', delta, '--table', TABLE, ...args]);
@@ -36,8 +41,8 @@ describe('ddb-lake apply', () => {
   });
 
   it('applies the first batch, then says there is nothing new; --json prints one document', async () => {
-    const landing = await sampleLanding();
-    await capture(landing, [coverageRecord()]);
+    const landing = await sampleLanding({ exportTime: T });
+    await capture(landing, [coverageRecord(1, T)]);
     const delta = await tempStore('delta');
 
     const first = await apply(landing.rootDir, delta.rootDir);
@@ -45,7 +50,7 @@ describe('ddb-lake apply', () => {
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('Batch 1 committed as version 1');
     expect(first.stdout).toContain(
-      'snapshot    01795392000000-5a1c9e20 (export, T = 2026-11-23T00:00:00.000Z): 4 items',
+      `snapshot    01795392000000-5a1c9e20 (export, T = ${new Date(T).toISOString()}): 4 items`,
     );
     expect(first.stdout).toMatch(/rows\s+3 inserted, 1 updated, 1 deleted/);
 
@@ -74,9 +79,9 @@ describe('ddb-lake apply', () => {
   });
 
   it('refuses an uncovered handoff with exit code 4, the problem and what to do', async () => {
-    const landing = await sampleLanding();
+    const landing = await sampleLanding({ exportTime: T });
     await capture(landing, [
-      change({ op: 'MODIFY', pk: 'customer#9', sk: 'late', seq: seq(1), ts: SAMPLE_T + MINUTE }),
+      change({ op: 'MODIFY', pk: 'customer#9', sk: 'late', seq: seq(1), ts: T + MINUTE }),
     ]);
     const delta = await tempStore('delta');
     const refused = await apply(landing.rootDir, delta.rootDir, '--margin', '15m', '--json');
@@ -89,12 +94,12 @@ describe('ddb-lake apply', () => {
     // Capture started after T itself: no margin makes it cover the snapshot.
     const zero = await apply(landing.rootDir, delta.rootDir, '--margin', '0s');
     expect(zero.code).toBe(4);
-    expect(zero.stderr).toContain('T − margin = 2026-11-23T00:00:00.000Z');
+    expect(zero.stderr).toContain(`T − margin = ${new Date(T).toISOString()}`);
   });
 
   it('fails with exit code 3 past --max-bad, naming the quarantine; a higher --max-bad lets the batch through', async () => {
-    const landing = await sampleLanding();
-    await capture(landing, [coverageRecord()]);
+    const landing = await sampleLanding({ exportTime: T });
+    await capture(landing, [coverageRecord(1, T)]);
     const delta = await tempStore('delta');
     expect((await apply(landing.rootDir, delta.rootDir)).code).toBe(0);
     const good = change({

@@ -17,7 +17,6 @@ import {
   MINUTE,
   orderKey,
   readTable,
-  SAMPLE_T,
   sampleLanding,
   seq,
   TABLE,
@@ -26,7 +25,13 @@ import {
 } from '../apply/run-support.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const AFTER = SAMPLE_T + 30 * MINUTE;
+/**
+ * T of the sample export, moved to two hours before the clock that the ddb-lake processes read:
+ * apply dates its batches by that clock, so inputs dated on a fixed day would age into settled
+ * partitions two days later.
+ */
+const T = Math.floor(Date.now() / MINUTE) * MINUTE - 120 * MINUTE;
+const AFTER = T + 30 * MINUTE;
 
 interface Run {
   readonly code: number | null;
@@ -92,13 +97,13 @@ function secondBatch(): ChangeRecord[] {
 
 function firstBatch(): ChangeRecord[] {
   return [
-    coverageRecord(),
+    coverageRecord(1, T),
     change({
       op: 'MODIFY',
       pk: 'customer#4',
       sk: 'order#0001',
       seq: seq(5),
-      ts: SAMPLE_T + MINUTE,
+      ts: T + MINUTE,
       attributes: { total: { N: '6' } },
     }),
   ];
@@ -123,7 +128,7 @@ function expectSameTable(actual: TableState, expected: TableState): void {
 
 /** Two batches through the CLI without a fault: the table every interrupted run must end with. */
 async function reference(): Promise<TableState> {
-  const landing = await sampleLanding();
+  const landing = await sampleLanding({ exportTime: T });
   const delta = await tempStore('delta');
   await capture(landing, firstBatch());
   expect((await runApply(landing, delta)).code).toBe(0);
@@ -143,7 +148,7 @@ describe('apply killed at a fault point, then run again', () => {
 
   for (const point of FAULT_POINTS.filter((p) => p !== 'mid-checkpoint')) {
     it(`killed ${point} in the first and in a later batch, a rerun ends with the same table`, async () => {
-      const landing = await sampleLanding();
+      const landing = await sampleLanding({ exportTime: T });
       const delta = await tempStore('delta');
       await capture(landing, firstBatch());
 
@@ -171,7 +176,7 @@ describe('apply killed at a fault point, then run again', () => {
 
   it('killed between the checkpoint file and _last_checkpoint, the table reads the same and the next run goes on', async () => {
     // Batches 1 to 9 in this process (versions 1 to 9), in two twin folders.
-    const landing = await sampleLanding();
+    const landing = await sampleLanding({ exportTime: T });
     const delta = await tempStore('delta');
     await capture(landing, firstBatch());
     await applyBatch({ landing, delta, table: TABLE });
