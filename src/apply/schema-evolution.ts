@@ -202,9 +202,15 @@ export class SchemaEvolution {
     for (const column of layout.columns.values()) taken.add(columnNameKey(column));
     const base: Record<string, string> =
       layout.columns.size === 0 ? {} : { [COLUMN_NAMES_PROPERTY]: JSON.stringify([...layout.columns]) };
+    // Key attributes are named first, so that they keep their own names and another attribute that
+    // differs from one only in case (`PK` beside `pk`) takes the suffix.
+    const keyNames = [layout.keys.partition, layout.keys.sort].filter((name) => name !== undefined);
     const assignment = assignColumnNames(
       base,
-      inferred.map((column) => column.name),
+      [
+        ...keyNames.filter((name) => inferred.some((column) => column.name === name)),
+        ...inferred.map((column) => column.name).filter((name) => !keyNames.includes(name)),
+      ],
       [
         ...ALL_SYSTEM_COLUMNS,
         ...this.#schema.fields.map((f) => f.name),
