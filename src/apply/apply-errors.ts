@@ -43,7 +43,7 @@ export class HandoffRefusedError extends ApplyRunError {
   ) {
     super(
       ApplyErrorCode.handoffRefused,
-      `The snapshot ${exportId} (T = ${exportTime}) cannot be handed off to the captured changes, which must reach back to T − margin = ${windowStart} without a gap (DESIGN.md rule 2): ${problems.map((p) => p.message).join('; ')}. Nothing was written. Take a new export at a later T (ddb-lake backfill) once capture has run for longer than the margin, or repair the window with an incremental export of the missing time, or widen the captured window; ddb-lake plan --export-time <T> says when a handoff is covered.`,
+      `The snapshot ${exportId} (T = ${exportTime}) cannot be handed off to the captured changes, which must reach back to T − margin = ${windowStart} without a gap (the handoff rule, rule 2 of docs/DESIGN.md): ${problems.map((p) => p.message).join('; ')}. Nothing was written. Take a new export at a later T (ddb-lake backfill) once capture has run for longer than the margin, or repair the window with an incremental export of the missing time, or widen the captured window; ddb-lake plan --export-time <T> says when a handoff is covered.`,
     );
     this.problems = problems;
     this.exportId = exportId;

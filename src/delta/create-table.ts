@@ -64,7 +64,7 @@ export async function createTable(store: ObjectStore, options: CreateTableOption
     const given = requested[key];
     if (given !== undefined && given.trim().toLowerCase() !== value) {
       throw new DeltaInvalidWriteError(
-        `The table property ${key} = ${JSON.stringify(given)} cannot be set: ddb-lake creates tables with ${key} = ${value} (DESIGN.md rule 5).`,
+        `The table property ${key} = ${JSON.stringify(given)} cannot be set: ddb-lake creates tables with ${key} = ${value} (one writer at a time and only features it implements: rule 5 of docs/DESIGN.md).`,
       );
     }
   }
