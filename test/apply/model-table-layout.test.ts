@@ -102,20 +102,21 @@ describe('layout in the table configuration', () => {
     const read = readTableLayout(created.metadata.configuration);
     expect(read).toEqual(first.layout);
     expect([...read.kinds]).toEqual([
+      ['pk', 'S'],
+      ['sk', 'N'],
       ['Total', 'BOOL'],
       ['_ddb_key', 'S'],
       ['odd name', 'SS'],
-      ['pk', 'S'],
-      ['sk', 'N'],
       ['total', 'JSON'],
     ]);
-    // New attributes take their names in UTF-8 order: "Total" before "total", which becomes total_2.
+    // Key attributes take their names first; the others in UTF-8 order: "Total" before "total",
+    // which becomes total_2.
     expect(describeSchema(created.schema)).toEqual([
+      'pk string',
+      'sk bigint',
       'Total boolean',
       '_ddb_key_2 string',
       'odd_name array<string>',
-      'pk string',
-      'sk bigint',
       'total_2 string',
       '_ddb_key string not null',
       '_ddb_bucket int not null',

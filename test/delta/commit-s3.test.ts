@@ -86,16 +86,18 @@ describe('commits on S3 (If-None-Match: *)', () => {
     const kept = await writeOrders(workspace, store, [{ pk: 'a', amount: '1', qty: 1 }]);
     await commit(store, engine, startTransaction(created).addFiles(kept));
     const orphan = await writeOrders(workspace, store, [{ pk: 'o', amount: '1', qty: 1 }]);
-    const young = await vacuum(store, engine, {});
+    // Ages are measured on the clock that dated the objects: the S3 server's.
+    const now = ((await store.head(orphan[0]?.path as string))?.lastModified.getTime() ?? 0) + 1000;
+    const young = await vacuum(store, engine, { now });
     expect(young).toMatchObject({ files: [], keptYoung: 1 });
     const dry = await vacuum(store, engine, {
       retentionHours: 0,
       allowShortRetention: true,
       dryRun: true,
-      now: Date.now() + 1000,
+      now: now + 1000,
     });
     expect(dry.files.map((f) => f.key)).toEqual(orphan.map((f) => f.path));
-    await vacuum(store, engine, { retentionHours: 0, allowShortRetention: true, now: Date.now() + 1000 });
+    await vacuum(store, engine, { retentionHours: 0, allowShortRetention: true, now: now + 1000 });
     expect(await store.head(orphan[0]?.path as string)).toBeUndefined();
     expect(await store.head(kept[0]?.path as string)).toBeDefined();
     expect((await loadSnapshot(store, engine)).files.map((f) => f.path)).toEqual(kept.map((f) => f.path));

@@ -67,6 +67,8 @@ async function tableWithHistory() {
   await put(store, 'folder/_temporary/part-0.parquet', 'x');
   await age(store, NOW - 30 * DAY);
   const young = await write('young');
+  // Dated from the injected clock: the file system's own may be another (faketime).
+  await age(store, NOW, dataFileKey(young.path, store.url));
   const keys = Object.fromEntries(
     Object.entries({ active, recent, expired, orphan, young }).map(([name, add]) => [
       name,

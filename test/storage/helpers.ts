@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -98,4 +98,20 @@ export async function inBatches<T>(
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/**
+ * The clock that file modification times come from: the modification time of a file written now.
+ * It is the kernel's, which the process clock may not be (under `faketime` it is not), so a test
+ * that compares a stored object's time with "now" takes now from here.
+ */
+export async function fileSystemNow(): Promise<number> {
+  const folder = await mkdtemp(path.join(os.tmpdir(), 'ddb-lake-clock-'));
+  try {
+    const probe = path.join(folder, 'probe');
+    await writeFile(probe, '');
+    return (await stat(probe)).mtimeMs;
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
 }
