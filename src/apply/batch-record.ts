@@ -15,9 +15,10 @@ import { parseStateObject } from './state-json.ts';
  * every record: the rule is that a change file's partition `dt=<date of its first record>` stops
  * receiving files once the stream's 24-hour retention has passed, so after a batch created at C
  * every partition dated before the UTC date of C − 48 h is settled: all its files are taken and
- * it is not listed again. A change file restored (or written by hand from capture's quarantine)
- * into a settled partition is therefore only found by `apply --rescan`, which reads every record
- * and lists every partition. Batch 1, and a table whose previous batch has no index, take the same
+ * it is not listed again. A change file restored (or written by hand) into a settled partition is
+ * therefore only found by `apply --rescan`, which reads every record
+ * and lists every partition. (A change file `ddb-lake quarantine replay` wrote is found through
+ * its marker whatever its partition: replayed-change-files.ts.) Batch 1, and a table whose previous batch has no index, take the same
  * full path. (A batch that lists nothing, a quarantine replay, settles nothing.)
  */
 
