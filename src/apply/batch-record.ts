@@ -16,9 +16,9 @@ import { parseStateObject } from './state-json.ts';
  * receiving files once the stream's 24-hour retention has passed, so after a batch created at C
  * every partition dated before the UTC date of C − 48 h is settled: all its files are taken and
  * it is not listed again. A change file restored (or written by hand) into a settled partition is
- * therefore only found by `apply --rescan`, which reads every record
- * and lists every partition. (A change file `ddb-lake quarantine replay` wrote is found through
- * its marker whatever its partition: replayed-change-files.ts.) Batch 1, and a table whose previous batch has no index, take the same
+ * therefore only found by `apply --rescan`, which reads every record and lists every partition; one
+ * that `ddb-lake quarantine replay` wrote is found through its marker whatever its partition
+ * (replayed-change-files.ts). Batch 1, and a table whose previous batch has no index, take the same
  * full path. (A batch that lists nothing, a quarantine replay, settles nothing.)
  */
 
