@@ -15,9 +15,10 @@ import { parseStateObject } from './state-json.ts';
  * every record: the rule is that a change file's partition `dt=<date of its first record>` stops
  * receiving files once the stream's 24-hour retention has passed, so after a batch created at C
  * every partition dated before the UTC date of C − 48 h is settled: all its files are taken and
- * it is not listed again. A change file restored (or written by hand from capture's quarantine)
- * into a settled partition is therefore only found by `apply --rescan`, which reads every record
- * and lists every partition. Batch 1, and a table whose previous batch has no index, take the same
+ * it is not listed again. A change file restored (or written by hand) into a settled partition is
+ * therefore only found by `apply --rescan`, which reads every record and lists every partition; one
+ * that `ddb-lake quarantine replay` wrote is found through its marker whatever its partition
+ * (replayed-change-files.ts). Batch 1, and a table whose previous batch has no index, take the same
  * full path. (A batch that lists nothing, a quarantine replay, settles nothing.)
  */
 
@@ -59,6 +60,28 @@ export interface BatchRecord {
   readonly changeFiles: readonly string[];
   /** A batch whose quarantined lines (fixed in place) this batch replays; no other input then. */
   readonly replayQuarantine?: number;
+  /**
+   * Capture quarantine objects (stream records capture could not map) that a person accepted as
+   * lost with this batch (DESIGN.md rule 7); absent when none.
+   */
+  readonly acceptedCaptureQuarantine?: readonly AcceptedCaptureQuarantine[];
+  /**
+   * Markers of replayed capture quarantine objects (`_ddb_lake/quarantine/capture-replayed/…`)
+   * whose change files this batch took (they are in `changeFiles`); absent when none.
+   */
+  readonly replayedCaptureQuarantine?: readonly string[];
+}
+
+/** One capture quarantine object accepted as lost, as the batch record lists it. */
+export interface AcceptedCaptureQuarantine {
+  /** The object's key in the landing area (`_ddb_lake/quarantine/capture/<table>/<name>.json`). */
+  readonly key: string;
+  /** The shard the record came from, when the object says. */
+  readonly shard: string | null;
+  /** The record's SequenceNumber, when known. */
+  readonly seq: string | null;
+  /** Why capture quarantined it. */
+  readonly reason: string;
 }
 
 /** `_ddb_lake/apply/batches/<batch padded to 20 digits>.json`. @throws RangeError for a batch below 1. */
@@ -138,6 +161,8 @@ export function parseBatchRecord(bytes: Uint8Array, key: string): BatchRecord {
   if (replay !== undefined && (typeof replay !== 'number' || !Number.isSafeInteger(replay) || replay < 1)) {
     throw corrupt(key, 'replayQuarantine is not a batch number');
   }
+  const accepted = acceptedList(fields['acceptedCaptureQuarantine'], key);
+  const replayed = stringList(fields['replayedCaptureQuarantine'] ?? [], key, 'replayedCaptureQuarantine');
   return {
     batch,
     appId: fields['appId'],
@@ -147,7 +172,33 @@ export function parseBatchRecord(bytes: Uint8Array, key: string): BatchRecord {
     incrementalExports: stringList(fields['incrementalExports'] ?? [], key, 'incrementalExports'),
     changeFiles: stringList(fields['changeFiles'], key, 'changeFiles'),
     ...(replay === undefined ? {} : { replayQuarantine: replay as number }),
+    ...(accepted.length === 0 ? {} : { acceptedCaptureQuarantine: accepted }),
+    ...(replayed.length === 0 ? {} : { replayedCaptureQuarantine: replayed }),
   };
+}
+
+function nullableString(value: unknown): value is string | null {
+  return value === null || typeof value === 'string';
+}
+
+/** The `acceptedCaptureQuarantine` field: absent in records written before it existed. */
+function acceptedList(value: unknown, key: string): AcceptedCaptureQuarantine[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw corrupt(key, 'acceptedCaptureQuarantine is not a list');
+  return value.map((entry: unknown) => {
+    const e = entry as Record<string, unknown> | null;
+    if (
+      typeof e !== 'object' ||
+      e === null ||
+      typeof e['key'] !== 'string' ||
+      !nullableString(e['shard']) ||
+      !nullableString(e['seq']) ||
+      typeof e['reason'] !== 'string'
+    ) {
+      throw corrupt(key, 'acceptedCaptureQuarantine holds an entry that is not {key, shard, seq, reason}');
+    }
+    return { key: e['key'], shard: e['shard'], seq: e['seq'], reason: e['reason'] };
+  });
 }
 
 /** The record's stored form: one JSON object, fields in a fixed order. */
@@ -161,6 +212,19 @@ export function serializeBatchRecord(record: BatchRecord): string {
     incrementalExports: record.incrementalExports,
     changeFiles: record.changeFiles,
     ...(record.replayQuarantine === undefined ? {} : { replayQuarantine: record.replayQuarantine }),
+    ...(record.acceptedCaptureQuarantine === undefined || record.acceptedCaptureQuarantine.length === 0
+      ? {}
+      : {
+          acceptedCaptureQuarantine: record.acceptedCaptureQuarantine.map((entry) => ({
+            key: entry.key,
+            shard: entry.shard,
+            seq: entry.seq,
+            reason: entry.reason,
+          })),
+        }),
+    ...(record.replayedCaptureQuarantine === undefined || record.replayedCaptureQuarantine.length === 0
+      ? {}
+      : { replayedCaptureQuarantine: record.replayedCaptureQuarantine }),
   })}\n`;
 }
 

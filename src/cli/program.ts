@@ -7,6 +7,7 @@ import { registerDemoCommand } from './commands/demo.ts';
 import { registerInspectCommand } from './commands/inspect.ts';
 import { registerLocalCommand } from './commands/local.ts';
 import { registerPlanCommand } from './commands/plan.ts';
+import { registerQuarantineCommand } from './commands/quarantine.ts';
 import { registerTableCommand } from './commands/table.ts';
 import { registerVerifyCommand } from './commands/verify.ts';
 import { EXIT_CODES, EXIT_CODES_HELP, type ExitCode } from './exit-codes.ts';
@@ -93,6 +94,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   registerBackfillCommand(program, context);
   registerPlanCommand(program, context);
   registerApplyCommand(program, context);
+  registerQuarantineCommand(program, context);
   registerTableCommand(program, context);
   registerVerifyCommand(program, context);
 

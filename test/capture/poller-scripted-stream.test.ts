@@ -600,9 +600,11 @@ describe('stream poller and the handler', () => {
   it('retries a batch from the record the handler reports failed, without advancing the checkpoint meanwhile, with a scripted stream', async () => {
     const stream = new ScriptedStream();
     stream.addShard('shardId-only');
-    stream.write('shardId-only', 'k1', 1);
-    // No creation time: the handler sends this record to quarantine, whose first write fails.
-    const bad = stream.write('shardId-only', 'k2', 1, { noCreationTime: true });
+    const first = stream.write('shardId-only', 'k1', 1);
+    // No creation time: the handler sends this record to quarantine, whose first write fails; the
+    // change file is then not written (apply must never see it without the hole), so the retry
+    // starts at the batch's first record.
+    stream.write('shardId-only', 'k2', 1, { noCreationTime: true });
     stream.write('shardId-only', 'k3', 1);
     const failedOnce = new Set<string>();
     const store = new FaultyStore(await landing(), {
@@ -617,7 +619,7 @@ describe('stream poller and the handler', () => {
     const summary = await poll(stream, store, events);
 
     const retry = events.find((event) => event.code === CaptureEventCode.batchRetry);
-    expect(retry).toMatchObject({ shardId: 'shardId-only', attempt: 1, fromSequenceNumber: bad });
+    expect(retry).toMatchObject({ shardId: 'shardId-only', attempt: 1, fromSequenceNumber: first });
     // The checkpoint was written once, after the retry succeeded.
     const checkpointWrites = store.attemptedWrites.filter(
       (key) => key === checkpointKey(TABLE, 'shardId-only'),
