@@ -59,6 +59,23 @@ export interface BatchRecord {
   readonly changeFiles: readonly string[];
   /** A batch whose quarantined lines (fixed in place) this batch replays; no other input then. */
   readonly replayQuarantine?: number;
+  /**
+   * Capture quarantine objects (stream records capture could not map) that a person accepted as
+   * lost with this batch (DESIGN.md rule 7); absent when none.
+   */
+  readonly acceptedCaptureQuarantine?: readonly AcceptedCaptureQuarantine[];
+}
+
+/** One capture quarantine object accepted as lost, as the batch record lists it. */
+export interface AcceptedCaptureQuarantine {
+  /** The object's key in the landing area (`_ddb_lake/quarantine/capture/<table>/<name>.json`). */
+  readonly key: string;
+  /** The shard the record came from, when the object says. */
+  readonly shard: string | null;
+  /** The record's SequenceNumber, when known. */
+  readonly seq: string | null;
+  /** Why capture quarantined it. */
+  readonly reason: string;
 }
 
 /** `_ddb_lake/apply/batches/<batch padded to 20 digits>.json`. @throws RangeError for a batch below 1. */
@@ -138,6 +155,7 @@ export function parseBatchRecord(bytes: Uint8Array, key: string): BatchRecord {
   if (replay !== undefined && (typeof replay !== 'number' || !Number.isSafeInteger(replay) || replay < 1)) {
     throw corrupt(key, 'replayQuarantine is not a batch number');
   }
+  const accepted = acceptedList(fields['acceptedCaptureQuarantine'], key);
   return {
     batch,
     appId: fields['appId'],
@@ -147,7 +165,32 @@ export function parseBatchRecord(bytes: Uint8Array, key: string): BatchRecord {
     incrementalExports: stringList(fields['incrementalExports'] ?? [], key, 'incrementalExports'),
     changeFiles: stringList(fields['changeFiles'], key, 'changeFiles'),
     ...(replay === undefined ? {} : { replayQuarantine: replay as number }),
+    ...(accepted.length === 0 ? {} : { acceptedCaptureQuarantine: accepted }),
   };
+}
+
+function nullableString(value: unknown): value is string | null {
+  return value === null || typeof value === 'string';
+}
+
+/** The `acceptedCaptureQuarantine` field: absent in records written before it existed. */
+function acceptedList(value: unknown, key: string): AcceptedCaptureQuarantine[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw corrupt(key, 'acceptedCaptureQuarantine is not a list');
+  return value.map((entry: unknown) => {
+    const e = entry as Record<string, unknown> | null;
+    if (
+      typeof e !== 'object' ||
+      e === null ||
+      typeof e['key'] !== 'string' ||
+      !nullableString(e['shard']) ||
+      !nullableString(e['seq']) ||
+      typeof e['reason'] !== 'string'
+    ) {
+      throw corrupt(key, 'acceptedCaptureQuarantine holds an entry that is not {key, shard, seq, reason}');
+    }
+    return { key: e['key'], shard: e['shard'], seq: e['seq'], reason: e['reason'] };
+  });
 }
 
 /** The record's stored form: one JSON object, fields in a fixed order. */
@@ -161,6 +204,16 @@ export function serializeBatchRecord(record: BatchRecord): string {
     incrementalExports: record.incrementalExports,
     changeFiles: record.changeFiles,
     ...(record.replayQuarantine === undefined ? {} : { replayQuarantine: record.replayQuarantine }),
+    ...(record.acceptedCaptureQuarantine === undefined || record.acceptedCaptureQuarantine.length === 0
+      ? {}
+      : {
+          acceptedCaptureQuarantine: record.acceptedCaptureQuarantine.map((entry) => ({
+            key: entry.key,
+            shard: entry.shard,
+            seq: entry.seq,
+            reason: entry.reason,
+          })),
+        }),
   })}\n`;
 }
 

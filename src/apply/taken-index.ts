@@ -13,7 +13,13 @@ import { parseStateObject } from './state-json.ts';
  *   _ddb_lake/apply/taken/<20-digit batch>.json
  *   {"batch":N,"settledBefore":"yyyy-mm-dd"|null,
  *    "changeFiles":{"changes/<table>/dt=<date>/<shard>/":["<first>-<last>.jsonl.gz",…],…},
- *    "incrementalExports":["<export id>",…]}
+ *    "incrementalExports":["<export id>",…],
+ *    "acceptedCaptureQuarantine":["_ddb_lake/quarantine/capture/<table>/<name>.json",…]}
+ *
+ * `acceptedCaptureQuarantine` (absent when empty, and in indexes written before it existed) holds
+ * every capture quarantine object some batch up to this one accepted as lost (DESIGN.md rule 7),
+ * so that the gate of the next batch (capture-quarantine-gate.ts) needs this one object, not every
+ * batch record. Accepted keys never settle.
  *
  * Settled partitions. A change file lands in `dt=<UTC date of its first record's ts>`, and capture
  * (Lambda or the poller, both fed by DynamoDB Streams) can only write a record the stream still
@@ -54,6 +60,8 @@ export interface TakenIndex {
   readonly changeFiles: ReadonlySet<string>;
   /** Every incremental export id taken (they are few). */
   readonly incrementalExports: ReadonlySet<string>;
+  /** Keys of the capture quarantine objects accepted as lost by the batches up to `batch`. */
+  readonly acceptedCaptureQuarantine: ReadonlySet<string>;
 }
 
 /** `_ddb_lake/apply/taken/<batch padded to 20 digits>.json`. @throws RangeError for a batch below 1. */
@@ -96,6 +104,10 @@ export function advanceTakenIndex(previous: TakenIndex | undefined, record: Batc
     settledBefore,
     changeFiles,
     incrementalExports: new Set([...(previous?.incrementalExports ?? []), ...record.incrementalExports]),
+    acceptedCaptureQuarantine: new Set([
+      ...(previous?.acceptedCaptureQuarantine ?? []),
+      ...(record.acceptedCaptureQuarantine ?? []).map((entry) => entry.key),
+    ]),
   };
 }
 
@@ -120,6 +132,9 @@ export function serializeTakenIndex(index: TakenIndex): string {
     settledBefore: index.settledBefore,
     changeFiles,
     incrementalExports: [...index.incrementalExports].sort(byText),
+    ...(index.acceptedCaptureQuarantine.size === 0
+      ? {}
+      : { acceptedCaptureQuarantine: [...index.acceptedCaptureQuarantine].sort(byText) }),
   })}\n`;
 }
 
@@ -156,7 +171,16 @@ export function parseTakenIndex(bytes: Uint8Array, key: string): TakenIndex {
   const exports = fields['incrementalExports'];
   if (!Array.isArray(exports) || !exports.every((id) => typeof id === 'string'))
     throw corrupt(key, 'incrementalExports is not a list of export ids');
-  return { batch, settledBefore, changeFiles, incrementalExports: new Set(exports as string[]) };
+  const accepted = fields['acceptedCaptureQuarantine'] ?? [];
+  if (!Array.isArray(accepted) || !accepted.every((key) => typeof key === 'string'))
+    throw corrupt(key, 'acceptedCaptureQuarantine is not a list of object keys');
+  return {
+    batch,
+    settledBefore,
+    changeFiles,
+    incrementalExports: new Set(exports as string[]),
+    acceptedCaptureQuarantine: new Set(accepted as string[]),
+  };
 }
 
 /**

@@ -79,7 +79,9 @@ interface BatchPlan {
  * (DESIGN.md, Formats: Change file): every record that maps to a change-file line goes, in the
  * order received, into one change file at `changeFileKey(...)`; a record that cannot be mapped (no
  * SequenceNumber, invalid DynamoDB JSON, …) goes with its reason to a quarantine object under
- * `_ddb_lake/quarantine/capture/<table>/`, is logged, and the batch goes on.
+ * `_ddb_lake/quarantine/capture/<table>/`, is logged, and the batch goes on. The quarantine objects
+ * are written before the change file, which is written only once they all are: a change file in the
+ * landing area implies that its batch's quarantined records are visible too.
  *
  * Idempotent: keys and bytes are pure functions of the batch, so a retried batch rewrites the same
  * objects with the same bytes; records that a differently cut retry writes twice share
@@ -88,7 +90,8 @@ interface BatchPlan {
  * Partial failure is a value, not an exception: when a write fails, `batchItemFailures` holds the
  * SequenceNumber of the first record (in batch order) that is not durably written, so Lambda
  * retries from there and skips nothing; since the change file holds the batch whole, its failed
- * write names its first record. Everything before that point is already durable.
+ * (or, after a failed quarantine write, skipped) write names its first record. Everything before
+ * that point is already durable.
  *
  * The last log entry, `batch-captured` (or `batch-failed`), carries the batch's lag: `options.now`
  * minus the newest ApproximateCreationDateTime of its records, which the Lambda publishes as a
@@ -128,10 +131,16 @@ export async function captureBatch(
   }
 
   const failures: { index: number; key: string; error: unknown }[] = [];
-  const [written, quarantined] = await Promise.all([
-    writeChangeFile(plan, options.store, log, failures),
-    writeQuarantine(plan, records, options.store, log, failures),
-  ]);
+  // Quarantine first, the change file after, and only when every quarantine object is durable:
+  // apply lists change files before the quarantine, so whatever change file it sees, it also sees
+  // the holes of the same batch and commits nothing past them (DESIGN.md rule 7).
+  const quarantined = await writeQuarantine(plan, records, options.store, log, failures);
+  const written =
+    failures.length === 0 ? await writeChangeFile(plan, options.store, log, failures) : undefined;
+  if (written === undefined && plan.changeFile !== undefined && failures.length > 0) {
+    // Not written: its records are retried with the quarantined one (failures name the earliest).
+    failures.push({ index: plan.firstCapturedIndex, key: plan.changeFile.key, error: failures[0]?.error });
+  }
 
   let retryFrom: string | undefined;
   const firstFailure = failures.reduce<(typeof failures)[number] | undefined>(

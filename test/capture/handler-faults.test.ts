@@ -62,7 +62,7 @@ describe('captureBatch when the landing area fails writes', () => {
     expect(await keysUnder(store, '')).toEqual(result.quarantined.map((entry) => entry.key));
   });
 
-  it('a failed quarantine put retries from that record, after the change file was written', async () => {
+  it('a failed quarantine put leaves the change file unwritten (apply must never see it without the hole) and retries from the first record', async () => {
     const { store } = await tempLanding();
     const records = scenario.event.Records;
     const bad = alteredRecord(records[5]!, (copy) => {
@@ -74,10 +74,18 @@ describe('captureBatch when the landing area fails writes', () => {
       { store: faulty },
     );
 
-    expect(result.batchItemFailures).toEqual([{ itemIdentifier: records[5]!.dynamodb!.SequenceNumber }]);
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: records[0]!.dynamodb!.SequenceNumber }]);
     expect(result.quarantined).toEqual([]);
-    expect(result.files).toHaveLength(1);
-    expect(await keysUnder(store, '')).toEqual([result.files[0]!.key]);
+    expect(result.files).toEqual([]);
+    expect(await keysUnder(store, '')).toEqual([]);
+
+    // Lambda's retry from there writes both, the quarantine object first.
+    const retried = await captureBatch(
+      { Records: records.map((record, index) => (index === 5 ? bad : record)) },
+      { store },
+    );
+    expect(retried.batchItemFailures).toEqual([]);
+    expect(await keysUnder(store, '')).toEqual([retried.files[0]!.key, retried.quarantined[0]!.key].sort());
   });
 
   it('a failed put with no SequenceNumber at or before it fails the whole batch by name', async () => {
