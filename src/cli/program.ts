@@ -7,6 +7,7 @@ import { registerDemoCommand } from './commands/demo.ts';
 import { registerInspectCommand } from './commands/inspect.ts';
 import { registerLocalCommand } from './commands/local.ts';
 import { registerPlanCommand } from './commands/plan.ts';
+import { registerStatusCommand } from './commands/status.ts';
 import { registerTableCommand } from './commands/table.ts';
 import { registerVerifyCommand } from './commands/verify.ts';
 import { EXIT_CODES, EXIT_CODES_HELP, type ExitCode } from './exit-codes.ts';
@@ -95,6 +96,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   registerApplyCommand(program, context);
   registerTableCommand(program, context);
   registerVerifyCommand(program, context);
+  registerStatusCommand(program, context);
 
   for (const command of program.commands) {
     command.exitOverride().showHelpAfterError('(run with --help for usage)');
