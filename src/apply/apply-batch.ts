@@ -13,6 +13,7 @@ import { TABLE_NAME_PROPERTY } from './batch-context.ts';
 import { planBatch } from './batch-plan.ts';
 import { readBatchRecord, storeBatchRecord } from './batch-record.ts';
 import type { ApplyBatchResult } from './batch-result.ts';
+import { gateNewBatch, gateStoredBatch } from './capture-quarantine-gate.ts';
 import { faultPoint } from './fault-points.ts';
 import { firstBatch } from './first-batch.ts';
 import { laterBatch } from './later-batch.ts';
@@ -63,6 +64,12 @@ export interface ApplyOptions {
    * A batch whose record already exists is rebuilt from it as always.
    */
   readonly rescan?: boolean;
+  /**
+   * Capture quarantine objects (keys, or names in the table's folder; `all`: every one there now)
+   * to accept as lost with this batch, recorded in its record (DESIGN.md rule 7). Without it, any
+   * object no batch accepted holds the batch (CaptureQuarantineBlockedError).
+   */
+  readonly acceptCaptureQuarantine?: readonly string[];
   /**
    * Default: one opened and closed by the call. A session passed in keeps the files it downloads
    * from an S3 table until it closes (createSnapshotView): close it now and then in a long loop.
@@ -125,7 +132,15 @@ function positive(name: string, value: number | undefined, min: number): void {
  * not cover, creates the table and loads the snapshot with every change from T − margin on.
  * Later batches take the change files (and incremental exports) no earlier batch took; with none,
  * the result is `nothing-new` and nothing is written.
+ * Every batch, first or later, new or rebuilt, passes the capture quarantine gate
+ * (capture-quarantine-gate.ts, DESIGN.md rule 7) before its record is stored (a rebuilt one before
+ * its commit): it takes the change files of records replayed from the capture quarantine, and
+ * records the objects `acceptCaptureQuarantine` accepts.
  * @throws HandoffRefusedError (first batch) with the problems and what to do; nothing written.
+ * @throws CaptureQuarantineBlockedError while an object of the table's capture quarantine is
+ *   neither replayed nor accepted, naming each; nothing written (also when nothing else is new).
+ * @throws CaptureQuarantineUnknownError when `acceptCaptureQuarantine` names an object that is not
+ *   in the quarantine; nothing written.
  * @throws TooManyBadLinesError when the batch's bad lines exceed `maxBad`; the lines are in the
  *   quarantine, nothing else of the batch is committed, a rerun rebuilds the same batch.
  * @throws ApplyRunError for a table apply did not write, a missing snapshot, a damaged record;
@@ -175,7 +190,12 @@ async function runBatch(context: BatchContext): Promise<ApplyBatchResult> {
   let record = await readBatchRecord(delta, batch);
   let rebuilt = record !== undefined;
   if (record === undefined) {
-    const planned = await planBatch(context, batch, appId, existingLayout);
+    const planned = await gateNewBatch(
+      context,
+      batch,
+      appId,
+      await planBatch(context, batch, appId, existingLayout),
+    );
     if (planned === undefined) {
       return {
         outcome: 'nothing-new',
@@ -187,6 +207,9 @@ async function runBatch(context: BatchContext): Promise<ApplyBatchResult> {
     const stored = await storeBatchRecord(delta, planned);
     record = stored.record;
     rebuilt = !stored.created;
+    if (rebuilt) record = await gateStoredBatch(context, record);
+  } else {
+    record = await gateStoredBatch(context, record);
   }
   await writeTakenIndex(delta, record);
   emit({

@@ -17,6 +17,10 @@ export const ApplyErrorCode = {
   leaseHeld: 'APPLY_LEASE_HELD',
   /** An option is out of range. */
   invalidOption: 'APPLY_INVALID_OPTION',
+  /** Capture quarantined stream records no batch accepted: no batch is committed past them (DESIGN.md rule 7). */
+  captureQuarantineBlocked: 'APPLY_CAPTURE_QUARANTINE',
+  /** `--accept-capture-quarantine` names an object that is not in the table's capture quarantine. */
+  captureQuarantineUnknown: 'APPLY_CAPTURE_QUARANTINE_UNKNOWN',
 } as const;
 
 export type ApplyErrorCode = (typeof ApplyErrorCode)[keyof typeof ApplyErrorCode];

@@ -64,6 +64,11 @@ export interface BatchRecord {
    * lost with this batch (DESIGN.md rule 7); absent when none.
    */
   readonly acceptedCaptureQuarantine?: readonly AcceptedCaptureQuarantine[];
+  /**
+   * Markers of replayed capture quarantine objects (`_ddb_lake/quarantine/capture-replayed/…`)
+   * whose change files this batch took (they are in `changeFiles`); absent when none.
+   */
+  readonly replayedCaptureQuarantine?: readonly string[];
 }
 
 /** One capture quarantine object accepted as lost, as the batch record lists it. */
@@ -156,6 +161,7 @@ export function parseBatchRecord(bytes: Uint8Array, key: string): BatchRecord {
     throw corrupt(key, 'replayQuarantine is not a batch number');
   }
   const accepted = acceptedList(fields['acceptedCaptureQuarantine'], key);
+  const replayed = stringList(fields['replayedCaptureQuarantine'] ?? [], key, 'replayedCaptureQuarantine');
   return {
     batch,
     appId: fields['appId'],
@@ -166,6 +172,7 @@ export function parseBatchRecord(bytes: Uint8Array, key: string): BatchRecord {
     changeFiles: stringList(fields['changeFiles'], key, 'changeFiles'),
     ...(replay === undefined ? {} : { replayQuarantine: replay as number }),
     ...(accepted.length === 0 ? {} : { acceptedCaptureQuarantine: accepted }),
+    ...(replayed.length === 0 ? {} : { replayedCaptureQuarantine: replayed }),
   };
 }
 
@@ -214,6 +221,9 @@ export function serializeBatchRecord(record: BatchRecord): string {
             reason: entry.reason,
           })),
         }),
+    ...(record.replayedCaptureQuarantine === undefined || record.replayedCaptureQuarantine.length === 0
+      ? {}
+      : { replayedCaptureQuarantine: record.replayedCaptureQuarantine }),
   })}\n`;
 }
 

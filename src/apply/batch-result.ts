@@ -1,3 +1,4 @@
+import type { AcceptedCaptureQuarantine, BatchRecord } from './batch-record.ts';
 import type { SchemaEvolutionPlan } from './schema-evolution.ts';
 
 /*
@@ -53,6 +54,10 @@ export interface AppliedBatch {
   readonly incrementalExports: number;
   /** The batch whose quarantine this batch replayed, or null. */
   readonly replayedQuarantine: number | null;
+  /** Capture quarantine objects this batch accepted as lost (DESIGN.md rule 7), as its record lists them. */
+  readonly acceptedCaptureQuarantine: readonly AcceptedCaptureQuarantine[];
+  /** Records replayed from the capture quarantine whose change files this batch took. */
+  readonly replayedCaptureRecords: number;
   /** Change records and incremental-export lines read. */
   readonly records: number;
   readonly inserted: number;
@@ -129,4 +134,14 @@ export function schemaChangesOf(plan: SchemaEvolutionPlan): AppliedSchemaChange[
     });
   }
   return changes;
+}
+
+/** What the batch did about the capture quarantine, from its record. Pure. */
+export function captureQuarantineOf(
+  record: BatchRecord,
+): Pick<AppliedBatch, 'acceptedCaptureQuarantine' | 'replayedCaptureRecords'> {
+  return {
+    acceptedCaptureQuarantine: record.acceptedCaptureQuarantine ?? [],
+    replayedCaptureRecords: record.replayedCaptureQuarantine?.length ?? 0,
+  };
 }

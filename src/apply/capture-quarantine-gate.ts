@@ -1,7 +1,21 @@
-import { CAPTURE_QUARANTINE_FOLDER } from '../capture/capture-quarantine.ts';
+import { CAPTURE_QUARANTINE_FOLDER, namedCaptureQuarantineKey } from '../capture/capture-quarantine.ts';
 import { tableNameOf } from '../formats/change-file-key.ts';
 import { mapLimited } from '../map-limited.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import type { BatchContext } from './batch-context.ts';
+import {
+  type AcceptedCaptureQuarantine,
+  type BatchRecord,
+  batchRecordKey,
+  serializeBatchRecord,
+} from './batch-record.ts';
+import {
+  CaptureQuarantineBlockedError,
+  CaptureQuarantineUnknownError,
+  type CaptureQuarantineWhere,
+} from './capture-quarantine-errors.ts';
+import { compareChangeFiles } from './input-discovery.ts';
+import { findReplayedChangeFiles } from './replayed-change-files.ts';
 import { takenIndexBefore } from './taken-index.ts';
 
 /*
@@ -11,6 +25,14 @@ import { takenIndexBefore } from './taken-index.ts';
  * neither replayed (it then leaves that folder, see capture-quarantine-replay.ts) nor accepted as
  * lost by a batch (batch-record.ts `acceptedCaptureQuarantine`, kept cumulatively by the taken
  * index). One listing of the folder per batch; only objects no batch accepted are read.
+ *
+ * Where the gate sits in a batch: after the change files are listed (and the markers of replayed
+ * records, replayed-change-files.ts) and before the batch record is stored, so that a refused run
+ * writes nothing beside the table and a rerun after the repair plans afresh. Capture writes a
+ * batch's quarantine objects before its change file (capture-batch.ts), so the holes of every
+ * change file the batch takes are in the listing. A batch whose record is already stored (a rerun
+ * after a crash) passes the same gate before its commit; an acceptance given then is added to its
+ * record, whose inputs stay as they are.
  */
 
 /** What one capture quarantine object says, as far as it can be read. */
@@ -160,4 +182,135 @@ export async function acceptedCaptureQuarantine(
   if (!Number.isSafeInteger(throughBatch) || throughBatch < 1) return new Set();
   const index = await takenIndexBefore(delta, throughBatch + 1);
   return index?.acceptedCaptureQuarantine ?? new Set();
+}
+
+/** The objects `options.acceptCaptureQuarantine` accepts now: live, not accepted before. */
+async function acceptanceAsked(
+  context: BatchContext,
+  where: CaptureQuarantineWhere,
+  live: readonly string[],
+  acceptedBefore: ReadonlySet<string>,
+): Promise<AcceptedCaptureQuarantine[]> {
+  const asked = context.options.acceptCaptureQuarantine ?? [];
+  if (asked.length === 0) return [];
+  const liveKeys = new Set(live);
+  const named = [
+    ...new Set(
+      asked.filter((given) => given !== 'all').map((given) => namedCaptureQuarantineKey(context.name, given)),
+    ),
+  ];
+  const unknown = named.filter((key) => !liveKeys.has(key));
+  if (unknown.length > 0) throw new CaptureQuarantineUnknownError(where, unknown);
+  const keys = (asked.includes('all') ? live : named).filter((key) => !acceptedBefore.has(key));
+  const entries = await readCaptureQuarantineEntries(context.options.landing, keys);
+  return entries.map((entry) => ({
+    key: entry.key,
+    shard: entry.shard,
+    seq: entry.seq,
+    reason: entry.reason,
+  }));
+}
+
+/** Throws when an object of `live` (still there when read) is in none of `accepted`. */
+async function holdOnHoles(
+  context: BatchContext,
+  where: CaptureQuarantineWhere,
+  batch: number,
+  live: readonly string[],
+  accepted: ReadonlySet<string>,
+): Promise<void> {
+  const open = live.filter((key) => !accepted.has(key));
+  if (open.length === 0) return;
+  const entries = await readCaptureQuarantineEntries(context.options.landing, open);
+  if (entries.length > 0) throw new CaptureQuarantineBlockedError(batch, where, entries);
+}
+
+function whereOf(context: BatchContext): CaptureQuarantineWhere {
+  return { table: context.name, landing: context.options.landing.url, delta: context.options.delta.url };
+}
+
+/**
+ * The gate of a new batch (DESIGN.md rule 7), run after `planned` was planned (undefined: nothing
+ * new) and before its record is stored. Adds the change files of records replayed from the capture
+ * quarantine that no earlier batch took, whatever their partition (with their markers), and the
+ * objects `acceptCaptureQuarantine` accepts; returns the record to store, or undefined when there
+ * is still nothing new (nothing replayed, nothing accepted).
+ * @throws CaptureQuarantineBlockedError when an object of the table's capture quarantine is neither
+ *   accepted by an earlier batch nor by this one: nothing is written.
+ * @throws CaptureQuarantineUnknownError for an accepted object that is not in the quarantine.
+ */
+export async function gateNewBatch(
+  context: BatchContext,
+  batch: number,
+  appId: string,
+  planned: BatchRecord | undefined,
+): Promise<BatchRecord | undefined> {
+  const { landing, delta } = context.options;
+  const where = whereOf(context);
+  const previous = await takenIndexBefore(delta, batch);
+  const replayed =
+    planned?.replayQuarantine === undefined
+      ? await findReplayedChangeFiles(landing, context.name, previous?.replayedCaptureQuarantine ?? new Set())
+      : [];
+  // Listed after the change files and the markers: see the top of this file.
+  const live = await listCaptureQuarantineKeys(landing, context.name);
+  const acceptedBefore = previous?.acceptedCaptureQuarantine ?? new Set<string>();
+  const accepting = await acceptanceAsked(context, where, live, acceptedBefore);
+  await holdOnHoles(
+    context,
+    where,
+    batch,
+    live,
+    new Set([...acceptedBefore, ...accepting.map((entry) => entry.key)]),
+  );
+  const listed = new Set([...(planned?.changeFiles ?? []), ...(previous?.changeFiles ?? [])]);
+  const added = replayed.map((entry) => entry.changeFile).filter((key) => !listed.has(key));
+  if (planned === undefined && added.length === 0 && accepting.length === 0) return undefined;
+  const base: BatchRecord = planned ?? {
+    batch,
+    appId,
+    // The batch's listing started when the run did: the taken index settles partitions by it.
+    createdAt: new Date(context.started).toISOString(),
+    incrementalExports: [],
+    changeFiles: [],
+  };
+  return {
+    ...base,
+    changeFiles:
+      added.length === 0 ? base.changeFiles : [...base.changeFiles, ...added].sort(compareChangeFiles),
+    ...(replayed.length === 0 ? {} : { replayedCaptureQuarantine: replayed.map((entry) => entry.marker) }),
+    ...(accepting.length === 0 ? {} : { acceptedCaptureQuarantine: accepting }),
+  };
+}
+
+/**
+ * The gate of a batch whose record is already stored (rebuilt after a crash), run before its taken
+ * index and its commit. An acceptance asked now is added to the stored record (its inputs stay the
+ * same, so the rebuilt batch is the same batch) and the amended record is returned.
+ * @throws CaptureQuarantineBlockedError / CaptureQuarantineUnknownError as `gateNewBatch`.
+ */
+export async function gateStoredBatch(context: BatchContext, record: BatchRecord): Promise<BatchRecord> {
+  const { landing, delta } = context.options;
+  const where = whereOf(context);
+  const previous = await takenIndexBefore(delta, record.batch);
+  const live = await listCaptureQuarantineKeys(landing, context.name);
+  const acceptedBefore = new Set([
+    ...(previous?.acceptedCaptureQuarantine ?? []),
+    ...(record.acceptedCaptureQuarantine ?? []).map((entry) => entry.key),
+  ]);
+  const accepting = await acceptanceAsked(context, where, live, acceptedBefore);
+  await holdOnHoles(
+    context,
+    where,
+    record.batch,
+    live,
+    new Set([...acceptedBefore, ...accepting.map((entry) => entry.key)]),
+  );
+  if (accepting.length === 0) return record;
+  const amended: BatchRecord = {
+    ...record,
+    acceptedCaptureQuarantine: [...(record.acceptedCaptureQuarantine ?? []), ...accepting],
+  };
+  await delta.put(batchRecordKey(record.batch), serializeBatchRecord(amended));
+  return amended;
 }

@@ -14,7 +14,7 @@ import {
 } from './batch-context.ts';
 import type { BatchRecord } from './batch-record.ts';
 import type { ApplyBatchResult } from './batch-result.ts';
-import { schemaChangesOf } from './batch-result.ts';
+import { captureQuarantineOf, schemaChangesOf } from './batch-result.ts';
 import { faultPoint } from './fault-points.ts';
 import { reopenSnapshot } from './input-discovery.ts';
 import { inferSnapshotSchema, loadSnapshotRows } from './snapshot-load.ts';
@@ -120,6 +120,7 @@ export async function firstBatch(
     changeFiles: record.changeFiles.length,
     incrementalExports: record.incrementalExports.length,
     replayedQuarantine: record.replayQuarantine ?? null,
+    ...captureQuarantineOf(record),
     records: read.records,
     inserted: load.inserted,
     updated: load.updated,

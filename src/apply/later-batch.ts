@@ -5,7 +5,7 @@ import type { BatchContext } from './batch-context.ts';
 import { foldChanges, quarantineBadLines, rowsPerFileOf, writeTombstonesOf } from './batch-context.ts';
 import type { BatchRecord } from './batch-record.ts';
 import type { ApplyBatchResult } from './batch-result.ts';
-import { schemaChangesOf } from './batch-result.ts';
+import { captureQuarantineOf, schemaChangesOf } from './batch-result.ts';
 import { winnerItem } from './batch-rows.ts';
 import { supersedes } from './change-order.ts';
 import type { ReducedChange } from './change-reduction.ts';
@@ -108,6 +108,7 @@ export async function laterBatch(
     changeFiles: record.changeFiles.length,
     incrementalExports: record.incrementalExports.length,
     replayedQuarantine: record.replayQuarantine ?? null,
+    ...captureQuarantineOf(record),
     records: read.records,
     inserted: merged?.inserted ?? 0,
     updated: merged?.updated ?? 0,

@@ -14,12 +14,15 @@ import { parseStateObject } from './state-json.ts';
  *   {"batch":N,"settledBefore":"yyyy-mm-dd"|null,
  *    "changeFiles":{"changes/<table>/dt=<date>/<shard>/":["<first>-<last>.jsonl.gz",…],…},
  *    "incrementalExports":["<export id>",…],
- *    "acceptedCaptureQuarantine":["_ddb_lake/quarantine/capture/<table>/<name>.json",…]}
+ *    "acceptedCaptureQuarantine":["_ddb_lake/quarantine/capture/<table>/<name>.json",…],
+ *    "replayedCaptureQuarantine":["_ddb_lake/quarantine/capture-replayed/<table>/<name>.json",…]}
  *
  * `acceptedCaptureQuarantine` (absent when empty, and in indexes written before it existed) holds
  * every capture quarantine object some batch up to this one accepted as lost (DESIGN.md rule 7),
  * so that the gate of the next batch (capture-quarantine-gate.ts) needs this one object, not every
- * batch record. Accepted keys never settle.
+ * batch record; `replayedCaptureQuarantine` the markers of replayed objects whose change files a
+ * batch took, so that a replayed change file dated in a settled partition is taken once, and only
+ * once. Neither settles.
  *
  * Settled partitions. A change file lands in `dt=<UTC date of its first record's ts>`, and capture
  * (Lambda or the poller, both fed by DynamoDB Streams) can only write a record the stream still
@@ -62,6 +65,8 @@ export interface TakenIndex {
   readonly incrementalExports: ReadonlySet<string>;
   /** Keys of the capture quarantine objects accepted as lost by the batches up to `batch`. */
   readonly acceptedCaptureQuarantine: ReadonlySet<string>;
+  /** Markers of replayed capture quarantine objects whose change files the batches up to `batch` took. */
+  readonly replayedCaptureQuarantine: ReadonlySet<string>;
 }
 
 /** `_ddb_lake/apply/taken/<batch padded to 20 digits>.json`. @throws RangeError for a batch below 1. */
@@ -108,6 +113,10 @@ export function advanceTakenIndex(previous: TakenIndex | undefined, record: Batc
       ...(previous?.acceptedCaptureQuarantine ?? []),
       ...(record.acceptedCaptureQuarantine ?? []).map((entry) => entry.key),
     ]),
+    replayedCaptureQuarantine: new Set([
+      ...(previous?.replayedCaptureQuarantine ?? []),
+      ...(record.replayedCaptureQuarantine ?? []),
+    ]),
   };
 }
 
@@ -135,6 +144,9 @@ export function serializeTakenIndex(index: TakenIndex): string {
     ...(index.acceptedCaptureQuarantine.size === 0
       ? {}
       : { acceptedCaptureQuarantine: [...index.acceptedCaptureQuarantine].sort(byText) }),
+    ...(index.replayedCaptureQuarantine.size === 0
+      ? {}
+      : { replayedCaptureQuarantine: [...index.replayedCaptureQuarantine].sort(byText) }),
   })}\n`;
 }
 
@@ -174,12 +186,16 @@ export function parseTakenIndex(bytes: Uint8Array, key: string): TakenIndex {
   const accepted = fields['acceptedCaptureQuarantine'] ?? [];
   if (!Array.isArray(accepted) || !accepted.every((key) => typeof key === 'string'))
     throw corrupt(key, 'acceptedCaptureQuarantine is not a list of object keys');
+  const replayed = fields['replayedCaptureQuarantine'] ?? [];
+  if (!Array.isArray(replayed) || !replayed.every((key) => typeof key === 'string'))
+    throw corrupt(key, 'replayedCaptureQuarantine is not a list of object keys');
   return {
     batch,
     settledBefore,
     changeFiles,
     incrementalExports: new Set(exports as string[]),
     acceptedCaptureQuarantine: new Set(accepted as string[]),
+    replayedCaptureQuarantine: new Set(replayed as string[]),
   };
 }
 

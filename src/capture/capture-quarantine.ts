@@ -9,6 +9,28 @@ import type { MappingProblem } from './stream-record-mapping.ts';
  */
 export const CAPTURE_QUARANTINE_FOLDER = '_ddb_lake/quarantine/capture/';
 
+/**
+ * Where `ddb-lake quarantine replay` moves an object once its record is a change file again:
+ * `_ddb_lake/quarantine/capture-replayed/<table>/<name>.json`, the object as replayed plus the key
+ * of the change file it became (capture-quarantine-replay.ts).
+ */
+export const CAPTURE_REPLAYED_FOLDER = '_ddb_lake/quarantine/capture-replayed/';
+
+/** The folder of `table`'s capture quarantine (a name, not an ARN), ending with `/`. */
+export function captureQuarantineFolder(table: string): string {
+  return `${CAPTURE_QUARANTINE_FOLDER}${table}/`;
+}
+
+/**
+ * The key of the object a person names by its key (`_ddb_lake/quarantine/capture/<table>/x.json`)
+ * or by its name in the table's folder (`x.json`, or `x`: a SequenceNumber or eventID). Pure; says
+ * nothing about whether the object exists.
+ */
+export function namedCaptureQuarantineKey(table: string, given: string): string {
+  if (given.includes('/')) return given;
+  return `${captureQuarantineFolder(table)}${given.endsWith('.json') ? given : `${given}.json`}`;
+}
+
 const SEQUENCE_NUMBER = /^[0-9]{1,40}$/;
 /** An eventID usable as it is in an object key: no `/`, no leading dot (no `.` or `..` segment). */
 const KEY_SAFE_EVENT_ID = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;

@@ -11,6 +11,8 @@ export const CaptureErrorCode = {
   writeFailed: 'CAPTURE_WRITE_FAILED',
   /** The Lambda function was deployed without `DDB_LAKE_LANDING`. */
   landingNotSet: 'LANDING_NOT_SET',
+  /** A capture quarantine object named on the command line is not in the table's quarantine. */
+  quarantineObjectUnknown: 'CAPTURE_QUARANTINE_OBJECT_UNKNOWN',
 } as const;
 
 export type CaptureErrorCode = (typeof CaptureErrorCode)[keyof typeof CaptureErrorCode];

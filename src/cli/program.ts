@@ -7,6 +7,7 @@ import { registerDemoCommand } from './commands/demo.ts';
 import { registerInspectCommand } from './commands/inspect.ts';
 import { registerLocalCommand } from './commands/local.ts';
 import { registerPlanCommand } from './commands/plan.ts';
+import { registerQuarantineCommand } from './commands/quarantine.ts';
 import { registerStatusCommand } from './commands/status.ts';
 import { registerTableCommand } from './commands/table.ts';
 import { registerVerifyCommand } from './commands/verify.ts';
@@ -94,6 +95,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   registerBackfillCommand(program, context);
   registerPlanCommand(program, context);
   registerApplyCommand(program, context);
+  registerQuarantineCommand(program, context);
   registerTableCommand(program, context);
   registerVerifyCommand(program, context);
   registerStatusCommand(program, context);

@@ -62,12 +62,32 @@ export function callerPolicy(input: CallerPolicyInput): PolicyDocument {
   }
 
   if (landing.kind === 's3') {
-    // Capture and plan write; the chosen strategy writes its snapshot and its own state.
-    const writes = [folders.changes, folders.captureState, folders.captureQuarantine, folders.plan];
-    // Capture reads its checkpoints, apply reads snapshots, change files and gap records.
-    const reads = [folders.changes, folders.captureState, folders.exports];
-    const lists = [folders.changes, folders.captureState, folders.captureQuarantine, folders.exports];
-    const deletes: string[] = [];
+    // Capture and plan write; the chosen strategy writes its snapshot and its own state; the
+    // quarantine replay writes change files and markers, and removes the objects it replayed.
+    const writes = [
+      folders.changes,
+      folders.captureState,
+      folders.captureQuarantine,
+      folders.captureReplayed,
+      folders.plan,
+    ];
+    // Capture reads its checkpoints, apply reads snapshots, change files, gap records and the
+    // capture quarantine (its gate), the quarantine commands read and replay it.
+    const reads = [
+      folders.changes,
+      folders.captureState,
+      folders.exports,
+      folders.captureQuarantine,
+      folders.captureReplayed,
+    ];
+    const lists = [
+      folders.changes,
+      folders.captureState,
+      folders.captureQuarantine,
+      folders.captureReplayed,
+      folders.exports,
+    ];
+    const deletes: string[] = [folders.captureQuarantine];
     if (strategy === 'export') {
       writes.push(folders.exports, folders.nativeExportState);
       reads.push(folders.nativeExportState);

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { CAPTURE_QUARANTINE_FOLDER } from '../capture/capture-quarantine.ts';
+import { CAPTURE_QUARANTINE_FOLDER, CAPTURE_REPLAYED_FOLDER } from '../capture/capture-quarantine.ts';
 import { captureStatePrefix } from '../capture/checkpoint.ts';
 import { changeFilesPrefix, tableNameOf } from '../formats/change-file-key.ts';
 import { EXPORTS_FOLDER } from '../formats/export-layout.ts';
@@ -50,6 +50,8 @@ export interface LandingFolders {
   readonly captureState: string;
   /** Stream records capture could not turn into change-file lines. */
   readonly captureQuarantine: string;
+  /** Where `ddb-lake quarantine replay` moves replayed objects (apply lists it). */
+  readonly captureReplayed: string;
   /** Snapshots in the native export layout, for every table of the landing area. */
   readonly exports: string;
   /** The native export's request records (written, read, removed once watched). */
@@ -75,6 +77,7 @@ export function landingFoldersOf(tableOrArn: string): LandingFolders {
     changes: changeFilesPrefix(table),
     captureState: captureStatePrefix(table),
     captureQuarantine: `${CAPTURE_QUARANTINE_FOLDER}${table}/`,
+    captureReplayed: `${CAPTURE_REPLAYED_FOLDER}${table}/`,
     exports: EXPORTS_FOLDER,
     nativeExportState: NATIVE_EXPORT_STATE_FOLDER,
     scanState: SCAN_STATE_FOLDER,

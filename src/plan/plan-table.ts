@@ -1,4 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { acceptedCaptureQuarantine, listCaptureQuarantine } from '../apply/capture-quarantine-gate.ts';
+import { newestBatchRecord } from '../apply/quarantine-report.ts';
 import { readCheckpoints } from '../capture/checkpoint.ts';
 import { StorageError } from '../storage/errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
@@ -55,6 +57,11 @@ export interface PlanTableOptions {
   readonly rates?: Partial<RateAssumptions> | undefined;
   /** The Delta table's store URL (`ObjectStore.url`), when known: the IAM policy then covers it. */
   readonly deltaUrl?: string | undefined;
+  /**
+   * The Delta table, when known: read (its batch records) for the capture quarantine objects a
+   * batch accepted. Without it, every object counts as accepted by none.
+   */
+  readonly delta?: ObjectStore | undefined;
   /** Who requests the native export, for the bucket policy: a role or user ARN, or an account id. */
   readonly principal?: string | undefined;
   /** The account that owns the landing bucket, when known (says whether the bucket policy is needed). */
@@ -112,7 +119,8 @@ export interface TablePlan {
  * Plans the backfill of one table into a landing area: reads the table's facts (DescribeTable,
  * DescribeContinuousBackups), recommends a strategy (`chooseStrategy`), estimates cost and time
  * (`estimateCosts`), checks the handoff at T (`checkHandoff`: T is `exportTime` or now, and never
- * before now for a Scan or touch), reads capture's checkpoints and quarantine, decides readiness
+ * before now for a Scan or touch), reads capture's checkpoints and quarantine (each object read; with
+ * `delta`, the batch records say which a batch accepted), decides readiness
  * (`assessReadiness`), and builds the IAM policy, the export's bucket policy and the snapshot
  * lifecycle rule. Unless `writeReport` is false, writes the report to
  * `_ddb_lake/plan/<table>/last-plan.json` (replacing the previous one); a refused write is a
@@ -168,7 +176,7 @@ export async function planTable(options: PlanTableOptions): Promise<TablePlan> {
     filesListed: handoff.filesListed,
     firstRecordsRead: handoff.firstRecordsRead,
   });
-  const capture = await readCaptureState(options.landing, facts.name, folders);
+  const capture = await readCaptureState(options.landing, facts.name, options.delta);
   emit({
     code: PlanEventCode.captureStateRead,
     checkpoints: capture.checkpoints,
@@ -229,7 +237,7 @@ export async function planTable(options: PlanTableOptions): Promise<TablePlan> {
 async function readCaptureState(
   store: ObjectStore,
   table: string,
-  folders: LandingFolders,
+  delta: ObjectStore | undefined,
 ): Promise<CaptureState> {
   const checkpoints = await readCheckpoints(store, table);
   let lastCheckpointAt: string | null = null;
@@ -238,9 +246,21 @@ async function readCaptureState(
       lastCheckpointAt = checkpoint.updatedAt;
     }
   }
-  let quarantined = 0;
-  for await (const _ of store.list(folders.captureQuarantine)) quarantined++;
-  return { checkpoints: checkpoints.size, lastCheckpointAt, quarantined };
+  const entries = await listCaptureQuarantine(store, table);
+  const accepted =
+    delta === undefined
+      ? new Set<string>()
+      : await acceptedCaptureQuarantine(delta, (await newestBatchRecord(delta)) ?? 0);
+  const summary = ({ key, shard, seq, reason }: (typeof entries)[number]) => ({ key, shard, seq, reason });
+  return {
+    checkpoints: checkpoints.size,
+    lastCheckpointAt,
+    quarantined: entries.length,
+    quarantine: {
+      notAccepted: entries.filter((entry) => !accepted.has(entry.key)).map(summary),
+      accepted: entries.filter((entry) => accepted.has(entry.key)).map(summary),
+    },
+  };
 }
 
 function exportBucketAdvice(

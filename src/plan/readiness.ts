@@ -25,10 +25,11 @@ export const PlanFindingCode = {
   exportTimeInFuture: 'EXPORT_TIME_IN_FUTURE',
   exportTimeBeforePitr: 'EXPORT_TIME_BEFORE_PITR_WINDOW',
   landingNotWritable: 'LANDING_NOT_WRITABLE',
+  /** Stream records capture quarantined that no apply batch accepted: apply commits nothing past them. */
+  captureQuarantine: 'CAPTURE_QUARANTINE',
   /** Warnings. */
   pitrNotReadable: 'PITR_NOT_READABLE',
   captureStale: 'CAPTURE_STALE',
-  captureQuarantine: 'CAPTURE_QUARANTINE',
   exportTimeMoved: 'EXPORT_TIME_MOVED',
 } as const;
 
@@ -50,7 +51,26 @@ export interface CaptureState {
   readonly lastCheckpointAt: string | null;
   /** Records capture could not write as change-file lines, kept in quarantine. */
   readonly quarantined: number;
+  /**
+   * The quarantined records no apply batch accepted as lost (each holds apply: DESIGN.md rule 7),
+   * and those a batch accepted (known only when the Delta table was given).
+   */
+  readonly quarantine: {
+    readonly notAccepted: readonly CaptureQuarantineSummary[];
+    readonly accepted: readonly CaptureQuarantineSummary[];
+  };
 }
+
+/** A capture quarantine object as plan reports it. */
+export interface CaptureQuarantineSummary {
+  readonly key: string;
+  readonly shard: string | null;
+  readonly seq: string | null;
+  readonly reason: string;
+}
+
+/** Objects named in the finding's message; the report's capture state lists them all. */
+const QUARANTINE_NAMED = 5;
 
 export interface ReadinessInput {
   readonly facts: TableFacts;
@@ -182,11 +202,19 @@ export function assessReadiness(input: ReadinessInput): {
       action: `make sure capture runs (${startCapture}), then plan again`,
     });
   }
-  if (input.capture.quarantined > 0) {
-    warnings.push({
+  const holes = input.capture.quarantine.notAccepted;
+  if (holes.length > 0) {
+    const named = holes
+      .slice(0, QUARANTINE_NAMED)
+      .map(
+        (entry) =>
+          `shard ${entry.shard ?? '(unknown)'} sequence number ${entry.seq ?? '(unknown)'} (${entry.key}): ${entry.reason}`,
+      );
+    if (holes.length > QUARANTINE_NAMED) named.push(`… and ${holes.length - QUARANTINE_NAMED} more`);
+    blockers.push({
       code: PlanFindingCode.captureQuarantine,
-      message: `${input.capture.quarantined} stream record(s) of table ${table} could not be written as change-file lines and wait in quarantine (_ddb_lake/quarantine/capture/${table}/)`,
-      action: 'look at them before applying: apply cannot replay them',
+      message: `${holes.length} stream record(s) of table ${table} could not be written as change-file lines and wait in quarantine (_ddb_lake/quarantine/capture/${table}/), accepted by no apply batch: each is a hole in its shard's changes, and apply commits no batch while it is there. ${named.join('; ')}`,
+      action: `fix each record in place and replay it: ddb-lake quarantine replay --table ${table} --landing ${landingUrl} --key <object> (or --all); or accept it as lost: ddb-lake apply --table ${table} --landing ${landingUrl} --delta <table> --accept-capture-quarantine <object>`,
     });
   }
   return { blockers, warnings };

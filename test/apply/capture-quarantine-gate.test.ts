@@ -32,7 +32,7 @@ describe('the capture quarantine as apply lists it', () => {
       shard: SHARD,
       seq: String(seq(2)),
       eventId: `event-${seq(2)}`,
-      path: 'dynamodb.NewImage.total',
+      path: 'dynamodb.NewImage.amount',
       damaged: false,
     });
     expect(entries[0]?.reason).toMatch(/twelve/);

@@ -9,6 +9,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, describe, expect, it } from 'vitest';
+import { storeBatchRecord } from '../../src/apply/batch-record.ts';
+import { writeTakenIndex } from '../../src/apply/taken-index.ts';
 import { captureQuarantineKey } from '../../src/capture/capture-quarantine.ts';
 import { writeCheckpoint } from '../../src/capture/checkpoint.ts';
 import { pollStream } from '../../src/capture/stream-poller.ts';
@@ -277,7 +279,7 @@ describe('plan of a table', () => {
     expect(enabledCodes).toContain(PlanFindingCode.exportTimeBeforePitr);
   });
 
-  it('warns about capture that wrote no checkpoint for more than a day, and about quarantined records', async () => {
+  it('warns about capture that wrote no checkpoint for more than a day; a quarantined record no batch accepted makes it not ready', async () => {
     const table = await streamTable();
     await putItems(table.tableName, 2);
     const landing = await tempLanding();
@@ -314,10 +316,46 @@ describe('plan of a table', () => {
       landing: stale.store,
       table: table.tableName,
     });
-    const codes = plan.warnings.map((w) => w.code);
-    expect(codes).toContain(PlanFindingCode.captureStale);
-    expect(codes).toContain(PlanFindingCode.captureQuarantine);
-    expect(plan.capture).toEqual({ checkpoints: 1, lastCheckpointAt: twoDaysAgo, quarantined: 1 });
+    expect(plan.warnings.map((w) => w.code)).toContain(PlanFindingCode.captureStale);
+    expect(plan.ready).toBe(false);
+    const hole = plan.blockers.find((b) => b.code === PlanFindingCode.captureQuarantine);
+    const key = captureQuarantineKey(table.tableName, record);
+    expect(hole?.message).toContain(`sequence number 4242 (${key})`);
+    expect(hole?.action).toContain('ddb-lake quarantine replay');
+    expect(hole?.action).toContain('--accept-capture-quarantine');
+    expect(plan.capture).toEqual({
+      checkpoints: 1,
+      lastCheckpointAt: twoDaysAgo,
+      quarantined: 1,
+      quarantine: {
+        notAccepted: [{ key, shard: null, seq: '4242', reason: expect.stringMatching(/damaged/) }],
+        accepted: [],
+      },
+    });
+
+    // Once a batch of the Delta table accepted it, it is reported as accepted and holds nothing.
+    const delta = await tempLanding();
+    const accepted = { key, shard: null, seq: '4242', reason: 'damaged' };
+    const stored = await storeBatchRecord(delta.store, {
+      batch: 1,
+      appId: 'ddb-lake-apply',
+      createdAt: new Date().toISOString(),
+      incrementalExports: [],
+      changeFiles: [],
+      acceptedCaptureQuarantine: [accepted],
+    });
+    await writeTakenIndex(delta.store, stored.record);
+    const after = await planTable({
+      dynamodb: dynamoDbClient(),
+      landing: stale.store,
+      delta: delta.store,
+      table: table.tableName,
+    });
+    expect(after.blockers.map((b) => b.code)).not.toContain(PlanFindingCode.captureQuarantine);
+    expect(after.capture.quarantine).toEqual({
+      notAccepted: [],
+      accepted: [{ key, shard: null, seq: '4242', reason: expect.stringMatching(/damaged/) }],
+    });
   });
 
   it('is not ready when the landing area refuses writes, and says which permission is needed', async () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { runFolder } from '../../src/backfill/backfill-run.ts';
 import { NATIVE_EXPORT_STATE_FOLDER as BACKFILL_NATIVE_EXPORT_STATE_FOLDER } from '../../src/backfill/native-export-intent.ts';
 import { captureQuarantineKey } from '../../src/capture/capture-quarantine.ts';
+import { captureReplayedFolder } from '../../src/capture/capture-quarantine-replay.ts';
 import { checkpointKey } from '../../src/capture/checkpoint.ts';
 import { changeFileKey } from '../../src/formats/change-file-key.ts';
 import { ExportWriter } from '../../src/formats/export-writer.ts';
@@ -69,6 +70,15 @@ describe('IAM policy for the caller', () => {
         ]),
       );
       expect(text).toContain('arn:aws:s3:::lake-bucket/landing/area/changes/orders/*');
+      // Apply's gate reads the capture quarantine; the replay moves objects out of it.
+      const read = policy.Statement.find((s) => s.Sid === 'DdbLakeLandingRead');
+      expect(resources(read as PolicyStatement)).toContain(
+        'arn:aws:s3:::lake-bucket/landing/area/_ddb_lake/quarantine/capture/orders/*',
+      );
+      const removes = policy.Statement.find((s) => s.Sid === 'DdbLakeLandingDelete');
+      expect(resources(removes as PolicyStatement)).toContain(
+        'arn:aws:s3:::lake-bucket/landing/area/_ddb_lake/quarantine/capture/orders/*',
+      );
     });
   }
 
@@ -174,6 +184,7 @@ describe('landing folders named by the policies', () => {
     ).toBe(true);
     const record = { eventID: 'e1', dynamodb: { SequenceNumber: '100' } } as DynamoDBRecord;
     expect(captureQuarantineKey('orders', record).startsWith(FOLDERS.captureQuarantine)).toBe(true);
+    expect(captureReplayedFolder('orders')).toBe(FOLDERS.captureReplayed);
     const writer = await ExportWriter.start(landing.store, { tableArn: TABLE_ARN, exportTime: new Date(0) });
     expect(writer.dir.startsWith(FOLDERS.exports)).toBe(true);
     await writer.abort();

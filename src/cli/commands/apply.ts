@@ -2,6 +2,11 @@ import { type Command, Option } from 'commander';
 import { type AppliedBatch, type ApplyBatchResult, applyBatch } from '../../apply/apply-batch.ts';
 import { HandoffRefusedError, TooManyBadLinesError } from '../../apply/apply-errors.ts';
 import { type ApplyEvent, ApplyEventCode } from '../../apply/apply-events.ts';
+import {
+  CaptureQuarantineBlockedError,
+  CaptureQuarantineUnknownError,
+  describeCaptureQuarantineEntry,
+} from '../../apply/capture-quarantine-errors.ts';
 import { UsageError } from '../../errors.ts';
 import { sleep } from '../../sleep.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
@@ -28,6 +33,7 @@ interface ApplyFlags extends AwsFlags {
   every?: string;
   replayQuarantine?: string;
   rescan: boolean;
+  acceptCaptureQuarantine: string[];
   json: boolean;
 }
 
@@ -43,7 +49,13 @@ Listing stays fast as the history grows: a change file lands in the partition dt
 
 Bad lines (unreadable JSON, a record without its key) go to _ddb_lake/quarantine/apply/<batch>/ beside the table with file, line and reason; past --max-bad (default 0) the batch is not committed (exit code 3): fix the input files and run again, the batch is rebuilt from the same list. Lines let through with a higher --max-bad can be fixed in their quarantine file and applied later with --replay-quarantine <batch>.
 
+A stream record capture could not write as a change-file line (it is kept under _ddb_lake/quarantine/capture/<table>/ in the landing area) is a hole in its shard's changes: no batch is committed while one is there that no batch accepted (exit code 3, naming each object's shard, sequence number and reason; the table is unchanged). Fix it in place and replay it with ddb-lake quarantine replay (the next batch takes it in sequence order, whatever its date), or drop it knowingly with --accept-capture-quarantine <object> (or all), which the batch records; the acceptance is committed even when nothing else is new.
+
 One writer at a time per table. --endpoint-url applies to S3 (landing area and Delta table).`;
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
 
 function wholeNumber(flag: string, text: string, minimum: number): number {
   const value = Number(text);
@@ -110,6 +122,12 @@ export function registerApplyCommand(program: Command, context: CommandContext):
           'apply the quarantined lines of an earlier batch (after fixing them in place) as a batch of their own',
         )
         .option(
+          '--accept-capture-quarantine <object|all>',
+          'accept a record capture quarantined as lost (its key or name under _ddb_lake/quarantine/capture/<table>/, or all): the batch records it and stops waiting for it; repeatable',
+          collect,
+          [],
+        )
+        .option(
           '--rescan',
           'the next batch this run plans lists every change-file partition and reads every batch list, to take change files restored into partitions older than two days',
           false,
@@ -122,7 +140,8 @@ export function registerApplyCommand(program: Command, context: CommandContext):
         '  ddb-lake apply --table orders --landing s3://lake/landing --delta s3://lake/tables/orders\n' +
         '  ddb-lake apply --table orders --landing ./landing --delta ./orders --snapshot 01795392000000-5a1c9e20 --margin 15m\n' +
         '  ddb-lake apply --table orders --landing ./landing --delta ./orders --every 5m\n' +
-        '  ddb-lake apply --table orders --landing ./landing --delta ./orders --rescan   # after restoring old change files',
+        '  ddb-lake apply --table orders --landing ./landing --delta ./orders --rescan   # after restoring old change files\n' +
+        '  ddb-lake apply --table orders --landing ./landing --delta ./orders --accept-capture-quarantine 4938000000000001234567.json',
     )
     .action(
       context.action(async (flags: ApplyFlags) => {
@@ -135,6 +154,15 @@ export function registerApplyCommand(program: Command, context: CommandContext):
         if (loops.filter(Boolean).length > 1) {
           throw new UsageError(
             '--until-idle, --every and --replay-quarantine exclude each other: pass one of them',
+          );
+        }
+        const accept = flags.acceptCaptureQuarantine.map((given) => given.trim());
+        if (accept.some((given) => given === '')) {
+          throw new UsageError('--accept-capture-quarantine needs an object key or name, or all');
+        }
+        if (accept.length > 0 && flags.every !== undefined) {
+          throw new UsageError(
+            '--accept-capture-quarantine is a decision about the objects in quarantine now, and --every would keep accepting new ones: run apply once with it, then start --every without it',
           );
         }
         const replay =
@@ -171,9 +199,16 @@ export function registerApplyCommand(program: Command, context: CommandContext):
           };
           // --rescan is for the next batch planned: a rebuilt batch plans nothing and does not use it up.
           let rescan = flags.rescan;
+          // An acceptance goes with the first batch committed: later ones must not accept new objects.
+          let accepting: readonly string[] = accept;
           const once = async (): Promise<ApplyBatchResult> => {
-            const result = await applyBatch(rescan ? { ...options, rescan } : options);
+            const result = await applyBatch({
+              ...options,
+              ...(rescan ? { rescan } : {}),
+              ...(accepting.length === 0 ? {} : { acceptCaptureQuarantine: accepting }),
+            });
             if (result.outcome !== 'applied' || !result.rebuilt) rescan = false;
+            if (result.outcome === 'applied') accepting = [];
             results.push(result);
             renderResult(result, output);
             return result;
@@ -195,7 +230,9 @@ export function registerApplyCommand(program: Command, context: CommandContext):
             });
           } else if (replay !== undefined) {
             // A batch left unfinished by an earlier run is rebuilt first; the replay comes after it.
-            const result = await applyBatch({ ...options, replayQuarantine: replay });
+            const withAccept =
+              accept.length === 0 ? options : { ...options, acceptCaptureQuarantine: accept };
+            const result = await applyBatch({ ...withAccept, replayQuarantine: replay });
             results.push(result);
             renderResult(result, output);
             if (result.outcome === 'applied' && result.replayedQuarantine !== replay) {
@@ -218,6 +255,28 @@ export function registerApplyCommand(program: Command, context: CommandContext):
               error: { code: error.code, message: error.message, problems: error.problems },
             });
             return EXIT_CODES.NOT_READY;
+          }
+          if (error instanceof CaptureQuarantineBlockedError) {
+            output.warn(`ddb-lake: ${error.message}`);
+            output.resultJson({
+              batches: results,
+              error: {
+                code: error.code,
+                message: error.message,
+                batch: error.batch,
+                table: error.table,
+                captureQuarantine: error.entries,
+              },
+            });
+            return EXIT_CODES.BAD_INPUT;
+          }
+          if (error instanceof CaptureQuarantineUnknownError) {
+            output.warn(`ddb-lake: ${error.message}`);
+            output.resultJson({
+              batches: results,
+              error: { code: error.code, message: error.message, keys: error.keys },
+            });
+            return EXIT_CODES.USAGE;
           }
           if (error instanceof TooManyBadLinesError) {
             output.warn(`ddb-lake: ${error.message}`);
@@ -321,6 +380,12 @@ function renderApplied(r: AppliedBatch, output: Output): void {
     `  skipped     ${count(s.olderThanRow)} older than the row, ${count(s.tombstoned)} tombstoned, ${count(s.beforeWindow)} before T − margin, ${count(s.duplicates)} duplicate or superseded`,
   );
   line(`  quarantined ${count(r.quarantined)}${r.quarantine === null ? '' : ` (in ${r.quarantine})`}`);
+  if (r.replayedCaptureRecords > 0) {
+    line(`  replayed    ${count(r.replayedCaptureRecords)} record(s) from the capture quarantine`);
+  }
+  for (const entry of r.acceptedCaptureQuarantine) {
+    line(`  accepted    as lost: ${describeCaptureQuarantineEntry(entry)}`);
+  }
   const columns = r.schemaChanges.filter((change) => change.kind === 'column');
   const conflicts = r.schemaChanges.filter((change) => change.kind === 'conflict');
   if (r.snapshot !== null && columns.length > 0) {

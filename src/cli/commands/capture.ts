@@ -182,7 +182,7 @@ function report(summary: StreamPollSummary, landingUrl: string, output: Output):
   );
   if (summary.quarantined > 0) {
     output.warn(
-      `${count(summary.quarantined)} record(s) could not be written as change-file lines and were kept under ${CAPTURE_QUARANTINE_FOLDER}${summary.table}/ with the reason: nothing was dropped, but look at them before applying.`,
+      `${count(summary.quarantined)} record(s) could not be written as change-file lines and were kept under ${CAPTURE_QUARANTINE_FOLDER}${summary.table}/ with the reason: nothing was dropped, but apply commits no batch while they are there. See them with ddb-lake quarantine list --table ${summary.table} --landing ${landingUrl}; fix each in place and run ddb-lake quarantine replay, or accept it as lost with apply --accept-capture-quarantine.`,
     );
   }
   if (summary.gaps.length > 0) {

@@ -124,7 +124,7 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
         )
         .option(
           '--delta <url>',
-          'the Delta table (s3://bucket/prefix or a folder): the IAM policy then covers it',
+          'the Delta table (s3://bucket/prefix or a folder): the IAM policy then covers it, and its batch records say which quarantined stream records were accepted',
         )
         .option(
           '--principal <arn|account>',
@@ -157,7 +157,15 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
           ...(flags.region === undefined ? {} : { region: flags.region }),
           ...(flags.profile === undefined ? {} : { profile: flags.profile }),
         });
-        const deltaUrl = flags.delta === undefined ? undefined : deltaStoreUrl(flags.delta);
+        // Read for the capture quarantine objects its batches accepted; an absent table has none.
+        const delta =
+          flags.delta === undefined
+            ? undefined
+            : openStore(flags.delta, {
+                ...(flags.region === undefined ? {} : { region: flags.region }),
+                ...(flags.profile === undefined ? {} : { profile: flags.profile }),
+              });
+        const deltaUrl = delta?.url;
         const dynamodb = new DynamoDBClient({
           ...(flags.endpointUrl === undefined ? {} : { endpoint: flags.endpointUrl }),
           ...(flags.region === undefined ? {} : { region: flags.region }),
@@ -192,6 +200,7 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
               pitrPerGbMonth: positive('--pitr-price', flags.pitrPrice, true),
             },
             deltaUrl,
+            delta,
             principal: flags.principal,
             bucketOwner: flags.bucketOwner,
             snapshotRetentionDays: wholeDays(flags.snapshotRetentionDays),
@@ -203,6 +212,7 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
           return plan.ready ? EXIT_CODES.OK : EXIT_CODES.NOT_READY;
         } finally {
           dynamodb.destroy();
+          await delta?.close();
           await landing.close();
         }
       }),
@@ -241,6 +251,24 @@ function renderPlan(plan: TablePlan, output: Output): void {
   line(
     `  gaps       ${h.gaps.length} recorded, ${h.recoveredGaps.length} recovered by incremental exports; capture checkpoints: ${plan.capture.checkpoints}${plan.capture.lastCheckpointAt === null ? '' : `, last ${plan.capture.lastCheckpointAt}`}`,
   );
+  const q = plan.capture.quarantine;
+  if (q.notAccepted.length > 0 || q.accepted.length > 0) {
+    line(
+      `  quarantine ${count(q.notAccepted.length)} stream record(s) capture quarantined that no apply batch accepted${q.accepted.length === 0 ? '' : `; ${count(q.accepted.length)} accepted as lost by a batch`}`,
+    );
+    for (const entry of q.notAccepted.slice(0, 10)) {
+      line(
+        `    not accepted: shard ${entry.shard ?? '(unknown)'}, sequence number ${entry.seq ?? '(unknown)'} (${entry.key}): ${entry.reason}`,
+      );
+    }
+    if (q.notAccepted.length > 10)
+      line(`    … and ${count(q.notAccepted.length - 10)} more (ddb-lake quarantine list)`);
+    for (const entry of q.accepted.slice(0, 10)) {
+      line(
+        `    accepted:     shard ${entry.shard ?? '(unknown)'}, sequence number ${entry.seq ?? '(unknown)'} (${entry.key})`,
+      );
+    }
+  }
   line();
   line(
     `Handoff at T = ${h.exportTime} (margin ${humanDuration(h.marginMs)}: changes from ${h.windowStart} on are replayed)`,
@@ -346,13 +374,6 @@ function wholeDays(text: string): number {
     throw new UsageError(`--snapshot-retention-days must be a whole number of at least 1, got "${text}"`);
   }
   return value;
-}
-
-/** The store URL of `--delta` (`s3://…` or `file://…`), without touching it. */
-function deltaStoreUrl(url: string): string {
-  const store = openStore(url);
-  void store.close();
-  return store.url;
 }
 
 function bytes(value: number): string {

@@ -44,7 +44,7 @@ export function damagedRecord(record: DynamoDBRecord): DynamoDBRecord {
   const copy = structuredClone(record);
   (copy.dynamodb as { NewImage: Record<string, unknown> }).NewImage = {
     ...(copy.dynamodb?.NewImage ?? {}),
-    total: { N: 'twelve' },
+    amount: { N: 'twelve' },
   };
   return copy;
 }
@@ -67,4 +67,25 @@ export async function captureThrough(
     ),
   };
   return captureBatch(event, { store: landing, ...(shard === undefined ? {} : { shardId: shard }) });
+}
+
+/**
+ * Fixes a quarantined record in place as a person would: reads the object, lets `fix` change its
+ * `record` member, writes it back.
+ */
+export async function fixInPlace(
+  landing: ObjectStore,
+  key: string,
+  fix: (record: DynamoDBRecord) => void,
+): Promise<void> {
+  const body = JSON.parse(Buffer.from(await landing.getBytes(key)).toString('utf8'));
+  fix(body.record as DynamoDBRecord);
+  await landing.put(key, `${JSON.stringify(body, null, 2)}\n`);
+}
+
+/** Sets the NewImage's `amount` of a record to the number `value`. */
+export function setAmount(value: string): (record: DynamoDBRecord) => void {
+  return (record) => {
+    (record.dynamodb as { NewImage: Record<string, unknown> }).NewImage['amount'] = { N: value };
+  };
 }
