@@ -7,11 +7,12 @@ import {
   parseBatchRecord,
   readBatchRecord,
 } from '../apply/batch-record.ts';
-import { findIncrementalExports, findNewChangeFiles } from '../apply/input-discovery.ts';
+import { compareChangeFiles, findIncrementalExports, findNewChangeFiles } from '../apply/input-discovery.ts';
 import { listQuarantine } from '../apply/quarantine.ts';
+import { findReplayedChangeFiles } from '../apply/replayed-change-files.ts';
 import { hasTableLayout, readTableLayout } from '../apply/table-layout.ts';
 import { readTableLease } from '../apply/table-lease.ts';
-import { takenIndexBefore } from '../apply/taken-index.ts';
+import { type TakenIndex, takenIndexBefore } from '../apply/taken-index.ts';
 import type { DeltaEngine } from '../delta/engine.ts';
 import { DeltaTableNotFoundError } from '../delta/errors.ts';
 import { tableHistory } from '../delta/history.ts';
@@ -61,7 +62,7 @@ export async function readApplyStatus(
   const snapshot = await loadTable(delta, options.engine);
   const lease = leaseStatus(await readTableLease(delta), now);
   if (snapshot === undefined) {
-    const keys = await findNewChangeFiles(landing, table, new Set());
+    const keys = await unappliedChangeFiles(landing, table, undefined);
     return {
       exists: false,
       version: null,
@@ -97,12 +98,7 @@ export async function readApplyStatus(
   const lastBatchNumber = latestTxnVersion(snapshot, layout.appId) ?? 0;
   // What batches up to the last committed one took: the index the next batch plans from.
   const taken = await takenIndexBefore(delta, lastBatchNumber + 1);
-  const keys = await findNewChangeFiles(
-    landing,
-    table,
-    taken?.changeFiles ?? new Set(),
-    taken?.settledBefore ?? null,
-  );
+  const keys = await unappliedChangeFiles(landing, table, taken);
   const exports = await findIncrementalExports(
     landing,
     table,
@@ -125,6 +121,33 @@ export async function readApplyStatus(
     quarantine: await quarantineStatus(delta, lastBatchNumber),
     lease,
   };
+}
+
+/**
+ * The change files the next batch would take, as apply plans it: those `findNewChangeFiles` lists
+ * past the taken index, and those of records replayed from the capture quarantine that no batch
+ * took (found through their markers, whatever their partition; capture-quarantine-gate.ts), in
+ * apply's order.
+ */
+async function unappliedChangeFiles(
+  landing: ObjectStore,
+  table: string,
+  taken: TakenIndex | undefined,
+): Promise<string[]> {
+  const listed = await findNewChangeFiles(
+    landing,
+    table,
+    taken?.changeFiles ?? new Set(),
+    taken?.settledBefore ?? null,
+  );
+  const replayed = await findReplayedChangeFiles(
+    landing,
+    table,
+    taken?.replayedCaptureQuarantine ?? new Set(),
+  );
+  const known = new Set([...listed, ...(taken?.changeFiles ?? [])]);
+  const added = replayed.map((entry) => entry.changeFile).filter((key) => !known.has(key));
+  return added.length === 0 ? listed : [...new Set([...listed, ...added])].sort(compareChangeFiles);
 }
 
 async function loadTable(delta: ObjectStore, engine: DeltaEngine): Promise<Snapshot | undefined> {

@@ -37,7 +37,7 @@ export interface ProblemInput {
 export function statusProblems(input: ProblemInput): StatusProblem[] {
   const { table, capture, apply, maxLagMs } = input;
   const landing = `--table ${table} --landing ${input.landingUrl}`;
-  const pipeline = input.deltaUrl === null ? landing : `${landing} --delta ${input.deltaUrl}`;
+  const pipeline = `${landing} --delta ${input.deltaUrl ?? '<the Delta table>'}`;
   const problems: StatusProblem[] = [];
 
   const unaccepted = capture.quarantine.filter((entry) => !entry.accepted);
@@ -52,7 +52,7 @@ export function statusProblems(input: ProblemInput): StatusProblem[] {
     problems.push({
       code: StatusProblemCode.captureQuarantine,
       message: `capture quarantined ${unaccepted.length} stream record(s) of table ${table} that no batch accepted: ${named.join('; ')}${more}. Each is a hole in its shard's changes: apply commits no batch while one is there.`,
-      action: `Repair each record in its object (or leave it as it is when it is valid) and turn them back into change files: ddb-lake capture-quarantine replay ${landing}; or, for records you decide to drop, record that with the next batch: ddb-lake apply ${pipeline} --accept-capture-quarantine <object key or all>.`,
+      action: `Fix each record in place (the "record" member of its object; one that is valid as it is needs nothing) and replay it into a change file: ddb-lake quarantine replay ${landing} --key <object> (or --all); the next batch takes it in sequence order. Or drop it knowingly, recorded by the next batch: ddb-lake apply ${pipeline} --accept-capture-quarantine <object> (or all).`,
     });
   }
 

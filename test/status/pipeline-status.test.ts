@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireTableLease } from '../../src/apply/table-lease.ts';
 import { captureBatch } from '../../src/capture/capture-batch.ts';
+import { replayCaptureQuarantine } from '../../src/capture/capture-quarantine-replay.ts';
 import { recordShardGap } from '../../src/capture/shard-gap.ts';
 import { changeRecordLine } from '../../src/formats/change-file-encoder.ts';
 import {
@@ -211,7 +212,58 @@ describe('ddb-lake status, the report', () => {
       `_ddb_lake/quarantine/capture/orders/${seq(20)}.json (shard ${SHARD}, sequence number ${seq(20)}`,
     );
     expect(found.message).toContain('twelve');
-    expect(found.action).toContain('--accept-capture-quarantine');
+    expect(found.action).toContain(
+      `ddb-lake quarantine replay --table orders --landing ${landing.url} --key <object>`,
+    );
+    expect(found.action).toContain(
+      `ddb-lake apply --table orders --landing ${landing.url} --delta ${delta.url} --accept-capture-quarantine <object>`,
+    );
+
+    // Accepted as lost by the next batch: listed as accepted, no longer a problem.
+    await applyAt(landing, delta, NOW, { acceptCaptureQuarantine: ['all'] });
+    const accepted = await pipelineStatus({ landing, delta, table: TABLE, now: () => NOW });
+    expect(accepted.problems).toEqual([]);
+    expect(accepted.capture.quarantine).toEqual([
+      expect.objectContaining({ seq: String(seq(20)), accepted: true }),
+    ]);
+    expect(accepted.apply?.lastBatch).toMatchObject({ batch: 2, changeFiles: 1 });
+  });
+
+  it('a quarantined record fixed and replayed leaves the quarantine and waits, as a change file, for the next batch', async () => {
+    const landing = await tempStore('status-landing');
+    const delta = await tempStore('status-delta');
+    await healthyPipeline(landing, delta, NOW);
+    await pollerCaptures(landing, [put(20, NOW - 2 * MINUTE), put(21, NOW - MINUTE)], NOW, { damage: [0] });
+    const key = `_ddb_lake/quarantine/capture/orders/${seq(20)}.json`;
+    const object = JSON.parse(Buffer.from(await landing.getBytes(key)).toString('utf8'));
+    // The object names the attribute at fault (`dynamodb.NewImage.<name>`): repair its value.
+    object.record.dynamodb.NewImage[object.path.split('.').at(-1)] = { N: '12' };
+    await landing.put(key, JSON.stringify(object));
+    const replay = await replayCaptureQuarantine({ landing, table: TABLE, now: () => NOW });
+    expect(replay.outcomes).toEqual([expect.objectContaining({ outcome: 'replayed' })]);
+    const changeFile = (replay.outcomes[0] as { changeFile: string }).changeFile;
+
+    const waiting = await pipelineStatus({ landing, delta, table: TABLE, now: () => NOW });
+    expect(waiting.problems).toEqual([]);
+    expect(waiting.capture.quarantine).toEqual([]);
+    expect(waiting.apply?.unapplied.changeFiles).toBe(2);
+    expect(waiting.apply?.unapplied.oldest).toMatchObject({ ageMs: 2 * MINUTE });
+    // Much later, the replayed change file waiting is behind like any other.
+    const later = await pipelineStatus({
+      landing,
+      delta,
+      table: TABLE,
+      now: () => NOW + 60 * MINUTE,
+      maxLagMs: 24 * 60 * MINUTE,
+    });
+    expect(later.problems).toEqual([]);
+    expect(changeFile).toMatch(/^changes\/orders\//);
+
+    await applyAt(landing, delta, NOW);
+    const applied = await pipelineStatus({ landing, delta, table: TABLE, now: () => NOW });
+    expect(applied.problems).toEqual([]);
+    expect(applied.apply?.unapplied.changeFiles).toBe(0);
+    expect(applied.apply?.lastBatch?.changeFiles).toBe(2);
   });
 
   it('a recorded gap needs attention unless it ended before the table’s T − margin', async () => {

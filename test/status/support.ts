@@ -88,7 +88,11 @@ export async function applyAt(
   landing: ObjectStore,
   delta: ObjectStore,
   now: number,
-  options: { readonly maxBad?: number; readonly replayQuarantine?: number } = {},
+  options: {
+    readonly maxBad?: number;
+    readonly replayQuarantine?: number;
+    readonly acceptCaptureQuarantine?: readonly string[];
+  } = {},
 ): Promise<ApplyBatchResult> {
   const result = await applyBatch({ landing, delta, table: TABLE, now: () => now, ...options });
   expect(result.outcome).toBe('applied');
