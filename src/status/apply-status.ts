@@ -19,6 +19,9 @@ import { tableHistory } from '../delta/history.ts';
 import { loadSnapshot } from '../delta/load-snapshot.ts';
 import { latestTxnVersion, type Snapshot } from '../delta/snapshot.ts';
 import { parseChangeFileKey } from '../formats/change-file-key.ts';
+import { readChangeFile } from '../formats/change-file-reader.ts';
+import type { ChangeRecord } from '../formats/change-record.ts';
+import { BadInputError } from '../formats/errors.ts';
 import { mapLimited } from '../map-limited.ts';
 import { readFirstChangeRecord } from '../plan/change-file-first-record.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
@@ -221,12 +224,27 @@ async function oldestOf(
     if (date !== undefined && (oldest === undefined || date < oldest.date)) oldest = { key, date };
   }
   if (oldest === undefined) return null;
-  const first = await readFirstChangeRecord(landing, oldest.key);
+  const first = await firstRecordOf(landing, oldest.key);
   return {
     key: oldest.key,
     firstRecordTime: first === undefined ? null : new Date(first.ts).toISOString(),
     ageMs: first === undefined ? null : Math.max(0, now - first.ts),
   };
+}
+
+/**
+ * The first change record of a file: its first line in one ranged read, or, when that line is not
+ * a change record (apply quarantines it), the first line that is.
+ * @throws CorruptGzipError for a file that is not gzip; the store's errors.
+ */
+async function firstRecordOf(landing: ObjectStore, key: string): Promise<ChangeRecord | undefined> {
+  try {
+    return await readFirstChangeRecord(landing, key);
+  } catch (error) {
+    if (!(error instanceof BadInputError)) throw error;
+  }
+  for await (const { record } of readChangeFile(landing, key, { onBadLine: () => {} })) return record;
+  return undefined;
 }
 
 /**

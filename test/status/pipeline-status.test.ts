@@ -1,9 +1,11 @@
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireTableLease } from '../../src/apply/table-lease.ts';
 import { captureBatch } from '../../src/capture/capture-batch.ts';
 import { replayCaptureQuarantine } from '../../src/capture/capture-quarantine-replay.ts';
 import { recordShardGap } from '../../src/capture/shard-gap.ts';
 import { changeRecordLine } from '../../src/formats/change-file-encoder.ts';
+import { changeFileKey } from '../../src/formats/change-file-key.ts';
 import {
   S3_SERVER_CREDENTIALS,
   S3_SERVER_REGION,
@@ -138,6 +140,29 @@ describe('ddb-lake status, the report', () => {
       operation: 'MERGE',
       changeFiles: 1,
     });
+  });
+
+  it('an unapplied change file whose first line is not a change record is aged by the first line that is', async () => {
+    const landing = await tempStore('status-landing');
+    const delta = await tempStore('status-delta');
+    await healthyPipeline(landing, delta, NOW);
+    const good = put(50, NOW - 30 * MINUTE);
+    const key = changeFileKey({
+      table: TABLE,
+      shard: SHARD,
+      firstSeq: good.seq,
+      lastSeq: good.seq,
+      firstTs: good.ts,
+    });
+    await landing.put(key, gzipSync(`{"op":"INSERT", cut off\n${changeRecordLine(good)}\n`));
+
+    const report = await pipelineStatus({ landing, delta, table: TABLE, now: () => NOW });
+    expect(report.apply?.unapplied.oldest).toEqual({
+      key,
+      firstRecordTime: new Date(NOW - 30 * MINUTE).toISOString(),
+      ageMs: 30 * MINUTE,
+    });
+    expect(codes(report)).toEqual(['APPLY_BEHIND']);
   });
 
   it('a newest captured record older than --max-lag says capture is behind, or the table quiet', async () => {

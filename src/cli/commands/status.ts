@@ -35,7 +35,7 @@ Exit code 5 (needs attention) when any of these holds, each printed with what to
   APPLY_BEHIND        the oldest change file not applied is older than --max-lag (once the table exists)
   APPLY_QUARANTINE    quarantined apply lines that no batch replayed
   LEASE_EXPIRED       the table's lease was never released and is past its expiry
-A table not created yet is not a problem by itself. Exit code 1 when something cannot be read.
+A table not created yet is not a problem by itself. Exit code 1 when something cannot be read (3 when a change file it reads is not gzip).
 
 Read-only: status writes nothing and takes no lease, so it runs beside capture and apply. --endpoint-url applies to S3 (the landing area and the Delta table).`;
 
