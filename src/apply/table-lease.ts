@@ -43,9 +43,22 @@ function generationKey(generation: number): string {
   return `${LEASE_FOLDER}${String(generation).padStart(20, '0')}.json`;
 }
 
-async function newestLease(
-  store: ObjectStore,
-): Promise<{ generation: number; key: string; lease: LeaseRecord } | undefined> {
+/** The newest lease generation of a table, as read back: the one in force. */
+export interface StoredLease {
+  readonly generation: number;
+  readonly key: string;
+  readonly lease: LeaseRecord;
+}
+
+/**
+ * The newest lease of the table in `store` (the holder, or the last holder when released), or
+ * undefined when no writer ever took one. Read-only: for reports such as `ddb-lake status`.
+ */
+export async function readTableLease(store: ObjectStore): Promise<StoredLease | undefined> {
+  return newestLease(store);
+}
+
+async function newestLease(store: ObjectStore): Promise<StoredLease | undefined> {
   let newest: { generation: number; key: string } | undefined;
   for await (const object of store.list(LEASE_FOLDER)) {
     const match = /^(\d{20})\.json$/.exec(object.key.slice(LEASE_FOLDER.length));

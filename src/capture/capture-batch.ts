@@ -13,7 +13,12 @@ import {
   UnsupportedStreamViewTypeError,
 } from './errors.ts';
 import { lambdaShardLabel } from './lambda-shard-label.ts';
-import { type MappingProblem, mapStreamRecord, recordField } from './stream-record-mapping.ts';
+import {
+  creationTimeMs,
+  type MappingProblem,
+  mapStreamRecord,
+  recordField,
+} from './stream-record-mapping.ts';
 
 export interface CaptureOptions {
   /** The landing area. */
@@ -25,6 +30,8 @@ export interface CaptureOptions {
   readonly shardId?: string;
   /** Structured log sink; default: none (the library never prints). */
   readonly log?: (entry: CaptureLogEntry) => void;
+  /** The clock (epoch ms) the batch's lag is measured against; default `Date.now`. */
+  readonly now?: () => number;
 }
 
 /** A record written to quarantine instead of a change file. */
@@ -86,6 +93,10 @@ interface BatchPlan {
  * (or, after a failed quarantine write, skipped) write names its first record. Everything before
  * that point is already durable.
  *
+ * The last log entry, `batch-captured` (or `batch-failed`), carries the batch's lag: `options.now`
+ * minus the newest ApproximateCreationDateTime of its records, which the Lambda publishes as a
+ * metric (capture-metrics.ts).
+ *
  * Throws, before writing anything: `UnsupportedStreamViewTypeError` for a KEYS_ONLY or OLD_IMAGE
  * stream; `InvalidCaptureBatchError` for sequence numbers that do not increase (a batch is never
  * reordered silently), records of several streams, none naming its stream, or an unusable
@@ -100,12 +111,22 @@ export async function captureBatch(
   const log = options.log ?? (() => {});
   const records: readonly DynamoDBRecord[] = event?.Records ?? [];
   if (records.length === 0) return { batchItemFailures: [], files: [], records: 0, quarantined: [] };
+  const lagMs = batchLagMs(records, (options.now ?? Date.now)());
+  const failed = (error: unknown): void =>
+    log({
+      level: 'error',
+      event: 'batch-failed',
+      table: tableOfBatch(records),
+      records: records.length,
+      lagMs,
+      error: errorSummary(error),
+    });
 
   let plan: BatchPlan;
   try {
     plan = planBatch(records, options.shardId);
   } catch (error) {
-    log({ level: 'error', event: 'batch-failed', records: records.length, error: errorSummary(error) });
+    failed(error);
     throw error;
   }
 
@@ -130,7 +151,7 @@ export async function captureBatch(
     retryFrom = retryPoint(records, firstFailure.index);
     if (retryFrom === undefined) {
       const error = new CaptureWriteError(firstFailure.key, { cause: firstFailure.error });
-      log({ level: 'error', event: 'batch-failed', records: records.length, error: errorSummary(error) });
+      failed(error);
       throw error;
     }
   }
@@ -146,6 +167,7 @@ export async function captureBatch(
     files: files.length,
     bytes: written?.bytes ?? 0,
     retryFrom,
+    lagMs,
     durationMs: elapsed(started),
   });
   return {
@@ -154,6 +176,34 @@ export async function captureBatch(
     records: records.length,
     quarantined,
   };
+}
+
+/**
+ * The batch's lag: `now` minus the newest ApproximateCreationDateTime of its records (the newest,
+ * not the last: a record without one, or a quarantined one, does not hide the others), never below
+ * 0; undefined when no record carries a usable one.
+ */
+function batchLagMs(records: readonly DynamoDBRecord[], now: number): number | undefined {
+  let newest: number | undefined;
+  for (const record of records) {
+    const created = creationTimeMs(record?.dynamodb?.ApproximateCreationDateTime);
+    if (created !== undefined && (newest === undefined || created > newest)) newest = created;
+  }
+  return newest === undefined ? undefined : Math.max(0, now - newest);
+}
+
+/** The table the batch's first record names, for the log of a batch refused before planning it. */
+function tableOfBatch(records: readonly DynamoDBRecord[]): string | undefined {
+  for (const record of records) {
+    const arn = record?.eventSourceARN;
+    if (typeof arn !== 'string' || arn === '') continue;
+    try {
+      return tableNameOf(arn);
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }
 
 /** Checks, maps and encodes the batch; throws the refusals of `captureBatch`, writes nothing. */

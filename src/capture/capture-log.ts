@@ -71,6 +71,11 @@ export interface BatchCapturedEntry {
   readonly bytes: number;
   /** The SequenceNumber Lambda retries from; absent when everything was written. */
   readonly retryFrom: string | undefined;
+  /**
+   * How far behind the stream capture is: the clock's now minus the newest ApproximateCreationDateTime
+   * of the batch, in milliseconds (never below 0); absent when no record carries one.
+   */
+  readonly lagMs: number | undefined;
   readonly durationMs: number;
 }
 
@@ -81,7 +86,11 @@ export interface BatchCapturedEntry {
 export interface BatchFailedEntry {
   readonly level: 'error';
   readonly event: 'batch-failed';
+  /** The table the records' eventSourceARN names, when it names one. */
+  readonly table: string | undefined;
   readonly records: number;
+  /** As in `batch-captured`: a batch that keeps failing keeps showing how old its records get. */
+  readonly lagMs: number | undefined;
   readonly error: { readonly name: string; readonly code: string | undefined; readonly message: string };
 }
 

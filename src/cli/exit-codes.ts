@@ -10,6 +10,8 @@ export const EXIT_CODES = {
   BAD_INPUT: 3,
   /** `plan`: a prerequisite is missing (stream, capture, point-in-time recovery, …): see the report. */
   NOT_READY: 4,
+  /** `status`: something is behind or stuck and needs a person; each problem line says what to run. */
+  NEEDS_ATTENTION: 5,
 } as const;
 
 export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
@@ -19,4 +21,5 @@ export const EXIT_CODES_HELP = `Exit codes:
   1  failure (the message says why and what to do next)
   2  usage error (a missing or malformed flag)
   3  bad input data found (malformed lines, checksum mismatches); nothing was dropped silently
-  4  not ready (plan): a prerequisite is missing; the report says what and what to do`;
+  4  not ready (plan): a prerequisite is missing; the report says what and what to do
+  5  needs attention (status): something is behind or stuck; each problem says what to run`;

@@ -8,6 +8,7 @@ import { registerInspectCommand } from './commands/inspect.ts';
 import { registerLocalCommand } from './commands/local.ts';
 import { registerPlanCommand } from './commands/plan.ts';
 import { registerQuarantineCommand } from './commands/quarantine.ts';
+import { registerStatusCommand } from './commands/status.ts';
 import { registerTableCommand } from './commands/table.ts';
 import { registerVerifyCommand } from './commands/verify.ts';
 import { EXIT_CODES, EXIT_CODES_HELP, type ExitCode } from './exit-codes.ts';
@@ -97,6 +98,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   registerQuarantineCommand(program, context);
   registerTableCommand(program, context);
   registerVerifyCommand(program, context);
+  registerStatusCommand(program, context);
 
   for (const command of program.commands) {
     command.exitOverride().showHelpAfterError('(run with --help for usage)');

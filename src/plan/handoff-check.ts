@@ -258,8 +258,12 @@ export async function checkHandoff(options: HandoffCheckOptions): Promise<Handof
   return problems.length === 0 ? { ...facts, ok: true, problems: [] } : { ...facts, ok: false, problems };
 }
 
-/** The gaps that a complete incremental export of the table spans, each with the first such export. */
-async function recoveredBy(
+/**
+ * The gaps that a complete incremental export of the table in the landing area spans, each with
+ * the first such export (its window holds the gap's, so the gap's changes are not lost). Reads the
+ * exports' summaries only.
+ */
+export async function recoveredBy(
   store: ObjectStore,
   table: string,
   gaps: readonly RecordedShardGap[],

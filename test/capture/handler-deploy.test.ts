@@ -4,6 +4,8 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LAMBDA_FOLDER, LAMBDA_HANDLER } from '../../deploy/build-lambda.ts';
 import { captureBatch } from '../../src/capture/capture-batch.ts';
+import { CAPTURE_METRICS, type EmbeddedMetrics } from '../../src/capture/capture-metrics.ts';
+import { createCaptureHandler } from '../../src/capture/lambda-handler.ts';
 import { openStore } from '../../src/storage/open-store.ts';
 import {
   type Deployment,
@@ -21,6 +23,7 @@ const DEPLOY = path.resolve(import.meta.dirname, '../../deploy');
 const template = JSON.parse(await readFile(path.join(DEPLOY, 'template.json'), 'utf8')) as Template;
 
 const STREAM_ARN = 'arn:aws:dynamodb:eu-west-1:111122223333:table/orders/stream/2026-01-01T00:00:00.000';
+const TOPIC_ARN = 'arn:aws:sns:eu-west-1:111122223333:ddb-lake-alarms';
 const deployment = (parameters: Record<string, string> = {}): Deployment => ({
   region: 'eu-west-1',
   accountId: '111122223333',
@@ -68,12 +71,16 @@ describe('deploy/template.json', () => {
       CaptureRole: 'AWS::IAM::Role',
       CaptureFunction: 'AWS::Lambda::Function',
       CaptureEventSourceMapping: 'AWS::Lambda::EventSourceMapping',
+      FailureQueueAlarm: 'AWS::CloudWatch::Alarm',
+      QuarantineAlarm: 'AWS::CloudWatch::Alarm',
+      LagAlarm: 'AWS::CloudWatch::Alarm',
     });
     // Every reference resolves (the evaluator throws on an unknown Ref, parameter or condition).
     for (const prefix of ['ddb-lake/prod', '']) {
       const withPrefix = deployment({
         LandingPrefix: prefix,
         LandingKmsKeyArn: prefix === '' ? '' : 'arn:aws:kms:eu-west-1:111122223333:key/1',
+        AlarmTopicArn: prefix === '' ? '' : TOPIC_ARN,
       });
       evaluate(template, withPrefix, template.Resources);
       evaluate(template, withPrefix, template.Outputs);
@@ -220,5 +227,104 @@ describe('deploy/template.json', () => {
     expect(retries?.MinValue).toBeGreaterThanOrEqual(0);
     expect(retries?.MaxValue).toBeLessThanOrEqual(10_000);
     expect(template.Parameters?.['BatchSize']?.MaxValue).toBeLessThanOrEqual(10_000);
+  });
+
+  it('alarms when the failure queue holds a message: ApproximateNumberOfMessagesVisible above 0', () => {
+    expect(resource('FailureQueueAlarm')).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: '<GetAtt:CaptureFailureQueue.QueueName>' }],
+      Statistic: 'Maximum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  it('alarms on exactly the metrics the handler embeds in its log: namespace, dimension, names and units', async () => {
+    const { folder } = await tempLanding();
+    const saved = process.env['DDB_LAKE_LANDING'];
+    process.env['DDB_LAKE_LANDING'] = folder;
+    const lines: string[] = [];
+    // The batch's records were created at 1_767_225_600 s; the clock says 20 minutes later.
+    const now = 1_767_225_600_000 + 20 * 60_000;
+    try {
+      const handler = createCaptureHandler({ now: () => now, write: (line) => lines.push(line) });
+      await handler({ Records: ordersBatch() });
+    } finally {
+      if (saved === undefined) delete process.env['DDB_LAKE_LANDING'];
+      else process.env['DDB_LAKE_LANDING'] = saved;
+    }
+    const withMetrics = lines.map((line) => JSON.parse(line)).filter((entry) => '_aws' in entry);
+    expect(withMetrics).toHaveLength(1);
+    const emitted = withMetrics[0] as Record<string, unknown> & { _aws: EmbeddedMetrics['_aws'] };
+    expect(emitted['event']).toBe('batch-captured');
+    const directive = emitted._aws.CloudWatchMetrics[0]!;
+
+    const alarmed = [
+      { alarm: 'QuarantineAlarm', metric: CAPTURE_METRICS.quarantinedRecords },
+      { alarm: 'LagAlarm', metric: CAPTURE_METRICS.captureLag },
+    ];
+    for (const { alarm, metric } of alarmed) {
+      const properties = resource(alarm) as {
+        Namespace?: string;
+        MetricName?: string;
+        Dimensions?: { Name: string; Value: string }[];
+        Metrics?: { MetricStat?: { Metric: typeof properties; Unit?: string } }[];
+      };
+      const stat = properties.Metrics?.find((query) => query.MetricStat !== undefined)?.MetricStat;
+      const watched = stat?.Metric ?? properties;
+      expect(watched.Namespace, alarm).toBe(directive.Namespace);
+      expect(watched.MetricName, alarm).toBe(metric.name);
+      expect(directive.Metrics, alarm).toContainEqual({ Name: metric.name, Unit: metric.unit });
+      if (stat?.Unit !== undefined) expect(stat.Unit, alarm).toBe(metric.unit);
+      // The alarm's dimension is the one dimension set of the line, with the value the line carries.
+      expect(directive.Dimensions).toEqual([[CAPTURE_METRICS.dimension]]);
+      expect(watched.Dimensions, alarm).toEqual([
+        { Name: CAPTURE_METRICS.dimension, Value: emitted[CAPTURE_METRICS.dimension] },
+      ]);
+    }
+    expect(emitted[CAPTURE_METRICS.dimension]).toBe('orders');
+    expect(emitted[CAPTURE_METRICS.quarantinedRecords.name]).toBe(1);
+    expect(emitted[CAPTURE_METRICS.captureLag.name]).toBe(20 * 60_000);
+  });
+
+  it('fires the quarantine alarm on any quarantined record and the lag alarm above LagAlarmMinutes (default 15)', () => {
+    expect(resource('QuarantineAlarm')).toMatchObject({
+      Statistic: 'Sum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    const lag = resource('LagAlarm') as {
+      Metrics: { Id: string; Expression?: string; ReturnData: boolean; MetricStat?: { Stat: string } }[];
+      Threshold: string;
+      ComparisonOperator: string;
+    };
+    expect(template.Parameters?.['LagAlarmMinutes']?.Default).toBe(15);
+    expect(lag.Threshold).toBe('15');
+    expect(lag.ComparisonOperator).toBe('GreaterThanThreshold');
+    // The metric is in milliseconds and the parameter in minutes: the alarm compares lag / 60000.
+    const [raw, minutes] = lag.Metrics;
+    expect(raw).toMatchObject({ Id: 'lag', ReturnData: false, MetricStat: { Stat: 'Maximum' } });
+    expect(minutes).toMatchObject({ Expression: 'lag / 60000', ReturnData: true });
+    expect(CAPTURE_METRICS.captureLag.unit).toBe('Milliseconds');
+    expect((resource('LagAlarm', { LagAlarmMinutes: '45' }) as typeof lag).Threshold).toBe('45');
+  });
+
+  it('notifies the SNS topic AlarmTopicArn names, and no one when it is empty', () => {
+    const alarms = ['FailureQueueAlarm', 'QuarantineAlarm', 'LagAlarm'];
+    for (const alarm of alarms) {
+      const silent = resource(alarm);
+      expect(silent, alarm).not.toHaveProperty('AlarmActions');
+      expect(silent, alarm).not.toHaveProperty('OKActions');
+      expect(resource(alarm, { AlarmTopicArn: TOPIC_ARN }), alarm).toMatchObject({
+        AlarmActions: [TOPIC_ARN],
+        OKActions: [TOPIC_ARN],
+      });
+    }
+    const pattern = new RegExp(template.Parameters?.['AlarmTopicArn']?.AllowedPattern ?? '(?!)');
+    expect(pattern.test('')).toBe(true);
+    expect(pattern.test(TOPIC_ARN)).toBe(true);
+    expect(pattern.test('arn:aws:sqs:eu-west-1:111122223333:queue')).toBe(false);
   });
 });
