@@ -45,9 +45,10 @@ export function toLambdaEvent(records: readonly SdkStreamRecord[], streamArn: st
 }
 
 /**
- * An image in Lambda's form. An attribute the SDK form cannot convert (DynamoDB Local's stream
- * writes an empty map as `{}`, without its `M` tag) stays as read, so that capture quarantines the
- * record with the reason, naming the attribute, and goes on; one record never stops the poller.
+ * An image in Lambda's form. An attribute the SDK form cannot convert (DynamoDB Local 3.x writes
+ * an empty map into stream images as `{}`, without its `M` tag) stays as read, so that capture
+ * quarantines the record with the reason, naming the attribute, and goes on; one record never
+ * stops the poller.
  */
 function lambdaImage(image: Record<string, unknown>): NonNullable<DynamoDBRecord['dynamodb']>['Keys'] {
   // The Streams SDK's AttributeValue has the same shape as the DynamoDB SDK's: B as bytes.

