@@ -212,7 +212,7 @@ export function describeAwsFailure(failure: AwsFailure, context: AwsRequestConte
         : '';
   const subject = `${call}${about}${at}`;
   const tries =
-    failure.attempts !== undefined && failure.attempts > 1 ? `, ${failure.attempts} attempts` : '';
+    failure.attempts !== undefined && failure.attempts > 1 ? `; ${failure.attempts} attempts` : '';
   const status = failure.httpStatus === undefined ? '' : `, HTTP ${failure.httpStatus}`;
   const said = failure.message.includes(failure.name)
     ? `${failure.message}${status}`

@@ -1,4 +1,4 @@
-import { awsFailureOf, describeAwsFailure } from '../aws/aws-request-error.ts';
+import { type AwsFailureKind, awsFailureOf, describeAwsFailure } from '../aws/aws-request-error.ts';
 import { ObjectNotFoundError, StorageError, StoreAccessDeniedError } from './errors.ts';
 
 /** The S3 request that failed, in terms a reader of the error message can act on. */
@@ -11,6 +11,17 @@ export interface S3FailureContext {
   /** The full key in the bucket (root prefix included), or the listing prefix for `list`. */
   readonly s3Key?: string;
 }
+
+/** The failures worded as everywhere else in ddb-lake; S3's own (bucket, key, permission) are worded here. */
+const SHARED_KINDS: ReadonlySet<AwsFailureKind> = new Set<AwsFailureKind>([
+  'timeout',
+  'unreachable',
+  'unknown-host',
+  'no-credentials',
+  'credentials-rejected',
+  'credentials-expired',
+  'no-region',
+]);
 
 /** The IAM action each operation needs, and whether it applies to the bucket or to the object. */
 const PERMISSIONS: Record<
@@ -42,7 +53,8 @@ export function s3FailureOf(error: unknown): { readonly name: string; readonly s
  * unknown bucket → `BUCKET_NOT_FOUND`, and the endpoint, network and credential failures
  * (`awsFailureOf`: timeouts, refused connections, rejected, expired or missing credentials, no
  * region) into `StorageError`s with the code and message `describeAwsFailure` gives them.
- * Anything else becomes `S3_REQUEST_FAILED` with the SDK error as its cause. Errors that are already ours pass through unchanged.
+ * Anything else becomes `S3_REQUEST_FAILED` with the SDK error as its cause. Errors that are
+ * already ours pass through unchanged.
  */
 export function toStorageError(error: unknown, context: S3FailureContext): StorageError {
   if (error instanceof StorageError) return error;
@@ -50,16 +62,22 @@ export function toStorageError(error: unknown, context: S3FailureContext): Stora
   const message = error instanceof Error ? error.message : String(error);
   const { storeUrl, operation, bucket, storeKey, s3Key } = context;
   const where = storeKey === undefined ? storeUrl : `"${storeKey}" in ${storeUrl}`;
+  const failure = awsFailureOf(error);
+  const endpoint = failure?.request?.endpoint;
 
   if (name === 'NoSuchKey' && storeKey !== undefined)
     return new ObjectNotFoundError(storeUrl, storeKey, { cause: error });
   if (name === 'NoSuchBucket') {
     return new StorageError(
       'BUCKET_NOT_FOUND',
-      `The bucket "${bucket}" of ${storeUrl} does not exist (or lives behind another endpoint). ` +
+      `The bucket "${bucket}" of ${storeUrl} does not exist${endpoint === undefined ? '' : ` at ${endpoint}`} (or lives behind another endpoint). ` +
         'Create it, or check the bucket name, --endpoint-url and --region.',
       { cause: error },
     );
+  }
+  // Endpoint, network and credential failures read the same in every part of ddb-lake.
+  if (failure !== undefined && SHARED_KINDS.has(failure.kind)) {
+    return new StorageError(failure.code, describeAwsFailure(failure, { about: where }), { cause: error });
   }
   if (name === 'AccessDenied' || status === 403) {
     const permission = PERMISSIONS[operation];
@@ -76,12 +94,6 @@ export function toStorageError(error: unknown, context: S3FailureContext): Stora
       { cause: error },
     );
   }
-  // Endpoint, network and credential failures read the same in every part of ddb-lake.
-  const failure = awsFailureOf(error);
-  if (failure !== undefined && failure.kind !== 'failed' && failure.kind !== 'throttled') {
-    return new StorageError(failure.code, describeAwsFailure(failure, { about: where }), { cause: error });
-  }
-  const endpoint = failure?.request?.endpoint;
   const statusText = status === undefined ? '' : ` (HTTP ${status})`;
   return new StorageError(
     'S3_REQUEST_FAILED',
