@@ -32,13 +32,14 @@ export const DEFAULT_REQUEST_SETTINGS: AwsRequestSettings = {
 };
 
 /**
- * The capture Lambda's: three attempts of at most 3 s + 10 s each stay well below the function's
- * own 60 s timeout, so a stalled S3 call fails as a write failure (retried from the first
- * unwritten record) instead of timing the whole invocation out.
+ * The capture Lambda's: three attempts of at most 2 s to connect and 5 s of silence each end a
+ * stalled S3 call in about 20 s, well below the function's own 60 s timeout, so it fails as a
+ * write failure (Lambda retries from the first unwritten record) instead of timing the whole
+ * invocation out. (From 6 s on, the SDK arms an inactivity timeout 3 s late: 5 s is armed at once.)
  */
 export const LAMBDA_REQUEST_SETTINGS: AwsRequestSettings = {
-  connectTimeoutMs: 3_000,
-  readTimeoutMs: 10_000,
+  connectTimeoutMs: 2_000,
+  readTimeoutMs: 5_000,
   maxAttempts: 3,
 };
 
