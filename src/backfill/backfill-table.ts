@@ -52,12 +52,22 @@ export const MAX_SEGMENTS = 1_000_000;
 
 /**
  * Reads the table's description. Throws `TableNotFoundError` for a table DynamoDB does not know;
- * other SDK errors (credentials, network) pass through.
+ * other SDK errors (credentials, network) pass through, and so does the `AbortError` of a request
+ * `signal` cut short.
  */
-export async function describeBackfillTable(client: DynamoDBClient, table: string): Promise<BackfillTable> {
+export async function describeBackfillTable(
+  client: DynamoDBClient,
+  table: string,
+  signal?: AbortSignal,
+): Promise<BackfillTable> {
   let description: TableDescription | undefined;
   try {
-    description = (await client.send(new DescribeTableCommand({ TableName: table }))).Table;
+    description = (
+      await client.send(
+        new DescribeTableCommand({ TableName: table }),
+        signal === undefined ? {} : { abortSignal: signal },
+      )
+    ).Table;
   } catch (error) {
     if ((error as { name?: string }).name === 'ResourceNotFoundException') {
       throw new TableNotFoundError(table, { cause: error });

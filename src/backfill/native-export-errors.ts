@@ -1,3 +1,4 @@
+import { AwsRequestError, awsFailureOf } from '../aws/aws-request-error.ts';
 import { DdbLakeError, UsageError } from '../errors.ts';
 
 /** Stable codes of the native export's errors, for programs, logs and `--json` output. */
@@ -83,7 +84,8 @@ export interface ExportApiContext {
  * to do. `ExportConflictException` and `IdempotentParameterMismatchException` are told apart: the
  * first means another export writes to the same place, or (as AWS documents it today) a ClientToken
  * reused with other parameters; the second is always the token reused with other parameters.
- * Errors that are already `DdbLakeError`s are returned as they are.
+ * Endpoint, network, credential and access failures become the shared `AwsRequestError`. Errors
+ * that are already `DdbLakeError`s are returned as they are.
  */
 export function exportApiError(error: unknown, context: ExportApiContext): DdbLakeError {
   if (error instanceof DdbLakeError) return error;
@@ -150,6 +152,20 @@ export function exportApiError(error: unknown, context: ExportApiContext): DdbLa
         context.exportArn === undefined
           ? ''
           : ` The export itself is not affected: resume watching with ddb-lake backfill status ${context.exportArn}.`;
+      // Endpoint, network, credential and access failures read as in every other command.
+      const failure = awsFailureOf(error);
+      if (failure !== undefined && failure.kind !== 'failed') {
+        return new AwsRequestError(
+          failure,
+          {
+            service: 'DynamoDB',
+            operation: context.operation,
+            about: context.exportArn ?? `table ${table}`,
+            ...(resume === '' ? {} : { next: resume.trim() }),
+          },
+          options,
+        );
+      }
       return new NativeExportError(
         NativeExportErrorCode.apiFailed,
         `${context.operation} failed for ${context.exportArn ?? table}: ${name}${detail}.${resume}`,

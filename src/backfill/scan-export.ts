@@ -126,7 +126,7 @@ export async function scanExport(options: ScanExportOptions): Promise<ScanExport
   const clock = options.clock ?? SYSTEM_CLOCK;
   const emit = options.onEvent ?? (() => {});
   const landing = options.landing;
-  const table = await describeBackfillTable(options.client, options.table);
+  const table = await describeBackfillTable(options.client, options.table, options.signal);
   const target = capacityTarget(table, 'read', {
     percent: options.readPercent,
     maxUnitsPerSecond: options.maxReadUnitsPerSecond,

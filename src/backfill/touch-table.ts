@@ -105,7 +105,7 @@ export async function touchTable(options: TouchOptions): Promise<TouchResult> {
   const clock = options.clock ?? SYSTEM_CLOCK;
   const emit = options.onEvent ?? (() => {});
   const landing = options.landing;
-  const table = await describeBackfillTable(options.client, options.table);
+  const table = await describeBackfillTable(options.client, options.table, options.signal);
   const viewType = table.stream.enabled ? table.stream.viewType : null;
   if (viewType !== 'NEW_AND_OLD_IMAGES' && viewType !== 'NEW_IMAGE') {
     throw new TouchNeedsStreamError(table.name, viewType);

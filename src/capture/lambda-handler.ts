@@ -1,4 +1,5 @@
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { LAMBDA_REQUEST_SETTINGS } from '../aws/request-settings.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { openStore } from '../storage/open-store.ts';
 import { captureBatch } from './capture-batch.ts';
@@ -52,5 +53,6 @@ export const handler: CaptureHandler = createCaptureHandler();
 function openLanding(): ObjectStore {
   const url = process.env['DDB_LAKE_LANDING'];
   if (url === undefined || url.trim() === '') throw new LandingNotSetError();
-  return openStore(url);
+  // Timeouts well below the function's own, so a stalled S3 call is a write failure Lambda retries.
+  return openStore(url, { requestSettings: LAMBDA_REQUEST_SETTINGS });
 }

@@ -2,7 +2,11 @@ import type { _Record as SdkStreamRecord } from '@aws-sdk/client-dynamodb-stream
 import { sleep } from '../sleep.ts';
 import { type StreamsApi, streamsErrorKind } from './stream-poller-api.ts';
 import { backoffDelay, type RetryPolicy } from './stream-poller-backoff.ts';
-import { requestError, StreamsProtocolError, StreamsUnavailableError } from './stream-poller-errors.ts';
+import {
+  captureRequestError,
+  StreamsProtocolError,
+  StreamsUnavailableError,
+} from './stream-poller-errors.ts';
 
 /** Where reading a shard starts: its oldest record, or just after a checkpointed record. */
 export type ShardStart =
@@ -140,11 +144,15 @@ export class ShardReader {
       try {
         return { kind: 'ok', value: await call() };
       } catch (error) {
+        // A call cut short by the stop signal is the stop, not a failure.
+        if (this.#options.signal?.aborted) return { kind: 'aborted' };
         const kind = streamsErrorKind(error);
         if (kind === 'expired-iterator') return { kind: 'expired', cause: error };
         if (kind === 'trimmed') return { kind: 'trimmed', cause: error };
         if (kind === 'not-found') return { kind: 'gone', cause: error };
-        if (kind === 'fatal') throw requestError(operation, `shard ${this.shardId}`, error);
+        if (kind === 'fatal') {
+          throw captureRequestError('DynamoDB Streams', operation, `shard ${this.shardId}`, error);
+        }
         if (attempt >= policy.attempts) {
           throw new StreamsUnavailableError(operation, `shard ${this.shardId}`, attempt, { cause: error });
         }

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import { sleep } from '../sleep.ts';
 import { backoffDelay, type RetryPolicy } from './stream-poller-backoff.ts';
-import { NoStreamError, requestError, StreamsUnavailableError } from './stream-poller-errors.ts';
+import { captureRequestError, NoStreamError, StreamsUnavailableError } from './stream-poller-errors.ts';
 
 /**
  * The three DynamoDB Streams calls the poller makes, with the SDK's inputs, outputs and errors
@@ -28,12 +28,16 @@ export interface StreamsApi {
   getRecords(input: GetRecordsInput): Promise<GetRecordsOutput>;
 }
 
-/** The `StreamsApi` of an SDK client. */
-export function streamsApiOf(client: DynamoDBStreamsClient): StreamsApi {
+/**
+ * The `StreamsApi` of an SDK client. When `signal` aborts, calls in flight reject at once (with
+ * an `AbortError`) and new ones are not sent: a stopped poller does not wait for an endpoint.
+ */
+export function streamsApiOf(client: DynamoDBStreamsClient, signal?: AbortSignal): StreamsApi {
+  const options = signal === undefined ? {} : { abortSignal: signal };
   return {
-    describeStream: (input) => client.send(new DescribeStreamCommand(input)),
-    getShardIterator: (input) => client.send(new GetShardIteratorCommand(input)),
-    getRecords: (input) => client.send(new GetRecordsCommand(input)),
+    describeStream: (input) => client.send(new DescribeStreamCommand(input), options),
+    getShardIterator: (input) => client.send(new GetShardIteratorCommand(input), options),
+    getRecords: (input) => client.send(new GetRecordsCommand(input), options),
   };
 }
 
@@ -100,8 +104,9 @@ export interface StreamsRetryReport {
 
 /**
  * `listStream`, retried with backoff while DescribeStream is throttled or failing (then
- * `StreamsUnavailableError`). Throws `NoStreamError` when the stream does not exist, and
- * `CaptureRequestError` when the request is refused.
+ * `StreamsUnavailableError`). Throws `NoStreamError` when the stream does not exist, the shared
+ * `AwsRequestError` when the request is refused or the endpoint cannot be reached, and the
+ * `AbortError` of a call cut short by `signal`.
  */
 export async function listStreamWithRetry(
   api: StreamsApi,
@@ -118,6 +123,7 @@ export async function listStreamWithRetry(
     try {
       return await listStream(api, streamArn);
     } catch (error) {
+      if (options.signal?.aborted) throw error;
       const kind = streamsErrorKind(error);
       if (kind === 'not-found') {
         throw new NoStreamError(table, `its stream ${streamArn} does not exist (any more)`, {
@@ -125,7 +131,7 @@ export async function listStreamWithRetry(
           next: 'Run capture with the table name to read its latest stream.',
         });
       }
-      if (kind !== 'retry') throw requestError('DescribeStream', streamArn, error);
+      if (kind !== 'retry') throw captureRequestError('DynamoDB Streams', 'DescribeStream', streamArn, error);
       if (attempt >= retry.attempts) {
         throw new StreamsUnavailableError('DescribeStream', streamArn, attempt, { cause: error });
       }
@@ -138,7 +144,7 @@ export async function listStreamWithRetry(
 
 /** How the poller treats a failed Streams call. */
 export type StreamsErrorKind =
-  /** Throttled or a server-side failure: wait and try again. */
+  /** Throttled or a server-side failure: wait and try again (the endpoint answered). */
   | 'retry'
   /** The shard iterator is older than 15 minutes: get a new one from the last position. */
   | 'expired-iterator'
@@ -146,7 +152,11 @@ export type StreamsErrorKind =
   | 'trimmed'
   /** The shard (or stream) is gone. */
   | 'not-found'
-  /** Anything else: stop. */
+  /**
+   * Anything else: stop. Timeouts and refused connections are here too: the SDK has already
+   * retried them (`AWS_MAX_ATTEMPTS`), and waiting on an endpoint that does not answer would
+   * only hide it.
+   */
   | 'fatal';
 
 const RETRY_NAMES: ReadonlySet<string> = new Set([
@@ -156,25 +166,18 @@ const RETRY_NAMES: ReadonlySet<string> = new Set([
   'RequestLimitExceeded',
   'InternalServerError',
   'ServiceUnavailable',
-  'TimeoutError',
   'RequestTimeout',
   'RequestTimeoutException',
 ]);
-const RETRY_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
 
-/** Sorts a Streams error by what to do about it (by the SDK error's `name`, HTTP status or socket code). */
+/** Sorts a Streams error by what to do about it (by the SDK error's `name` or HTTP status). */
 export function streamsErrorKind(error: unknown): StreamsErrorKind {
   if (typeof error !== 'object' || error === null) return 'fatal';
-  const { name, code, $metadata } = error as {
-    name?: string;
-    code?: string;
-    $metadata?: { httpStatusCode?: number };
-  };
+  const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
   if (name === 'ExpiredIteratorException') return 'expired-iterator';
   if (name === 'TrimmedDataAccessException') return 'trimmed';
   if (name === 'ResourceNotFoundException') return 'not-found';
   if (name !== undefined && RETRY_NAMES.has(name)) return 'retry';
-  if (code !== undefined && RETRY_CODES.has(code)) return 'retry';
   const status = $metadata?.httpStatusCode;
   if (status !== undefined && (status >= 500 || status === 429)) return 'retry';
   return 'fatal';

@@ -1,3 +1,4 @@
+import { awsRequestError } from '../aws/aws-request-error.ts';
 import { CaptureError } from './errors.ts';
 
 /** Stable codes of the stream poller's errors, for programs and `--json` output. */
@@ -10,8 +11,6 @@ export const StreamPollerErrorCode = {
   batchFailed: 'CAPTURE_BATCH_FAILED',
   /** DynamoDB Streams kept refusing or failing a call after every retry. */
   streamsUnavailable: 'CAPTURE_STREAMS_UNAVAILABLE',
-  /** A DynamoDB or DynamoDB Streams request was refused (access, validation, configuration). */
-  requestFailed: 'CAPTURE_REQUEST_FAILED',
   /** DynamoDB Streams answered something the poller cannot follow (no iterator, records out of order). */
   streamsProtocol: 'CAPTURE_STREAMS_PROTOCOL',
 } as const;
@@ -100,28 +99,6 @@ export class StreamsUnavailableError extends StreamPollerError {
   }
 }
 
-/**
- * A DynamoDB or DynamoDB Streams request refused for a reason that retrying does not cure: access
- * denied, a validation error, no region or credentials. The message names the call and what it
- * was about, and carries the service's own message.
- */
-export class CaptureRequestError extends StreamPollerError {
-  readonly operation: string;
-
-  constructor(operation: string, where: string, options: { cause: unknown }) {
-    const cause = options.cause;
-    const reason = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
-    super(
-      StreamPollerErrorCode.requestFailed,
-      `${operation} for ${where} failed (${reason}). Check --region, --profile, --endpoint-url and the ` +
-        'credentials (the caller needs dynamodb:DescribeTable, dynamodb:DescribeStream, ' +
-        'dynamodb:GetShardIterator and dynamodb:GetRecords), then run capture again: it resumes from its checkpoints.',
-      options,
-    );
-    this.operation = operation;
-  }
-}
-
 /** An answer of DynamoDB Streams that breaks its own contract (missing iterator, unordered records). */
 export class StreamsProtocolError extends StreamPollerError {
   constructor(message: string) {
@@ -132,16 +109,26 @@ export class StreamsProtocolError extends StreamPollerError {
   }
 }
 
+/** What capture's messages add to a failed AWS request's: the permissions it needs, and that it resumes. */
+export const CAPTURE_REQUEST_CONTEXT = {
+  permissions: [
+    'dynamodb:DescribeTable',
+    'dynamodb:DescribeStream',
+    'dynamodb:GetShardIterator',
+    'dynamodb:GetRecords',
+  ],
+  next: 'Then run capture again: it resumes from its checkpoints.',
+} as const;
+
 /**
- * The error to throw for a failed AWS request: a `CaptureRequestError` for an error the service
- * answered (it has `$metadata`) or a client-side configuration error of the SDK (no region, no
- * credentials); anything else (a bug) as it is, with its stack.
+ * The error to throw for a failed DynamoDB or DynamoDB Streams call of capture: the shared
+ * `AwsRequestError` (service, endpoint, what to check), with capture's permissions and next step.
  */
-export function requestError(operation: string, where: string, error: unknown): unknown {
-  if (typeof error !== 'object' || error === null) return error;
-  const name = (error as { name?: unknown }).name;
-  const fromService = '$metadata' in error;
-  const configuration =
-    name === 'CredentialsProviderError' || /region is missing/i.test(String((error as Error).message));
-  return fromService || configuration ? new CaptureRequestError(operation, where, { cause: error }) : error;
+export function captureRequestError(
+  service: 'DynamoDB' | 'DynamoDB Streams',
+  operation: string,
+  about: string,
+  error: unknown,
+): unknown {
+  return awsRequestError(error, { service, operation, about, ...CAPTURE_REQUEST_CONTEXT });
 }

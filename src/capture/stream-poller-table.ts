@@ -5,7 +5,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { tableNameOf } from '../formats/change-file-key.ts';
 import { SUPPORTED_STREAM_VIEW_TYPES, UnsupportedStreamViewTypeError } from './errors.ts';
-import { NoStreamError, requestError } from './stream-poller-errors.ts';
+import { captureRequestError, NoStreamError } from './stream-poller-errors.ts';
 
 /** The stream capture reads, and the table it belongs to. */
 export interface TableStream {
@@ -21,15 +21,23 @@ const STREAM_ARN = /^arn:aws[A-Za-z-]*:dynamodb:[^:]*:[^:]*:table\/[^/]+\/stream
  * stream of the table); a table name or ARN gives the table's latest stream (DescribeTable's
  * `LatestStreamArn`, which stays readable for 24 hours after the stream is disabled).
  * Throws `NoStreamError` when the table does not exist or never had a stream,
- * `UnsupportedStreamViewTypeError` when its stream cannot rebuild rows (KEYS_ONLY, OLD_IMAGE), `CaptureRequestError`
- * when DynamoDB refuses the request (access, region, credentials).
+ * `UnsupportedStreamViewTypeError` when its stream cannot rebuild rows (KEYS_ONLY, OLD_IMAGE), the
+ * shared `AwsRequestError` when DynamoDB refuses the request or cannot be reached (access, region,
+ * credentials, endpoint), and the `AbortError` of a request `signal` cut short.
  */
-export async function tableStream(dynamodb: DynamoDBClient, tableOrArn: string): Promise<TableStream> {
+export async function tableStream(
+  dynamodb: DynamoDBClient,
+  tableOrArn: string,
+  signal?: AbortSignal,
+): Promise<TableStream> {
   const table = tableNameOf(tableOrArn);
   if (STREAM_ARN.test(tableOrArn)) return { table, streamArn: tableOrArn };
   let description: DescribeTableCommandOutput;
   try {
-    description = await dynamodb.send(new DescribeTableCommand({ TableName: tableOrArn }));
+    description = await dynamodb.send(
+      new DescribeTableCommand({ TableName: tableOrArn }),
+      signal === undefined ? {} : { abortSignal: signal },
+    );
   } catch (error) {
     if ((error as { name?: string }).name === 'ResourceNotFoundException') {
       throw new NoStreamError(table, 'DynamoDB has no table of that name here', {
@@ -37,7 +45,8 @@ export async function tableStream(dynamodb: DynamoDBClient, tableOrArn: string):
         next: 'Check the name and --region (and --endpoint-url, --profile).',
       });
     }
-    throw requestError('DescribeTable', `table ${table}`, error);
+    if (signal?.aborted) throw error;
+    throw captureRequestError('DynamoDB', 'DescribeTable', `table ${table}`, error);
   }
   const streamArn = description.Table?.LatestStreamArn;
   if (streamArn === undefined) throw new NoStreamError(table, 'the table has no stream');

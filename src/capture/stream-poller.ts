@@ -33,7 +33,10 @@ export interface StreamPollerOptions {
    * consecutive polls. Otherwise run until `signal` aborts (or the stream is disabled and read to its end).
    */
   readonly untilIdle?: boolean;
-  /** Stops the poller after the batch in hand (its checkpoint written). */
+  /**
+   * Stops the poller after the batch in hand (its checkpoint written). Give the same signal to
+   * `streamsApiOf`, so that Streams calls in flight end at once too.
+   */
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: CaptureEvent) => void;
   /** Wait after a pass in which no shard returned records; default 1000 ms. */
@@ -366,11 +369,21 @@ export async function pollStream(options: StreamPollerOptions): Promise<StreamPo
     markFinished(state);
   };
 
-  let listing = await list();
+  /** `list`, or undefined when `signal` cut its DescribeStream call short. */
+  const listUnlessStopped = async (): Promise<StreamListing | undefined> => {
+    try {
+      return await list();
+    } catch (error) {
+      if (signal?.aborted) return undefined;
+      throw error;
+    }
+  };
+
+  let listing = await listUnlessStopped();
   let listedAt = Date.now();
   let stoppedBecause: StopReason;
   for (;;) {
-    if (signal?.aborted) {
+    if (signal?.aborted || listing === undefined) {
       stoppedBecause = 'signal';
       break;
     }
@@ -403,7 +416,7 @@ export async function pollStream(options: StreamPollerOptions): Promise<StreamPo
     if (recordsThisPass === 0 && !anyFinished) await sleep(pollIntervalMs, signal);
     if (signal?.aborted) continue;
     if (anyFinished || active.size === 0 || Date.now() - listedAt >= describeIntervalMs) {
-      listing = await list();
+      listing = await listUnlessStopped();
       listedAt = Date.now();
     }
   }

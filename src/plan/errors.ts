@@ -1,11 +1,12 @@
+import { awsRequestError } from '../aws/aws-request-error.ts';
 import { DdbLakeError } from '../errors.ts';
 
 /** Stable codes of `plan`'s errors, for programs and `--json` output. */
 export const PlanErrorCode = {
   /** DynamoDB has no table of that name in the region and account asked. */
   tableNotFound: 'TABLE_NOT_FOUND',
-  /** A DynamoDB request that plan needs was refused: access, credentials, region, endpoint. */
-  requestFailed: 'PLAN_REQUEST_FAILED',
+  /** DynamoDB answered a DescribeTable without the table's description. */
+  unexpectedAnswer: 'PLAN_UNEXPECTED_ANSWER',
   /** A flag or option of the plan is out of range (a negative margin, a price that is not a number). */
   invalidOption: 'PLAN_INVALID_OPTION',
 } as const;
@@ -36,27 +37,6 @@ export class TableNotFoundError extends PlanError {
   }
 }
 
-/**
- * A DynamoDB request refused for a reason that retrying does not cure (access denied, no
- * credentials, no region, a validation error). The message names the call, the IAM action it needs
- * and the service's own words.
- */
-export class PlanRequestError extends PlanError {
-  readonly operation: string;
-
-  constructor(operation: string, where: string, options: { cause: unknown }) {
-    const cause = options.cause;
-    const reason = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
-    super(
-      PlanErrorCode.requestFailed,
-      `${operation} for ${where} failed (${reason}). Check --region, --profile, --endpoint-url and the ` +
-        `credentials (plan needs dynamodb:${operation} on the table), then run plan again.`,
-      options,
-    );
-    this.operation = operation;
-  }
-}
-
 /** An option of the plan that cannot be used as given (the CLI turns its own flags into usage errors). */
 export class InvalidPlanOptionError extends PlanError {
   readonly option: string;
@@ -68,15 +48,16 @@ export class InvalidPlanOptionError extends PlanError {
 }
 
 /**
- * The error to throw for a failed AWS request: `PlanRequestError` for an answer of the service (it
- * has `$metadata`) or a configuration error of the SDK (no credentials, no region); anything else
- * (a bug) as it is, with its stack.
+ * The error to throw for a failed DynamoDB call of plan: the shared `AwsRequestError` (service,
+ * endpoint, what to check), naming the permission the call needs; anything that is not an SDK or
+ * network error (a bug) as it is.
  */
-export function planRequestError(operation: string, where: string, error: unknown): unknown {
-  if (typeof error !== 'object' || error === null) return error;
-  const name = (error as { name?: unknown }).name;
-  const fromService = '$metadata' in error;
-  const configuration =
-    name === 'CredentialsProviderError' || /region is missing/i.test(String((error as Error).message));
-  return fromService || configuration ? new PlanRequestError(operation, where, { cause: error }) : error;
+export function planRequestError(operation: string, about: string, error: unknown): unknown {
+  return awsRequestError(error, {
+    service: 'DynamoDB',
+    operation,
+    about,
+    permissions: [`dynamodb:${operation}`],
+    next: 'Then run plan again.',
+  });
 }

@@ -127,7 +127,7 @@ export interface TablePlan {
  * blocker, not an error.
  *
  * Reads DynamoDB and the landing area only, apart from that one object. Throws
- * `TableNotFoundError`, `PlanRequestError`, `InvalidPlanOptionError`, the store's errors when the
+ * `TableNotFoundError`, `AwsRequestError`, `InvalidPlanOptionError`, the store's errors when the
  * landing area cannot be read, and the change-file and checkpoint readers' errors for damaged files.
  */
 export async function planTable(options: PlanTableOptions): Promise<TablePlan> {

@@ -6,7 +6,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { tableNameOf } from '../formats/change-file-key.ts';
-import { PlanRequestError, planRequestError, TableNotFoundError } from './errors.ts';
+import { PlanError, PlanErrorCode, planRequestError, TableNotFoundError } from './errors.ts';
 
 /** Point-in-time recovery as far as plan could learn it. */
 export type PitrStatus =
@@ -64,8 +64,8 @@ const TABLE_ARN = /^arn:([A-Za-z0-9-]+):dynamodb:([^:]*):([^:]*):table\/[^/]+$/;
  * DescribeContinuousBackups). Read-only. A DescribeContinuousBackups the endpoint does not know
  * (DynamoDB Local) gives status UNAVAILABLE, and one refused for access gives UNKNOWN, each with a
  * note, since the rest of the plan is still worth having. Throws `TableNotFoundError` when the
- * table does not exist and `PlanRequestError` when DescribeTable is refused (credentials, access,
- * region, endpoint).
+ * table does not exist and the shared `AwsRequestError` when DescribeTable is refused or cannot
+ * be sent (credentials, access, region, endpoint).
  */
 export async function readTableFacts(dynamodb: DynamoDBClient, tableOrArn: string): Promise<TableFacts> {
   const name = tableNameOf(tableOrArn);
@@ -81,9 +81,10 @@ export async function readTableFacts(dynamodb: DynamoDBClient, tableOrArn: strin
   const table = described.Table;
   const arn = table?.TableArn;
   if (table === undefined || arn === undefined) {
-    throw new PlanRequestError('DescribeTable', `table ${name}`, {
-      cause: new Error('DynamoDB answered without a table description'),
-    });
+    throw new PlanError(
+      PlanErrorCode.unexpectedAnswer,
+      `DescribeTable for table ${name} answered without the table's description (${arn === undefined ? 'no TableArn' : 'no Table'}). Check that --endpoint-url names a DynamoDB endpoint, then run plan again.`,
+    );
   }
   const [, partition = 'aws', region = '', account = ''] = TABLE_ARN.exec(arn) ?? [];
   const onDemand = table.BillingModeSummary?.BillingMode === 'PAY_PER_REQUEST';

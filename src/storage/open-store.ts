@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AwsRequestSettings } from '../aws/request-settings.ts';
 import { UnsupportedStoreUrlError } from './errors.ts';
 import { LocalFolderStore } from './local-folder-store.ts';
 import type { ObjectStore } from './object-store.ts';
@@ -18,6 +19,8 @@ export interface StoreOptions {
   profile?: string;
   /** Explicit credentials; otherwise the SDK's default chain (environment, profile, SSO, role) applies. */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Timeouts and attempts of every S3 request (`--cli-connect-timeout`, `--cli-read-timeout`); default `DEFAULT_REQUEST_SETTINGS`. */
+  requestSettings?: AwsRequestSettings;
 }
 
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//;

@@ -1,3 +1,4 @@
+import { type AwsFailureKind, awsFailureOf, describeAwsFailure } from '../aws/aws-request-error.ts';
 import { ObjectNotFoundError, StorageError, StoreAccessDeniedError } from './errors.ts';
 
 /** The S3 request that failed, in terms a reader of the error message can act on. */
@@ -10,6 +11,17 @@ export interface S3FailureContext {
   /** The full key in the bucket (root prefix included), or the listing prefix for `list`. */
   readonly s3Key?: string;
 }
+
+/** The failures worded as everywhere else in ddb-lake; S3's own (bucket, key, permission) are worded here. */
+const SHARED_KINDS: ReadonlySet<AwsFailureKind> = new Set<AwsFailureKind>([
+  'timeout',
+  'unreachable',
+  'unknown-host',
+  'no-credentials',
+  'credentials-rejected',
+  'credentials-expired',
+  'no-region',
+]);
 
 /** The IAM action each operation needs, and whether it applies to the bucket or to the object. */
 const PERMISSIONS: Record<
@@ -37,10 +49,12 @@ export function s3FailureOf(error: unknown): { readonly name: string; readonly s
 
 /**
  * Translates an AWS SDK error into our error hierarchy: `NoSuchKey` → `ObjectNotFoundError`,
- * 403 `AccessDenied` → `StoreAccessDeniedError` naming the bucket, key and IAM action needed,
- * and the common setup mistakes (unknown bucket, rejected or missing credentials, no region) into
- * `StorageError`s that say how to fix them. Anything else becomes `S3_REQUEST_FAILED` with the
- * SDK error as its cause. Errors that are already ours pass through unchanged.
+ * 403 `AccessDenied` → `StoreAccessDeniedError` naming the bucket, key and IAM action needed, an
+ * unknown bucket → `BUCKET_NOT_FOUND`, and the endpoint, network and credential failures
+ * (`awsFailureOf`: timeouts, refused connections, rejected, expired or missing credentials, no
+ * region) into `StorageError`s with the code and message `describeAwsFailure` gives them.
+ * Anything else becomes `S3_REQUEST_FAILED` with the SDK error as its cause. Errors that are
+ * already ours pass through unchanged.
  */
 export function toStorageError(error: unknown, context: S3FailureContext): StorageError {
   if (error instanceof StorageError) return error;
@@ -48,24 +62,22 @@ export function toStorageError(error: unknown, context: S3FailureContext): Stora
   const message = error instanceof Error ? error.message : String(error);
   const { storeUrl, operation, bucket, storeKey, s3Key } = context;
   const where = storeKey === undefined ? storeUrl : `"${storeKey}" in ${storeUrl}`;
+  const failure = awsFailureOf(error);
+  const endpoint = failure?.request?.endpoint;
 
   if (name === 'NoSuchKey' && storeKey !== undefined)
     return new ObjectNotFoundError(storeUrl, storeKey, { cause: error });
   if (name === 'NoSuchBucket') {
     return new StorageError(
       'BUCKET_NOT_FOUND',
-      `The bucket "${bucket}" of ${storeUrl} does not exist (or lives behind another endpoint). ` +
+      `The bucket "${bucket}" of ${storeUrl} does not exist${endpoint === undefined ? '' : ` at ${endpoint}`} (or lives behind another endpoint). ` +
         'Create it, or check the bucket name, --endpoint-url and --region.',
       { cause: error },
     );
   }
-  if (name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || name === 'ExpiredToken') {
-    return new StorageError(
-      'CREDENTIALS_REJECTED',
-      `S3 rejected the credentials for ${operation} of ${where} (${name}). Refresh them (aws sso login, new ` +
-        'session token) or choose another --profile.',
-      { cause: error },
-    );
+  // Endpoint, network and credential failures read the same in every part of ddb-lake.
+  if (failure !== undefined && SHARED_KINDS.has(failure.kind)) {
+    return new StorageError(failure.code, describeAwsFailure(failure, { about: where }), { cause: error });
   }
   if (name === 'AccessDenied' || status === 403) {
     const permission = PERMISSIONS[operation];
@@ -82,25 +94,10 @@ export function toStorageError(error: unknown, context: S3FailureContext): Stora
       { cause: error },
     );
   }
-  if (name === 'CredentialsProviderError' || /could not load credentials/i.test(message)) {
-    return new StorageError(
-      'NO_CREDENTIALS',
-      `No AWS credentials were found for ${operation} of ${where}. Set AWS_PROFILE or pass --profile, ` +
-        'export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where an instance or task role is available.',
-      { cause: error },
-    );
-  }
-  if (/region is missing/i.test(message)) {
-    return new StorageError(
-      'NO_REGION',
-      `No AWS region is configured for ${storeUrl}. Pass --region, set AWS_REGION, or set a region in the profile.`,
-      { cause: error },
-    );
-  }
   const statusText = status === undefined ? '' : ` (HTTP ${status})`;
   return new StorageError(
     'S3_REQUEST_FAILED',
-    `S3 ${operation} of ${where} failed${statusText}: ${name}: ${message}. Retry; if it persists, check ` +
+    `S3 ${operation} of ${where}${endpoint === undefined ? '' : ` at ${endpoint}`} failed${statusText}: ${name}: ${message}. Retry; if it persists, check ` +
       '--endpoint-url, --region and the bucket configuration.',
     { cause: error },
   );

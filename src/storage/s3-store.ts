@@ -11,6 +11,8 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { watchEndpoint } from '../aws/endpoint-watch.ts';
+import { sdkRequestConfig } from '../aws/request-settings.ts';
 import { checkRange, contentRangeMatches, httpRange } from './byte-range.ts';
 import { ObjectNotFoundError, StorageError } from './errors.ts';
 import { assertValidKey, assertValidPrefix, compareKeys } from './object-key.ts';
@@ -41,7 +43,9 @@ const CONFLICT_MAX_DELAY_MS = 2_000;
  * Credentials, region and profile follow the AWS SDK's default chain unless given. With an
  * `endpointUrl` the client uses path-style addressing and sends checksums only where S3 requires
  * them, since many S3-compatible servers reject or mis-store the SDK's default trailing checksums.
- * `putIfAbsent` is a PutObject with `If-None-Match: *` (S3 conditional writes).
+ * `putIfAbsent` is a PutObject with `If-None-Match: *` (S3 conditional writes). Every request has
+ * the connect and read timeouts of `requestSettings` (default `DEFAULT_REQUEST_SETTINGS`), and a
+ * failure names the endpoint it went to.
  */
 export class S3Store implements ObjectStore {
   readonly url: string;
@@ -61,6 +65,7 @@ export class S3Store implements ObjectStore {
     this.#multipartThreshold = options.multipartThresholdBytes ?? 64 * MIB;
     this.#partSize = Math.max(options.partSizeBytes ?? 8 * MIB, 5 * MIB);
     const config: S3ClientConfig = {
+      ...sdkRequestConfig(options.requestSettings),
       ...(options.region === undefined ? {} : { region: options.region }),
       ...(options.profile === undefined ? {} : { profile: options.profile }),
       ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
@@ -73,7 +78,7 @@ export class S3Store implements ObjectStore {
             responseChecksumValidation: 'WHEN_REQUIRED',
           }),
     };
-    this.#client = new S3Client(config);
+    this.#client = watchEndpoint(new S3Client(config));
   }
 
   /**

@@ -5,6 +5,7 @@ import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-la
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildLambda, LAMBDA_FILE } from '../../deploy/build-lambda.ts';
 import { captureBatch } from '../../src/capture/capture-batch.ts';
+import { startSilentServer } from '../support/silent-server.ts';
 import { runScenario, type Scenario } from './support-scenario.ts';
 import { keysUnder, tempLanding } from './support-stream.ts';
 
@@ -102,6 +103,43 @@ describe('the Lambda entry point, bundled by build:lambda', () => {
     expect(await keysUnder(first.store, '')).toHaveLength(2);
     expect(await keysUnder(second.store, '')).toEqual([]);
   });
+
+  it('a landing area that never answers fails the batch as a write failure well within the function’s 60 s timeout', async () => {
+    const silent = await startSilentServer();
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      DDB_LAKE_LANDING: 's3://ddb-lake-landing/capture',
+      AWS_ENDPOINT_URL_S3: silent.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'any',
+      AWS_SECRET_ACCESS_KEY: 'any',
+    });
+    try {
+      const handler = await freshHandler();
+      const started = Date.now();
+      const { value, lines } = await stdoutOf(() => handler(scenario.event));
+
+      expect(Date.now() - started).toBeLessThan(50_000);
+      expect(silent.connections()).toBeGreaterThan(0);
+      expect(value).toEqual({
+        batchItemFailures: [{ itemIdentifier: scenario.event.Records[0]?.dynamodb?.SequenceNumber }],
+      });
+      const failed = lines.map((line) => JSON.parse(line)).find((entry) => entry.event === 'write-failed');
+      expect(failed?.error.message).toContain(`at ${silent.endpoint} did not answer in time`);
+    } finally {
+      for (const name of [
+        'DDB_LAKE_LANDING',
+        'AWS_ENDPOINT_URL_S3',
+        'AWS_REGION',
+        'AWS_ACCESS_KEY_ID',
+        'AWS_SECRET_ACCESS_KEY',
+      ]) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
+      await silent.close();
+    }
+  }, 90_000);
 
   it('fails the invocation with LANDING_NOT_SET when DDB_LAKE_LANDING is missing', async () => {
     delete process.env['DDB_LAKE_LANDING'];

@@ -7,7 +7,7 @@ import { LOCAL_DYNAMODB_CREDENTIALS, LOCAL_REGION } from '../../src/local/dynamo
 import { sampleOrders } from '../../src/local/sample-orders.ts';
 import { exportedItems, keysUnder, plainScan, tableWith, tempLanding } from '../backfill/scan-support.ts';
 import { dynamodbEndpoint, type StreamTable } from '../support/local-stack.ts';
-import { runDdbLake } from '../support/run-cli.ts';
+import { runDdbLake, startDdbLake } from '../support/run-cli.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -117,6 +117,37 @@ describe('ddb-lake backfill scan', () => {
     const manifest = (await openExport(store, result.dir)).files.map((file) => file.key).sort();
     expect(await keysUnder(store, `${result.dir}data/`)).toEqual(manifest);
   });
+
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    it(`${signal} midway stops at a page boundary with exit code ${code}, every segment checkpointed; the same command resumes it, each item exactly once`, async () => {
+      const { folder, store } = await tempLanding();
+      const args = scanArgs(folder, '--segments', '2', '--max-rcu', '10', '--file-mb', '0.005');
+      const running = startDdbLake(args, AWS_ENV);
+      await firstCheckpointWithFile(folder, 30_000);
+      running.child.kill(signal);
+      const stopped = await running.exited;
+
+      expect(stopped.signal).toBeNull();
+      expect(stopped.code).toBe(code);
+      expect(stopped.stderr).toContain('Stopping at the next page');
+      expect(stopped.stdout).toContain('every segment checkpointed');
+      expect(stopped.stdout).toContain('Run the same command again to resume it.');
+      expect(await keysUnder(store, 'AWSDynamoDB/')).not.toContainEqual(
+        expect.stringMatching(/manifest-summary\.json$/),
+      );
+
+      const second = await runDdbLake([...args, '--json'], AWS_ENV);
+      expect(second.code).toBe(0);
+      const result = JSON.parse(second.stdout);
+      expect(result).toMatchObject({ outcome: 'complete', resumed: true });
+      const items = await exportedItems(store, result.dir);
+      expect(items.length).toBe(ITEMS.length);
+      expect(new Map(items)).toEqual(expected);
+    });
+  }
 
   it('refuses malformed flags with exit code 2, before touching the table', async () => {
     const { folder, store } = await tempLanding();

@@ -26,12 +26,23 @@ describe('ddb-lake command line', () => {
       expect(run.stdout).toMatch(new RegExp(`^\\s+${command}\\b`, 'm'));
     expect(run.stdout).toContain('--landing <url>');
     expect(run.stdout).toContain('Exit codes:');
+    expect(run.stdout).toMatch(/^\s+130\s+interrupted by SIGINT/m);
+    expect(run.stdout).toMatch(/^\s+143\s+terminated by SIGTERM/m);
+    expect(run.stdout).toContain('A second signal ends it');
   });
 
   it('a subcommand --help shows the AWS CLI flags', async () => {
     const run = await runDdbLake(['inspect', '--help']);
     expect(run.code).toBe(0);
-    for (const flag of ['--profile', '--region', '--endpoint-url', '--json', '--landing'])
+    for (const flag of [
+      '--profile',
+      '--region',
+      '--endpoint-url',
+      '--cli-connect-timeout',
+      '--cli-read-timeout',
+      '--json',
+      '--landing',
+    ])
       expect(run.stdout).toContain(flag);
   });
 

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 
 export interface CliRun {
@@ -22,4 +22,36 @@ export function runDdbLake(args: readonly string[], env: NodeJS.ProcessEnv = {})
       },
     );
   });
+}
+
+/** A `ddb-lake` process started by `startDdbLake`, and how it ended. */
+export interface RunningDdbLake {
+  readonly child: ChildProcess;
+  /** What it printed so far. */
+  output(): { readonly stdout: string; readonly stderr: string };
+  /** Resolves when it has ended: its exit code, or the signal that ended it, and what it printed. */
+  readonly exited: Promise<CliRun & { readonly signal: NodeJS.Signals | null; readonly endedAt: number }>;
+}
+
+/** Starts `ddb-lake` in its own Node 22 process, for tests that signal it or time it. */
+export function startDdbLake(args: readonly string[], env: NodeJS.ProcessEnv = {}): RunningDdbLake {
+  const child = spawn(resolve(ROOT, 'node_modules/.bin/node'), [resolve(ROOT, 'src/cli/main.ts'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, CI: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<CliRun & { signal: NodeJS.Signals | null; endedAt: number }>((done) =>
+    child.on('close', (code, signal) =>
+      done({ code: code ?? -1, signal, stdout, stderr, endedAt: Date.now() }),
+    ),
+  );
+  return { child, output: () => ({ stdout, stderr }), exited };
 }

@@ -11,13 +11,14 @@ import { UsageError } from '../../errors.ts';
 import { sleep } from '../../sleep.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import { openStore } from '../../storage/open-store.ts';
-import { untilStopped } from '../aws-flags.ts';
+import { storeOptionsOf } from '../aws-flags.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { durationMs } from '../flag-values.ts';
 import { count, duration, megabytes, rate } from '../format.ts';
 import { openLanding } from '../landing.ts';
 import { createOutput, type Output } from '../output.ts';
 import { type AwsFlags, type CommandContext, withAwsOptions, withJsonOption } from '../program.ts';
+import { untilStopped } from '../stop-signals.ts';
 
 interface ApplyFlags extends AwsFlags {
   landing?: string;
@@ -74,14 +75,6 @@ function parseKeys(text: string): { partition: string; sort?: string } {
   }
   const [partition, sort] = parts as [string, string | undefined];
   return sort === undefined ? { partition } : { partition, sort };
-}
-
-function storeOptions(flags: AwsFlags) {
-  return {
-    ...(flags.endpointUrl === undefined ? {} : { endpointUrl: flags.endpointUrl }),
-    ...(flags.region === undefined ? {} : { region: flags.region }),
-    ...(flags.profile === undefined ? {} : { profile: flags.profile }),
-  };
 }
 
 /** `ddb-lake apply`: merge the snapshot and the change files into the Delta table, exactly once per batch. */
@@ -175,14 +168,11 @@ export function registerApplyCommand(program: Command, context: CommandContext):
         const buckets = flags.buckets === undefined ? undefined : wholeNumber('--buckets', flags.buckets, 1);
         const keys = flags.keys === undefined ? undefined : parseKeys(flags.keys);
         const output = createOutput({ json: flags.json });
-        const landing = openLanding({
-          ...storeOptions(flags),
-          ...(flags.landing === undefined ? {} : { landing: flags.landing }),
-        });
+        const landing = openLanding(flags);
         let delta: ObjectStore | undefined;
         const results: ApplyBatchResult[] = [];
         try {
-          delta = openStore(flags.delta, storeOptions(flags));
+          delta = openStore(flags.delta, storeOptionsOf(flags));
           // Each batch opens its own DuckDB session: files it downloads from S3 go with it.
           const progress = progressRenderer(output);
           const options = {
@@ -214,14 +204,19 @@ export function registerApplyCommand(program: Command, context: CommandContext):
             return result;
           };
           if (everyMs !== undefined) {
-            await untilStopped(output, 'stopping after the current batch…', async (signal) => {
-              while (!signal.aborted) {
-                let result: ApplyBatchResult;
-                do result = await once();
-                while (result.outcome === 'applied' && !signal.aborted);
-                await sleep(everyMs, signal);
-              }
-            });
+            await untilStopped(
+              output,
+              'stopping after the current batch…',
+              async (signal) => {
+                while (!signal.aborted) {
+                  let result: ApplyBatchResult;
+                  do result = await once();
+                  while (result.outcome === 'applied' && !signal.aborted);
+                  await sleep(everyMs, signal);
+                }
+              },
+              { runsUntilStopped: true },
+            );
           } else if (flags.untilIdle) {
             await untilStopped(output, 'stopping after the current batch…', async (signal) => {
               let result: ApplyBatchResult;

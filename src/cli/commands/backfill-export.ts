@@ -1,4 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type Command, Option } from 'commander';
 import type { NativeExportOutcome } from '../../backfill/export-watch.ts';
 import { DEFAULT_POLL_INTERVAL_MS, watchNativeExport } from '../../backfill/export-watch.ts';
@@ -11,11 +10,12 @@ import {
 import type { ExportSse } from '../../backfill/native-export-request.ts';
 import { UsageError } from '../../errors.ts';
 import { openStore } from '../../storage/open-store.ts';
-import { dynamoDbConfigOf, storeOptionsBesideDynamoDb, untilStopped } from '../aws-flags.ts';
+import { dynamoDbClientOf, storeOptionsBesideDynamoDb } from '../aws-flags.ts';
 import { EXIT_CODES, type ExitCode } from '../exit-codes.ts';
 import { count, duration, megabytes } from '../format.ts';
 import { createOutput, type Output } from '../output.ts';
 import { type AwsFlags, type CommandContext, withAwsOptions, withJsonOption } from '../program.ts';
+import { untilStopped } from '../stop-signals.ts';
 
 interface WatchFlags extends AwsFlags {
   wait: boolean;
@@ -101,7 +101,7 @@ export function registerBackfillExportCommands(backfill: Command, context: Comma
         );
         const kind = exportKind(flags);
         const output = createOutput({ json: flags.json });
-        const dynamodb = new DynamoDBClient(dynamoDbConfigOf(flags));
+        const dynamodb = dynamoDbClientOf(flags);
         return untilStopped(output, 'Stopping the watch; the export itself goes on…', async (signal) => {
           try {
             const { started, outcome } = await runNativeExport({
@@ -143,7 +143,7 @@ export function registerBackfillExportCommands(backfill: Command, context: Comma
       const output = createOutput({ json: flags.json });
       const region = flags.region ?? /^arn:[^:]+:dynamodb:([^:]+):/.exec(exportArn)?.[1];
       const config = { ...flags, ...(region === undefined ? {} : { region }) };
-      const dynamodb = new DynamoDBClient(dynamoDbConfigOf(config));
+      const dynamodb = dynamoDbClientOf(config);
       return untilStopped(output, 'Stopping the watch; the export itself goes on…', async (signal) => {
         try {
           const outcome = await watchNativeExport({

@@ -4,11 +4,13 @@ import type { CapacitySource, CapacityTarget } from '../../backfill/backfill-tab
 import { type ScanEvent, ScanEventCode } from '../../backfill/scan-events.ts';
 import { type ScanExportResult, scanExport } from '../../backfill/scan-export.ts';
 import { UsageError } from '../../errors.ts';
-import { openLandingBesideDynamoDb, scanningDynamoDbClient, untilStopped } from '../aws-flags.ts';
+import { scanningDynamoDbClient } from '../aws-flags.ts';
 import { EXIT_CODES, type ExitCode } from '../exit-codes.ts';
 import { count, duration, megabytes } from '../format.ts';
+import { openLandingBesideDynamoDb } from '../landing.ts';
 import { createOutput, type Output } from '../output.ts';
 import { type AwsFlags, type CommandContext, withAwsOptions, withJsonOption } from '../program.ts';
+import { untilStopped } from '../stop-signals.ts';
 
 interface ScanFlags extends AwsFlags {
   table?: string;

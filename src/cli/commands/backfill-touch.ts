@@ -5,11 +5,13 @@ import { type TouchEvent, TouchEventCode } from '../../backfill/touch-events.ts'
 import { TOUCH_MARKER_ATTRIBUTE } from '../../backfill/touch-marker.ts';
 import { type TouchResult, touchTable } from '../../backfill/touch-table.ts';
 import { UsageError } from '../../errors.ts';
-import { openLandingBesideDynamoDb, scanningDynamoDbClient, untilStopped } from '../aws-flags.ts';
+import { scanningDynamoDbClient } from '../aws-flags.ts';
 import { EXIT_CODES, type ExitCode } from '../exit-codes.ts';
 import { count, duration } from '../format.ts';
+import { openLandingBesideDynamoDb } from '../landing.ts';
 import { createOutput, type Output } from '../output.ts';
 import { type AwsFlags, type CommandContext, withAwsOptions, withJsonOption } from '../program.ts';
+import { untilStopped } from '../stop-signals.ts';
 import { dollars, longDuration, progressText, rate, rateText } from './backfill-scan.ts';
 
 interface TouchFlags extends AwsFlags {

@@ -1,5 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { Command } from 'commander';
 import { CAPTURE_QUARANTINE_FOLDER } from '../../capture/capture-quarantine.ts';
 import type { RecordedShardGap } from '../../capture/shard-gap.ts';
@@ -12,11 +10,13 @@ import {
 } from '../../capture/stream-poller-events.ts';
 import { tableStream } from '../../capture/stream-poller-table.ts';
 import { UsageError } from '../../errors.ts';
+import { dynamoDbClientOf, streamsClientOf } from '../aws-flags.ts';
 import { EXIT_CODES, type ExitCode } from '../exit-codes.ts';
 import { count, duration, megabytes } from '../format.ts';
-import { openLanding } from '../landing.ts';
+import { openLandingBesideDynamoDb } from '../landing.ts';
 import { createOutput, type Output } from '../output.ts';
 import { type AwsFlags, type CommandContext, withAwsOptions, withJsonOption } from '../program.ts';
+import { untilStopped } from '../stop-signals.ts';
 
 interface CaptureFlags extends AwsFlags {
   table?: string;
@@ -66,42 +66,32 @@ export function registerCaptureCommand(program: Command, context: CommandContext
           );
         }
         const output = createOutput({ json: flags.json });
+        const table = flags.table;
         // The landing area is S3 or a folder; --endpoint-url names the DynamoDB endpoint here.
-        const landing = openLanding({
-          ...(flags.landing === undefined ? {} : { landing: flags.landing }),
-          ...(flags.region === undefined ? {} : { region: flags.region }),
-          ...(flags.profile === undefined ? {} : { profile: flags.profile }),
-        });
-        const config = {
-          ...(flags.endpointUrl === undefined ? {} : { endpoint: flags.endpointUrl }),
-          ...(flags.region === undefined ? {} : { region: flags.region }),
-          ...(flags.profile === undefined ? {} : { profile: flags.profile }),
-        };
-        const dynamodb = new DynamoDBClient(config);
-        const streams = new DynamoDBStreamsClient(config);
-        const stop = new AbortController();
-        const onSignal = () => {
-          output.progress('Stopping after the batch in hand (Ctrl-C again to stop at once)…');
-          stop.abort();
-        };
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
+        const landing = openLandingBesideDynamoDb(flags);
+        const dynamodb = dynamoDbClientOf(flags);
+        const streams = streamsClientOf(flags);
         try {
-          const stream = await tableStream(dynamodb, flags.table);
-          output.progress(`Capturing ${stream.streamArn} into ${landing.url}`);
-          const summary = await pollStream({
-            stream,
-            streams: streamsApiOf(streams),
-            store: landing,
-            batchSize,
-            untilIdle: flags.untilIdle,
-            signal: stop.signal,
-            onEvent: (event) => render(event, output),
-          });
-          return report(summary, landing.url, output);
+          return await untilStopped(
+            output,
+            'Stopping: cancelling the reads in flight; checkpoints hold what was captured (Ctrl-C again to stop at once)…',
+            async (signal) => {
+              const stream = await tableStream(dynamodb, table, signal);
+              output.progress(`Capturing ${stream.streamArn} into ${landing.url}`);
+              const summary = await pollStream({
+                stream,
+                streams: streamsApiOf(streams, signal),
+                store: landing,
+                batchSize,
+                untilIdle: flags.untilIdle,
+                signal,
+                onEvent: (event) => render(event, output),
+              });
+              return report(summary, landing.url, output);
+            },
+            { runsUntilStopped: !flags.untilIdle },
+          );
         } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
           dynamodb.destroy();
           streams.destroy();
           await landing.close();

@@ -7,7 +7,7 @@ import { CHANGES_FOLDER, parseChangeFileKey } from '../../formats/change-file-ke
 import { listExports } from '../../formats/export-layout.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { count, duration, rate } from '../format.ts';
-import { openLanding } from '../landing.ts';
+import { assertLandingExists, openLanding } from '../landing.ts';
 import { createOutput } from '../output.ts';
 import { type AwsFlags, type CommandContext, withAwsOptions, withJsonOption } from '../program.ts';
 
@@ -48,6 +48,7 @@ export function registerInspectCommand(program: Command, context: CommandContext
         const output = createOutput({ json: flags.json });
         const landing = openLanding(flags);
         try {
+          await assertLandingExists(landing);
           const listed = await listExports(landing);
           const chosen =
             flags.export === undefined ? listed : listed.filter((e) => e.exportId === flags.export);

@@ -1,4 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type Command, Option } from 'commander';
 import { UsageError } from '../../errors.ts';
 import { DEFAULT_SNAPSHOT_RETENTION_DAYS } from '../../plan/bucket-policies.ts';
@@ -13,9 +12,10 @@ import { planTable, type TablePlan } from '../../plan/plan-table.ts';
 import type { PlanFinding } from '../../plan/readiness.ts';
 import { BACKFILL_STRATEGIES, type BackfillStrategy } from '../../plan/strategy.ts';
 import { openStore } from '../../storage/open-store.ts';
+import { dynamoDbClientOf, storeOptionsBesideDynamoDb } from '../aws-flags.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { count } from '../format.ts';
-import { openLanding } from '../landing.ts';
+import { openLandingBesideDynamoDb } from '../landing.ts';
 import { createOutput, type Output } from '../output.ts';
 import { type AwsFlags, type CommandContext, withAwsOptions, withJsonOption } from '../program.ts';
 
@@ -152,25 +152,12 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
         if (flags.table === undefined || flags.table === '')
           throw new UsageError('no table: pass --table <name or ARN>');
         const output = createOutput({ json: flags.json });
-        const landing = openLanding({
-          ...(flags.landing === undefined ? {} : { landing: flags.landing }),
-          ...(flags.region === undefined ? {} : { region: flags.region }),
-          ...(flags.profile === undefined ? {} : { profile: flags.profile }),
-        });
+        const landing = openLandingBesideDynamoDb(flags);
         // Read for the capture quarantine objects its batches accepted; an absent table has none.
         const delta =
-          flags.delta === undefined
-            ? undefined
-            : openStore(flags.delta, {
-                ...(flags.region === undefined ? {} : { region: flags.region }),
-                ...(flags.profile === undefined ? {} : { profile: flags.profile }),
-              });
+          flags.delta === undefined ? undefined : openStore(flags.delta, storeOptionsBesideDynamoDb(flags));
         const deltaUrl = delta?.url;
-        const dynamodb = new DynamoDBClient({
-          ...(flags.endpointUrl === undefined ? {} : { endpoint: flags.endpointUrl }),
-          ...(flags.region === undefined ? {} : { region: flags.region }),
-          ...(flags.profile === undefined ? {} : { profile: flags.profile }),
-        });
+        const dynamodb = dynamoDbClientOf(flags);
         try {
           const plan = await planTable({
             dynamodb,

@@ -10,6 +10,7 @@ import {
 import { UsageError } from '../../errors.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import { openStore } from '../../storage/open-store.ts';
+import { storeOptionsOf } from '../aws-flags.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { count } from '../format.ts';
 import { openLanding } from '../landing.ts';
@@ -35,14 +36,6 @@ interface ReplayFlags extends AwsFlags {
 const DESCRIPTION = `What could not go into the lake, and the way back in. Capture keeps a stream record it cannot write as a change-file line (invalid DynamoDB JSON, a missing SequenceNumber, …) under ${CAPTURE_QUARANTINE_FOLDER}<table>/ in the landing area, one JSON object per record with its shard, the reason and the record as received. Each is a hole in its shard's changes: apply commits no batch while one is there that no batch accepted.
 
 Two ways out: fix the record in place (the "record" member of its object) and replay it, which writes it as a change file with capture's own mapping, so the next batch takes it in sequence order (a record older than the row changes nothing, a newer one wins); or accept it as lost with apply --accept-capture-quarantine, which the batch records. Apply's own quarantine (lines a batch could not read, beside the Delta table) is shown by list --delta and replayed with apply --replay-quarantine <batch>.`;
-
-function storeOptions(flags: AwsFlags) {
-  return {
-    ...(flags.endpointUrl === undefined ? {} : { endpointUrl: flags.endpointUrl }),
-    ...(flags.region === undefined ? {} : { region: flags.region }),
-    ...(flags.profile === undefined ? {} : { profile: flags.profile }),
-  };
-}
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -87,7 +80,7 @@ export function registerQuarantineCommand(program: Command, context: CommandCont
         const landing = openLanding(flags);
         let delta: ObjectStore | undefined;
         try {
-          if (flags.delta !== undefined) delta = openStore(flags.delta, storeOptions(flags));
+          if (flags.delta !== undefined) delta = openStore(flags.delta, storeOptionsOf(flags));
           const report = await quarantineReport({
             landing,
             table,

@@ -6,6 +6,7 @@ import { DEFAULT_MAX_LAG_MS, pipelineStatus } from '../../status/pipeline-status
 import type { ApplyStatus, CaptureStatus, ShardPosition, StatusReport } from '../../status/status-report.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import { openStore } from '../../storage/open-store.ts';
+import { storeOptionsOf } from '../aws-flags.ts';
 import { EXIT_CODES, type ExitCode } from '../exit-codes.ts';
 import { durationMs } from '../flag-values.ts';
 import { count } from '../format.ts';
@@ -41,14 +42,6 @@ Read-only: status writes nothing and takes no lease, so it runs beside capture a
 
 /** Shards listed one by one; the rest are counted. */
 const SHARDS_SHOWN = 8;
-
-function storeOptions(flags: AwsFlags) {
-  return {
-    ...(flags.endpointUrl === undefined ? {} : { endpointUrl: flags.endpointUrl }),
-    ...(flags.region === undefined ? {} : { region: flags.region }),
-    ...(flags.profile === undefined ? {} : { profile: flags.profile }),
-  };
-}
 
 /** `ddb-lake status`: what is behind or stuck in a table's pipeline, on one screen. */
 export function registerStatusCommand(program: Command, context: CommandContext): void {
@@ -96,14 +89,11 @@ export function registerStatusCommand(program: Command, context: CommandContext)
         }
         const maxLagMs = durationMs('--max-lag', flags.maxLag);
         const output = createOutput({ json: flags.json });
-        const landing = openLanding({
-          ...storeOptions(flags),
-          ...(flags.landing === undefined ? {} : { landing: flags.landing }),
-        });
+        const landing = openLanding(flags);
         let delta: ObjectStore | undefined;
         try {
           if (flags.delta !== undefined && flags.delta !== '')
-            delta = openStore(flags.delta, storeOptions(flags));
+            delta = openStore(flags.delta, storeOptionsOf(flags));
           const report = await pipelineStatus({
             landing,
             delta,

@@ -8,6 +8,7 @@ import { DuckSession } from '../../duckdb/session.ts';
 import { UsageError } from '../../errors.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import { openStore } from '../../storage/open-store.ts';
+import { storeOptionsOf } from '../aws-flags.ts';
 import { EXIT_CODES, type ExitCode } from '../exit-codes.ts';
 import { count, megabytes } from '../format.ts';
 import { createOutput, type Output } from '../output.ts';
@@ -55,11 +56,7 @@ function deltaStore(flags: TableFlags): ObjectStore {
   if (flags.delta === undefined || flags.delta === '') {
     throw new UsageError('no Delta table: pass --delta s3://bucket/prefix (or a local folder)');
   }
-  return openStore(flags.delta, {
-    ...(flags.endpointUrl === undefined ? {} : { endpointUrl: flags.endpointUrl }),
-    ...(flags.region === undefined ? {} : { region: flags.region }),
-    ...(flags.profile === undefined ? {} : { profile: flags.profile }),
-  });
+  return openStore(flags.delta, storeOptionsOf(flags));
 }
 
 function wholeNumber(flag: string, value: string, minimum: number): number {
