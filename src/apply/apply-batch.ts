@@ -15,6 +15,7 @@ import { readBatchRecord, storeBatchRecord } from './batch-record.ts';
 import type { ApplyBatchResult } from './batch-result.ts';
 import { faultPoint } from './fault-points.ts';
 import { firstBatch } from './first-batch.ts';
+import { assertLandingHasObjects } from './landing-check.ts';
 import { laterBatch } from './later-batch.ts';
 import { DEFAULT_APP_ID, hasTableLayout, readTableLayout, type TableLayout } from './table-layout.ts';
 import { acquireTableLease } from './table-lease.ts';
@@ -128,7 +129,8 @@ function positive(name: string, value: number | undefined, min: number): void {
  * @throws HandoffRefusedError (first batch) with the problems and what to do; nothing written.
  * @throws TooManyBadLinesError when the batch's bad lines exceed `maxBad`; the lines are in the
  *   quarantine, nothing else of the batch is committed, a rerun rebuilds the same batch.
- * @throws ApplyRunError for a table apply did not write, a missing snapshot, a damaged record;
+ * @throws ApplyRunError for a landing area that holds nothing (checked before anything is written),
+ *   a table apply did not write, a missing snapshot, a damaged record;
  *   the readers', data plane's and Delta log's errors (DeltaConflictError when another writer
  *   changed the table meanwhile: run again).
  */
@@ -140,6 +142,7 @@ export async function applyBatch(options: ApplyOptions): Promise<ApplyBatchResul
   positive('rowsPerFile', options.rowsPerFile, 1);
   positive('marginMs', options.marginMs, 0);
   positive('replayQuarantine', options.replayQuarantine, 1);
+  await assertLandingHasObjects(options.landing, tableNameOf(options.table));
   const lease = await acquireTableLease(options.delta, { now: clock });
   const session =
     options.session ??

@@ -45,6 +45,24 @@ Bad lines (unreadable JSON, a record without its key) go to _ddb_lake/quarantine
 
 One writer at a time per table. --endpoint-url applies to S3 (landing area and Delta table).`;
 
+/**
+ * The shortest `--every`: each round lists the landing area and the table's state, so a shorter
+ * wait only turns into a steady stream of LIST requests (and S3 bills them) without landing
+ * changes sooner than capture writes them.
+ */
+const EVERY_FLOOR_MS = 10_000;
+const EVERY_FLOOR_TEXT = '10s';
+
+function everyMs(text: string): number {
+  const ms = durationMs('--every', text);
+  if (ms < EVERY_FLOOR_MS) {
+    throw new UsageError(
+      `--every must be at least ${EVERY_FLOOR_TEXT}, got "${text}": each round lists the landing area and the table, so a shorter wait only repeats those requests. Use --until-idle to apply everything there is now and stop.`,
+    );
+  }
+  return ms;
+}
+
 function wholeNumber(flag: string, text: string, minimum: number): number {
   const value = Number(text);
   if (text.trim() === '' || !Number.isSafeInteger(value) || value < minimum) {
@@ -104,7 +122,10 @@ export function registerApplyCommand(program: Command, context: CommandContext):
         .option('--buckets <n>', 'first run: key-hash buckets (the partition column), default 16')
         .option('--max-bad <n>', 'bad lines tolerated per batch before it fails', '0')
         .option('--until-idle', 'apply batch after batch until no new input is left', false)
-        .option('--every <duration>', 'keep running: apply a batch, then wait this long (Ctrl-C stops)')
+        .option(
+          '--every <duration>',
+          `keep running: apply a batch, then wait this long (at least ${EVERY_FLOOR_TEXT}; Ctrl-C stops)`,
+        )
         .option(
           '--replay-quarantine <batch>',
           'apply the quarantined lines of an earlier batch (after fixing them in place) as a batch of their own',
@@ -143,7 +164,7 @@ export function registerApplyCommand(program: Command, context: CommandContext):
             : wholeNumber('--replay-quarantine', flags.replayQuarantine, 1);
         const maxBad = wholeNumber('--max-bad', flags.maxBad, 0);
         const marginMs = flags.margin === undefined ? undefined : durationMs('--margin', flags.margin);
-        const everyMs = flags.every === undefined ? undefined : durationMs('--every', flags.every);
+        const every = flags.every === undefined ? undefined : everyMs(flags.every);
         const buckets = flags.buckets === undefined ? undefined : wholeNumber('--buckets', flags.buckets, 1);
         const keys = flags.keys === undefined ? undefined : parseKeys(flags.keys);
         const output = createOutput({ json: flags.json });
@@ -178,13 +199,13 @@ export function registerApplyCommand(program: Command, context: CommandContext):
             renderResult(result, output);
             return result;
           };
-          if (everyMs !== undefined) {
+          if (every !== undefined) {
             await untilStopped(output, 'stopping after the current batch…', async (signal) => {
               while (!signal.aborted) {
                 let result: ApplyBatchResult;
                 do result = await once();
                 while (result.outcome === 'applied' && !signal.aborted);
-                await sleep(everyMs, signal);
+                await sleep(every, signal);
               }
             });
           } else if (flags.untilIdle) {
