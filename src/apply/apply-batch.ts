@@ -8,6 +8,7 @@ import { tableNameOf } from '../formats/change-file-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
 import { type ApplyEvent, ApplyEventCode } from './apply-events.ts';
+import { catchUpCheckpoint } from './batch-commit.ts';
 import type { BatchContext } from './batch-context.ts';
 import { TABLE_NAME_PROPERTY } from './batch-context.ts';
 import { planBatch } from './batch-plan.ts';
@@ -125,7 +126,8 @@ function positive(name: string, value: number | undefined, min: number): void {
  * `options.snapshot`), checks the handoff (rule 2) and refuses one that the captured changes do
  * not cover, creates the table and loads the snapshot with every change from T − margin on.
  * Later batches take the change files (and incremental exports) no earlier batch took; with none,
- * the result is `nothing-new` and nothing is written.
+ * the result is `nothing-new` and no batch is written (only the checkpoint of the table's version,
+ * when a run killed after its commit skipped one).
  * @throws HandoffRefusedError (first batch) with the problems and what to do; nothing written.
  * @throws TooManyBadLinesError when the batch's bad lines exceed `maxBad`; the lines are in the
  *   quarantine, nothing else of the batch is committed, a rerun rebuilds the same batch.
@@ -184,6 +186,7 @@ async function runBatch(context: BatchContext): Promise<ApplyBatchResult> {
         outcome: 'nothing-new',
         batch: lastBatch,
         version: (table as Snapshot).version,
+        checkpoint: await catchUpCheckpoint(context, table as Snapshot),
         durationMs: clock() - context.started,
       };
     }

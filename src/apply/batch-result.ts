@@ -80,11 +80,13 @@ export interface AppliedBatch {
 export type ApplyBatchResult =
   | AppliedBatch
   | {
-      /** No input that earlier batches have not taken: nothing was written. */
+      /** No input that earlier batches have not taken: no batch was written. */
       readonly outcome: 'nothing-new';
       /** The latest batch in the table. */
       readonly batch: number;
       readonly version: number;
+      /** `written` when the table's checkpoint was behind (a killed run skipped it) and was caught up. */
+      readonly checkpoint: 'not-due' | 'written' | 'failed';
       readonly durationMs: number;
     }
   | {

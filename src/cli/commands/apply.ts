@@ -303,6 +303,9 @@ function renderResult(result: ApplyBatchResult, output: Output): void {
     output.result(
       `Nothing new to apply: the table holds batch ${result.batch} at version ${result.version}.`,
     );
+    if (result.checkpoint === 'written') {
+      output.result(`  checkpoint  written at version ${result.version} (an interrupted run had skipped it)`);
+    }
     return;
   }
   if (result.outcome === 'already-applied') {
