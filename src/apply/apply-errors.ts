@@ -17,6 +17,8 @@ export const ApplyErrorCode = {
   leaseHeld: 'APPLY_LEASE_HELD',
   /** An option is out of range. */
   invalidOption: 'APPLY_INVALID_OPTION',
+  /** A change file changed while the batch read it (change files are written once). */
+  inputChanged: 'APPLY_INPUT_CHANGED',
   /** The landing area holds no object at all (a folder that does not exist, an empty S3 prefix). */
   landingEmpty: 'APPLY_LANDING_EMPTY',
 } as const;
