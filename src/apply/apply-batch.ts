@@ -1,3 +1,4 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DeltaEngine } from '../delta/engine.ts';
 import { DeltaTableNotFoundError } from '../delta/errors.ts';
 import { loadSnapshot } from '../delta/load-snapshot.ts';
@@ -13,9 +14,11 @@ import type { BatchContext } from './batch-context.ts';
 import { TABLE_NAME_PROPERTY } from './batch-context.ts';
 import { planBatch } from './batch-plan.ts';
 import { readBatchRecord, storeBatchRecord } from './batch-record.ts';
+import { replanBatch } from './batch-replan.ts';
 import type { ApplyBatchResult } from './batch-result.ts';
 import { faultPoint } from './fault-points.ts';
 import { firstBatch } from './first-batch.ts';
+import { assertFirstRunFlags } from './first-run-flags.ts';
 import { assertLandingHasObjects } from './landing-check.ts';
 import { laterBatch } from './later-batch.ts';
 import { DEFAULT_APP_ID, hasTableLayout, readTableLayout, type TableLayout } from './table-layout.ts';
@@ -25,7 +28,7 @@ import { writeTakenIndex } from './taken-index.ts';
 /*
  * One apply batch, exactly once (DESIGN.md rules 2–6). The batch after the table's latest txn of
  * the pipeline's appId is either rebuilt from its stored record (a run that stopped before its
- * commit) or planned from what no earlier batch took, its record stored (put-if-absent) before
+ * commit; on request re-planned first, batch-replan.ts) or planned from what no earlier batch took, its record stored (put-if-absent) before
  * anything else and its taken index (taken-index.ts) right after; then the inputs are read and
  * folded, bad lines quarantined (the batch fails past `maxBad`), the schema evolved, the new files
  * written (the first batch bulk-loads the snapshot), tombstones written (and compacted every 16th
@@ -41,8 +44,13 @@ export interface ApplyOptions {
   readonly table: string;
   /** Export id of the snapshot; default: the newest complete full export of the table (first run only). */
   readonly snapshot?: string;
-  /** The key attributes (first run); default: the keys of the first change record of the batch. */
+  /**
+   * The key attributes (first run); default: DescribeTable's with `dynamodb`, else the keys of the
+   * change records. Checked against all of them and the snapshot's items (first-batch-keys.ts).
+   */
   readonly keys?: { readonly partition: string; readonly sort?: string };
+  /** A DynamoDB client: the first run reads the table's key schema with DescribeTable. */
+  readonly dynamodb?: DynamoDBClient;
   /** Default 15 minutes (first run; later runs read it from the table). */
   readonly marginMs?: number;
   /** Default hard (the first run fixes it in the table configuration). */
@@ -65,6 +73,18 @@ export interface ApplyOptions {
    * A batch whose record already exists is rebuilt from it as always.
    */
   readonly rescan?: boolean;
+  /**
+   * Plan the uncommitted batch (the one after the table's latest txn, whose record an earlier run
+   * stored) again, with this run's first-run flags (batch 1), and store the new record, keeping the
+   * old one beside it (batch-replan.ts). Refused when there is no uncommitted batch.
+   */
+  readonly replan?: boolean;
+  /**
+   * Re-plan the uncommitted batch (as `replan`) without these change files (keys in the landing
+   * area), which its record lists: their records are left out of the batch, and the new record
+   * says so (replan-record.ts).
+   */
+  readonly replanWithout?: readonly string[];
   /**
    * Default: one opened and closed by the call. A session passed in keeps the files it downloads
    * from an S3 table until it closes (createSnapshotView): close it now and then in a long loop.
@@ -179,6 +199,24 @@ async function runBatch(context: BatchContext): Promise<ApplyBatchResult> {
 
   let record = await readBatchRecord(delta, batch);
   let rebuilt = record !== undefined;
+  const replanning = options.replan === true || (options.replanWithout?.length ?? 0) > 0;
+  // A re-plan takes this run's first-run flags; otherwise flags that differ from batch 1's record
+  // or the table are refused, not silently ignored.
+  await assertFirstRunFlags(options, delta, {
+    ...(record === undefined || replanning ? {} : { pending: record }),
+    ...(existingLayout === undefined ? {} : { layout: existingLayout }),
+  });
+  if (replanning) {
+    const replanned = await replanBatch(context, {
+      batch,
+      lastBatch,
+      appId,
+      layout: existingLayout,
+      pending: record,
+    });
+    record = replanned.record;
+    if (replanned.replan !== null) rebuilt = false;
+  }
   if (record === undefined) {
     const planned = await planBatch(context, batch, appId, existingLayout);
     if (planned === undefined) {

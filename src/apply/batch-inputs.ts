@@ -1,4 +1,3 @@
-import type { Item } from '../dynamo/attribute-value.ts';
 import { type BadLine, problemOf } from '../formats/bad-line.ts';
 import { changeRecordLine } from '../formats/change-file-encoder.ts';
 import { parseChangeFileKey } from '../formats/change-file-key.ts';
@@ -12,11 +11,9 @@ import { readExportChanges } from '../formats/export-reader.ts';
 import { parseChangeRecord } from '../formats/parse-change-record.ts';
 import { mapLimited } from '../map-limited.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
 import { type ApplyEvent, ApplyEventCode } from './apply-events.ts';
 import type { ChangeReduction } from './change-reduction.ts';
 import { openIncrementalExport } from './input-discovery.ts';
-import type { TableKeys } from './key-identity.ts';
 import { KeyAttributeError, SequenceNumberError } from './model-errors.ts';
 import { readQuarantine } from './quarantine.ts';
 import { quarantineSequenceConflicts } from './sequence-conflicts.ts';
@@ -186,36 +183,4 @@ async function replayQuarantined(
     }
   }
   return lines;
-}
-
-/**
- * The table's key attributes as the first record of the inputs names them: its `keys` (a change
- * record's, or an incremental-export line's `Keys`), the first attribute taken as the partition
- * key. The roles only label the table's configuration: `_ddb_key` is the same text either way.
- * @throws ApplyRunError `APPLY_INVALID_OPTION` when no input holds a readable record (pass --keys).
- */
-export async function keysFromInputs(landing: ObjectStore, inputs: BatchChangeInputs): Promise<TableKeys> {
-  const fromItem = (keys: Item): TableKeys | undefined => {
-    const names = Object.keys(keys);
-    if (names.length === 1) return { partition: names[0] as string };
-    if (names.length === 2) return { partition: names[0] as string, sort: names[1] as string };
-    return undefined;
-  };
-  for (const key of inputs.changeFiles) {
-    for await (const { record } of readChangeFile(landing, key, { onBadLine: () => {} })) {
-      const keys = fromItem(record.keys);
-      if (keys !== undefined) return keys;
-    }
-  }
-  for (const exportId of inputs.incrementalExports) {
-    const opened = await openIncrementalExport(landing, exportId);
-    for await (const change of readExportChanges(landing, opened, { onBadLine: () => {} })) {
-      const keys = fromItem(change.keys);
-      if (keys !== undefined) return keys;
-    }
-  }
-  throw new ApplyRunError(
-    ApplyErrorCode.invalidOption,
-    "The table's key attributes are not known: no change file or incremental export of the batch holds a readable record to take them from. Pass them with --keys pk,sk (the partition key, then the sort key if the table has one).",
-  );
 }

@@ -3,6 +3,7 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
 import { batchText } from './batch-number.ts';
 import type { TableKeys } from './key-identity.ts';
+import { parseReplanFields, type ReplanFields, serializeReplanFields } from './replan-record.ts';
 import { parseStateObject } from './state-json.ts';
 
 /*
@@ -19,6 +20,10 @@ import { parseStateObject } from './state-json.ts';
  * into a settled partition is therefore only found by `apply --rescan`, which reads every record
  * and lists every partition. Batch 1, and a table whose previous batch has no index, take the same
  * full path. (A batch that lists nothing, a quarantine replay, settles nothing.)
+ *
+ * An uncommitted batch can be re-planned on request (batch-replan.ts): its record is then replaced,
+ * the one it replaces kept beside it, and what the re-plan dropped written in the new record
+ * (replan-record.ts).
  */
 
 /** The folder of the batch records, in the Delta table's store. */
@@ -44,7 +49,7 @@ export interface BatchSettings {
   readonly buckets: number;
 }
 
-export interface BatchRecord {
+export interface BatchRecord extends ReplanFields {
   readonly batch: number;
   readonly appId: string;
   /** ISO 8601 UTC. */
@@ -71,7 +76,7 @@ const RECORD_KEY = /^_ddb_lake\/apply\/batches\/(\d{20})\.json$/;
 function corrupt(key: string, what: string): ApplyRunError {
   return new ApplyRunError(
     ApplyErrorCode.batchRecordCorrupt,
-    `The batch record ${key} beside the table is damaged: ${what}. It is written once by apply and never changed; restore it from a backup of the table's folder (the batch's inputs cannot be known otherwise).`,
+    `The batch record ${key} beside the table is damaged: ${what}. It is written by apply only (once, or again by a re-plan, which keeps the record it replaces beside it); restore it from a backup of the table's folder (the batch's inputs cannot be known otherwise).`,
   );
 }
 
@@ -147,6 +152,7 @@ export function parseBatchRecord(bytes: Uint8Array, key: string): BatchRecord {
     incrementalExports: stringList(fields['incrementalExports'] ?? [], key, 'incrementalExports'),
     changeFiles: stringList(fields['changeFiles'], key, 'changeFiles'),
     ...(replay === undefined ? {} : { replayQuarantine: replay as number }),
+    ...parseReplanFields(fields, (what) => corrupt(key, what)),
   };
 }
 
@@ -161,6 +167,7 @@ export function serializeBatchRecord(record: BatchRecord): string {
     incrementalExports: record.incrementalExports,
     changeFiles: record.changeFiles,
     ...(record.replayQuarantine === undefined ? {} : { replayQuarantine: record.replayQuarantine }),
+    ...serializeReplanFields(record),
   })}\n`;
 }
 

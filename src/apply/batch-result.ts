@@ -1,3 +1,4 @@
+import type { BatchReplan, DroppedInput } from './replan-record.ts';
 import type { SchemaEvolutionPlan } from './schema-evolution.ts';
 
 /*
@@ -53,6 +54,9 @@ export interface AppliedBatch {
   readonly incrementalExports: number;
   /** The batch whose quarantine this batch replayed, or null. */
   readonly replayedQuarantine: number | null;
+  /** Change files re-plans dropped from the batch (its record says so), and those re-plans. */
+  readonly dropped: readonly DroppedInput[];
+  readonly replans: readonly BatchReplan[];
   /** Change records and incremental-export lines read. */
   readonly records: number;
   readonly inserted: number;

@@ -120,6 +120,8 @@ export async function firstBatch(
     changeFiles: record.changeFiles.length,
     incrementalExports: record.incrementalExports.length,
     replayedQuarantine: record.replayQuarantine ?? null,
+    dropped: record.dropped ?? [],
+    replans: record.replans ?? [],
     records: read.records,
     inserted: load.inserted,
     updated: load.updated,

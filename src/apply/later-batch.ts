@@ -108,6 +108,8 @@ export async function laterBatch(
     changeFiles: record.changeFiles.length,
     incrementalExports: record.incrementalExports.length,
     replayedQuarantine: record.replayQuarantine ?? null,
+    dropped: record.dropped ?? [],
+    replans: record.replans ?? [],
     records: read.records,
     inserted: merged?.inserted ?? 0,
     updated: merged?.updated ?? 0,

@@ -1,13 +1,20 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type Command, Option } from 'commander';
 import { type AppliedBatch, type ApplyBatchResult, applyBatch } from '../../apply/apply-batch.ts';
-import { HandoffRefusedError, TooManyBadLinesError } from '../../apply/apply-errors.ts';
+import {
+  ApplyErrorCode,
+  ApplyRunError,
+  HandoffRefusedError,
+  PinnedInputError,
+  TooManyBadLinesError,
+} from '../../apply/apply-errors.ts';
 import { type ApplyEvent, ApplyEventCode } from '../../apply/apply-events.ts';
 import { UsageError } from '../../errors.ts';
 import { sleep } from '../../sleep.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import { openStore } from '../../storage/open-store.ts';
 import { untilStopped } from '../aws-flags.ts';
-import { EXIT_CODES } from '../exit-codes.ts';
+import { EXIT_CODES, type ExitCode } from '../exit-codes.ts';
 import { durationMs } from '../flag-values.ts';
 import { count, duration, megabytes, rate } from '../format.ts';
 import { openLanding } from '../landing.ts';
@@ -28,8 +35,19 @@ interface ApplyFlags extends AwsFlags {
   every?: string;
   replayQuarantine?: string;
   rescan: boolean;
+  replan: boolean;
+  replanWithout: string[];
+  describeTable: boolean;
   json: boolean;
 }
+
+/**
+ * The shortest `--every`: each round lists the landing area and the table's state, so a shorter
+ * wait only turns into a steady stream of LIST requests (and S3 bills them) without landing
+ * changes sooner than capture writes them.
+ */
+const EVERY_FLOOR_MS = 10_000;
+const EVERY_FLOOR_TEXT = '10s';
 
 const DESCRIPTION = `Merges the snapshot and the captured change files into the Delta table at --delta, so that it equals the DynamoDB table, and keeps it equal batch after batch.
 
@@ -39,19 +57,17 @@ Later runs: the change files (and incremental exports) that no earlier batch too
 
 Exactly once: every batch has a number. Its list of input files is written beside the table (_ddb_lake/apply/batches/) before its Delta commit, and the commit carries txn(appId, batch). A run killed at any point is simply run again: a batch already in the table is skipped, a batch whose list exists but whose commit does not is rebuilt from exactly that list. Nothing is applied twice, nothing is lost.
 
+The key: the first run fixes the table's key attributes. With --describe-table it reads them from DynamoDB (DescribeTable of --table, with --region and --profile; the DynamoDB endpoint from AWS_ENDPOINT_URL_DYNAMODB, as --endpoint-url here is S3's) and refuses a --keys that differs; without it, --keys or else the change records name them. Either way, before anything is written, sampled change records must hold exactly those attributes as their keys, and the snapshot's first items must each hold them, no two the same key: a wrong key is refused, naming the file and line that contradict it.
+
+First-run flags are fixed: the record of batch 1 keeps --snapshot, --keys, --margin, --deletes and --buckets, and the table keeps them once batch 1 is committed. A later run that passes one of them with another value is refused (exit code 2) and told what is recorded. A batch planned but not committed (a run that failed or was killed) is rebuilt from its record by every run. To plan it again instead, with this run's flags: --replan. When its record lists a change file that is lost for good (or damaged, its records expired from the stream), apply stops (exit code 3) naming the record and the file: restore the file, or re-plan the batch without it with --replan-without <change file key> (repeatable). The new record lists what it dropped, like an accepted quarantine, and the record it replaces is kept beside it as <batch>.superseded-<n>.json; apply --json reports both (dropped, replans). A dropped file that is still there counts as taken; a missing one, if restored later, is applied by a later batch (with --rescan when its partition is settled). Only a batch that is not in the table can be re-planned: a committed batch's records are in the table.
+
 Listing stays fast as the history grows: a change file lands in the partition dt=<UTC date of its first record>, and capture can only write records the stream still holds (24 hours), so two days after a batch's start every partition dated before then is settled: all its files are taken, and later batches neither list it nor read the old batch lists (each batch writes a small index of what is taken under _ddb_lake/apply/taken/). A change file restored from a backup, or written by hand from capture's quarantine, into a settled partition is therefore not picked up by itself: run apply --rescan once, which lists every partition and reads every batch list, as the first batch does.
 
-Bad lines (unreadable JSON, a record without its key) go to _ddb_lake/quarantine/apply/<batch>/ beside the table with file, line and reason; past --max-bad (default 0) the batch is not committed (exit code 3): fix the input files and run again, the batch is rebuilt from the same list. Lines let through with a higher --max-bad can be fixed in their quarantine file and applied later with --replay-quarantine <batch>.
+Bad lines (unreadable JSON, a record without its key) go to _ddb_lake/quarantine/apply/<batch>/ beside the table with file, line and reason; the run prints the first few and the count. Past --max-bad (default 0) the batch is not committed (exit code 3): fix the input files and run again, the batch is rebuilt from the same list. Lines let through with a higher --max-bad can be fixed in their quarantine file and applied later with --replay-quarantine <batch>.
+
+--every keeps running, at least ${EVERY_FLOOR_TEXT} between rounds: each round lists the landing area and the table (on S3, billed requests), so a shorter wait only adds requests.
 
 One writer at a time per table. --endpoint-url applies to S3 (landing area and Delta table).`;
-
-/**
- * The shortest `--every`: each round lists the landing area and the table's state, so a shorter
- * wait only turns into a steady stream of LIST requests (and S3 bills them) without landing
- * changes sooner than capture writes them.
- */
-const EVERY_FLOOR_MS = 10_000;
-const EVERY_FLOOR_TEXT = '10s';
 
 function everyMs(text: string): number {
   const ms = durationMs('--every', text);
@@ -134,6 +150,22 @@ export function registerApplyCommand(program: Command, context: CommandContext):
           '--rescan',
           'the next batch this run plans lists every change-file partition and reads every batch list, to take change files restored into partitions older than two days',
           false,
+        )
+        .option(
+          '--describe-table',
+          "first run: read the table's key schema with DescribeTable (DynamoDB endpoint from AWS_ENDPOINT_URL_DYNAMODB) and refuse a --keys that differs",
+          false,
+        )
+        .option(
+          '--replan',
+          'plan the batch an earlier run planned but did not commit again, with this run’s flags (the old batch record is kept beside the new one)',
+          false,
+        )
+        .option(
+          '--replan-without <change file key>',
+          'as --replan, leaving out a change file the batch lists that is lost for good (repeatable; the drop is recorded)',
+          (value: string, previous: string[]) => [...previous, value],
+          [] as string[],
         ),
     ),
   )
@@ -143,7 +175,8 @@ export function registerApplyCommand(program: Command, context: CommandContext):
         '  ddb-lake apply --table orders --landing s3://lake/landing --delta s3://lake/tables/orders\n' +
         '  ddb-lake apply --table orders --landing ./landing --delta ./orders --snapshot 01795392000000-5a1c9e20 --margin 15m\n' +
         '  ddb-lake apply --table orders --landing ./landing --delta ./orders --every 5m\n' +
-        '  ddb-lake apply --table orders --landing ./landing --delta ./orders --rescan   # after restoring old change files',
+        '  ddb-lake apply --table orders --landing ./landing --delta ./orders --rescan   # after restoring old change files\n' +
+        '  ddb-lake apply --table orders --landing ./landing --delta ./orders --replan-without changes/orders/dt=2026-01-05/shardId-…/49…-49….jsonl.gz',
     )
     .action(
       context.action(async (flags: ApplyFlags) => {
@@ -173,17 +206,20 @@ export function registerApplyCommand(program: Command, context: CommandContext):
           ...(flags.landing === undefined ? {} : { landing: flags.landing }),
         });
         let delta: ObjectStore | undefined;
+        let dynamodb: DynamoDBClient | undefined;
         const results: ApplyBatchResult[] = [];
         try {
           delta = openStore(flags.delta, storeOptions(flags));
           // Each batch opens its own DuckDB session: files it downloads from S3 go with it.
           const progress = progressRenderer(output);
+          dynamodb = flags.describeTable ? dynamoDbClientOf(flags) : undefined;
           const options = {
             landing,
             delta,
             table: flags.table,
             maxBad,
             onEvent: progress,
+            ...(dynamodb === undefined ? {} : { dynamodb }),
             ...(flags.snapshot === undefined ? {} : { snapshot: flags.snapshot }),
             ...(keys === undefined ? {} : { keys }),
             ...(marginMs === undefined ? {} : { marginMs }),
@@ -192,8 +228,18 @@ export function registerApplyCommand(program: Command, context: CommandContext):
           };
           // --rescan is for the next batch planned: a rebuilt batch plans nothing and does not use it up.
           let rescan = flags.rescan;
+          // --replan and --replan-without are for the uncommitted batch: the first call only.
+          let replan: { replan?: boolean; replanWithout?: readonly string[] } = {
+            ...(flags.replan ? { replan: true } : {}),
+            ...(flags.replanWithout.length === 0 ? {} : { replanWithout: flags.replanWithout }),
+          };
+          const takeReplan = () => {
+            const taken = replan;
+            replan = {};
+            return taken;
+          };
           const once = async (): Promise<ApplyBatchResult> => {
-            const result = await applyBatch(rescan ? { ...options, rescan } : options);
+            const result = await applyBatch({ ...options, ...(rescan ? { rescan } : {}), ...takeReplan() });
             if (result.outcome !== 'applied' || !result.rebuilt) rescan = false;
             results.push(result);
             renderResult(result, output);
@@ -216,7 +262,7 @@ export function registerApplyCommand(program: Command, context: CommandContext):
             });
           } else if (replay !== undefined) {
             // A batch left unfinished by an earlier run is rebuilt first; the replay comes after it.
-            const result = await applyBatch({ ...options, replayQuarantine: replay });
+            const result = await applyBatch({ ...options, ...takeReplan(), replayQuarantine: replay });
             results.push(result);
             renderResult(result, output);
             if (result.outcome === 'applied' && result.replayedQuarantine !== replay) {
@@ -254,8 +300,30 @@ export function registerApplyCommand(program: Command, context: CommandContext):
             });
             return EXIT_CODES.BAD_INPUT;
           }
+          if (error instanceof PinnedInputError) {
+            output.warn(`ddb-lake: ${error.message}`);
+            output.resultJson({
+              batches: results,
+              error: {
+                code: error.code,
+                message: error.message,
+                batch: error.batch,
+                record: error.record,
+                file: error.file,
+                problem: error.problem,
+              },
+            });
+            return EXIT_CODES.BAD_INPUT;
+          }
+          const exitCode = applyErrorExitCode(error, flags);
+          if (exitCode !== undefined && error instanceof ApplyRunError) {
+            output.warn(`ddb-lake: ${error.message}`);
+            output.resultJson({ batches: results, error: { code: error.code, message: error.message } });
+            return exitCode;
+          }
           throw error;
         } finally {
+          dynamodb?.destroy();
           await delta?.close();
           await landing.close();
         }
@@ -263,10 +331,51 @@ export function registerApplyCommand(program: Command, context: CommandContext):
     );
 }
 
+/**
+ * The DynamoDB client of `--describe-table`: --region and --profile as for S3; the endpoint is the
+ * SDK's own choice (AWS_ENDPOINT_URL_DYNAMODB, then AWS_ENDPOINT_URL), since --endpoint-url is S3's.
+ */
+function dynamoDbClientOf(flags: AwsFlags): DynamoDBClient {
+  return new DynamoDBClient({
+    ...(flags.region === undefined ? {} : { region: flags.region }),
+    ...(flags.profile === undefined ? {} : { profile: flags.profile }),
+  });
+}
+
+/**
+ * The exit code of an apply error that is the command line's fault or the input's, or undefined
+ * for a failure (exit code 1): first-run flags that differ from what is recorded, a re-plan that
+ * cannot be done, --keys that contradicts the table (2); keys the inputs disagree on (3).
+ */
+function applyErrorExitCode(error: unknown, flags: ApplyFlags): ExitCode | undefined {
+  if (!(error instanceof ApplyRunError)) return undefined;
+  switch (error.code) {
+    case ApplyErrorCode.settingsDiffer:
+    case ApplyErrorCode.replanRefused:
+      return EXIT_CODES.USAGE;
+    case ApplyErrorCode.keysMismatch:
+      return flags.keys === undefined ? EXIT_CODES.BAD_INPUT : EXIT_CODES.USAGE;
+    default:
+      return undefined;
+  }
+}
+
+/** How many bad lines of a batch are printed one by one; the rest are counted. */
+const BAD_LINES_SHOWN = 5;
+
 /** Progress lines for an interactive terminal (the output draws nothing elsewhere). */
 function progressRenderer(output: Output): (event: ApplyEvent) => void {
+  let badLines = 0;
   return (event) => {
     switch (event.code) {
+      case ApplyEventCode.batchPlanned:
+        badLines = 0;
+        break;
+      case ApplyEventCode.replanned:
+        output.progress(
+          `Batch ${event.batch} re-planned: ${event.dropped.length === 0 ? 'no change file dropped' : `dropped ${event.dropped.map((input) => `${input.file} (${input.state})`).join(', ')}`}; it now reads ${count(event.changeFiles)} change file(s). The record it replaced is kept as ${event.superseded}.`,
+        );
+        break;
       case ApplyEventCode.snapshotFileLoaded:
         output.status(
           `  snapshot, ${event.pass === 'schema' ? 'inferring the schema' : 'loading rows'}: ${count(event.filesDone)}/${count(event.files)} files, ${count(event.items)} items, ${megabytes(event.bytes)} (${rate(event.items, event.elapsedMs, 'items')}, ${(event.bytes / 1e6 / Math.max(event.elapsedMs / 1000, 0.001)).toFixed(1)} MB/s)`,
@@ -283,7 +392,14 @@ function progressRenderer(output: Output): (event: ApplyEvent) => void {
         );
         break;
       case ApplyEventCode.quarantined:
-        output.warn(`  quarantined ${event.file} line ${event.line}: ${event.reason}`);
+        badLines = event.count;
+        if (event.count <= BAD_LINES_SHOWN) {
+          output.warn(`  quarantined ${event.file} line ${event.line}: ${event.reason}`);
+        } else if (event.count === BAD_LINES_SHOWN + 1) {
+          output.warn('  … more bad lines: the count and where they all are follow.');
+        } else {
+          output.status(`  quarantined ${count(badLines)} bad lines`);
+        }
         break;
       case ApplyEventCode.checkpoint:
         if (event.outcome === 'failed') {
@@ -345,6 +461,12 @@ function renderApplied(r: AppliedBatch, output: Output): void {
     `  skipped     ${count(s.olderThanRow)} older than the row, ${count(s.tombstoned)} tombstoned, ${count(s.beforeWindow)} before T − margin, ${count(s.duplicates)} duplicate or superseded`,
   );
   line(`  quarantined ${count(r.quarantined)}${r.quarantine === null ? '' : ` (in ${r.quarantine})`}`);
+  for (const input of r.dropped) {
+    const replan = r.replans[input.replan - 1];
+    line(
+      `  dropped     ${input.file} (${input.state === 'missing' ? 'missing' : 'there, taken unread'}), by re-plan ${input.replan}${replan === undefined ? '' : ` of ${replan.at}; the record before it is ${replan.superseded}`}`,
+    );
+  }
   const columns = r.schemaChanges.filter((change) => change.kind === 'column');
   const conflicts = r.schemaChanges.filter((change) => change.kind === 'conflict');
   if (r.snapshot !== null && columns.length > 0) {
