@@ -66,10 +66,17 @@ function samePlan(a: BatchRecord, b: BatchRecord): boolean {
   return plan(a) === plan(b);
 }
 
-/** The options batch 1 is planned again with: this run's first-run flags, else the recorded ones. */
+/**
+ * The options the batch is planned again with: for batch 1, this run's first-run flags, else the
+ * recorded ones; a quarantine replay replays the same batch's quarantine.
+ */
 function replanContext(context: BatchContext, pending: BatchRecord): BatchContext {
-  if (pending.batch !== 1) return context;
   const { options } = context;
+  if (pending.replayQuarantine !== undefined) {
+    // A replay batch stays the replay of the same quarantine.
+    return { ...context, options: { ...options, replayQuarantine: pending.replayQuarantine } };
+  }
+  if (pending.batch !== 1) return context;
   const settings = pending.settings;
   const snapshot = options.snapshot ?? pending.snapshot?.exportId;
   const keys = options.keys ?? settings?.keys;

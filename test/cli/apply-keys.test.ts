@@ -11,8 +11,8 @@ import { supersededRecordKey } from '../../src/apply/replan-record.ts';
 import type { Item } from '../../src/dynamo/attribute-value.ts';
 import { changeRecordLine } from '../../src/formats/change-file-encoder.ts';
 import { changeFileKey } from '../../src/formats/change-file-key.ts';
-import type { ChangeRecord } from '../../src/formats/change-record.ts';
 import { writeChangeFile } from '../../src/formats/change-file-writer.ts';
+import type { ChangeRecord } from '../../src/formats/change-record.ts';
 import { ExportWriter } from '../../src/formats/export-writer.ts';
 import { LOCAL_DYNAMODB_CREDENTIALS, LOCAL_REGION } from '../../src/local/dynamodb-local.ts';
 import type { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
@@ -60,7 +60,9 @@ describe('the first run checks the key', () => {
     const where = { landing: landing.rootDir, delta: delta.rootDir, table: TABLE };
     const wrong = await runApply(where, ['--keys', 'pk', '--json']);
     expect(wrong.code).toBe(2);
-    expect(wrong.stderr).toContain('The change records do not fit the key "pk" (partition key only) (--keys)');
+    expect(wrong.stderr).toContain(
+      'The change records do not fit the key "pk" (partition key only) (--keys)',
+    );
     expect(wrong.stderr).toMatch(/changes\/orders\/dt=[\d-]+\/shardId-[^ ]+ line 1 holds "pk", "sk"/);
     expect(JSON.parse(wrong.stdout).error.code).toBe(ApplyErrorCode.keysMismatch);
     expect(await written(delta, '_ddb_lake/apply/batches/')).toEqual([]);
@@ -76,7 +78,9 @@ describe('the first run checks the key', () => {
     const snapshot = await findSnapshot(landing, TABLE, SAMPLE_EXPORT_ID);
     const inputs = { changeFiles: [], incrementalExports: [] };
     const check = (keys: { partition: string; sort?: string }) =>
-      firstBatchKeys({ landing, table: TABLE, inputs, snapshot, given: keys }).catch((error: unknown) => error);
+      firstBatchKeys({ landing, table: TABLE, inputs, snapshot, given: keys }).catch(
+        (error: unknown) => error,
+      );
     const collide = await check({ partition: 'pk' });
     expect(collide).toBeInstanceOf(ApplyRunError);
     expect((collide as Error).message).toMatch(
@@ -92,7 +96,10 @@ describe('the first run checks the key', () => {
     tables.push(table);
     const landing = await tempStore('landing');
     const exportTime = NOW - 60 * MINUTE;
-    const exporter = await ExportWriter.start(landing, { tableArn: table.tableArn, exportTime: new Date(exportTime) });
+    const exporter = await ExportWriter.start(landing, {
+      tableArn: table.tableArn,
+      exportTime: new Date(exportTime),
+    });
     const item = (pk: string, sk: string, n: string): Item => ({ pk: { S: pk }, sk: { S: sk }, n: { N: n } });
     await exporter.write(item('a', '1', '1'));
     await exporter.write(item('a', '2', '2'));
@@ -169,7 +176,14 @@ describe('bad lines', () => {
     await capture(landing, [coverageRecord()]);
     const delta = await tempStore('delta');
     await applyBatch({ landing, delta, table: TABLE, now: () => NOW });
-    const good = change({ op: 'INSERT', pk: 'customer#8', sk: 'x', seq: seq(50), ts: NOW - MINUTE, shard: 'shardId-bad' });
+    const good = change({
+      op: 'INSERT',
+      pk: 'customer#8',
+      sk: 'x',
+      seq: seq(50),
+      ts: NOW - MINUTE,
+      shard: 'shardId-bad',
+    });
     const key = changeFileKey({
       table: TABLE,
       shard: 'shardId-bad',

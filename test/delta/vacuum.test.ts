@@ -104,6 +104,8 @@ async function tableWithHistory() {
   await put(store, 'folder/_temporary/part-0.parquet', 'x');
   await age(store, NOW - 30 * DAY);
   const young = await write('young');
+  // The file system dates files by the real clock; date it by the test's (NOW), as the others.
+  await age(store, NOW, dataFileKey(young.path, store.url));
   const keys = Object.fromEntries(
     Object.entries({ active, recent, expired, orphan, young }).map(([name, add]) => [
       name,
@@ -162,6 +164,8 @@ describe('vacuum', () => {
     ];
     for (const key of leftovers) await age(store, NOW - 30 * DAY, key);
     const young = await killMidWrite(store.rootDir, 'bucket=1/part-young.parquet');
+    // The file system dates files by the real clock; date this one by the test's.
+    await age(store, NOW - 60_000, young);
     // None of them is an object of the store.
     for await (const object of store.list('')) expect(object.key).not.toContain('.ddb-lake-tmp-');
 
