@@ -158,7 +158,7 @@ export function registerApplyCommand(program: Command, context: CommandContext):
         )
         .option(
           '--replan',
-          'plan the batch an earlier run planned but did not commit again, with this run’s flags (the old batch record is kept beside the new one)',
+          "plan the batch an earlier run planned but did not commit again, with this run's flags (the old batch record is kept beside the new one)",
           false,
         )
         .option(
@@ -365,12 +365,8 @@ const BAD_LINES_SHOWN = 5;
 
 /** Progress lines for an interactive terminal (the output draws nothing elsewhere). */
 function progressRenderer(output: Output): (event: ApplyEvent) => void {
-  let badLines = 0;
   return (event) => {
     switch (event.code) {
-      case ApplyEventCode.batchPlanned:
-        badLines = 0;
-        break;
       case ApplyEventCode.replanned:
         output.progress(
           `Batch ${event.batch} re-planned: ${event.dropped.length === 0 ? 'no change file dropped' : `dropped ${event.dropped.map((input) => `${input.file} (${input.state})`).join(', ')}`}; it now reads ${count(event.changeFiles)} change file(s). The record it replaced is kept as ${event.superseded}.`,
@@ -392,13 +388,13 @@ function progressRenderer(output: Output): (event: ApplyEvent) => void {
         );
         break;
       case ApplyEventCode.quarantined:
-        badLines = event.count;
+        // `count` is the batch's: each batch shows its own first few.
         if (event.count <= BAD_LINES_SHOWN) {
           output.warn(`  quarantined ${event.file} line ${event.line}: ${event.reason}`);
         } else if (event.count === BAD_LINES_SHOWN + 1) {
           output.warn('  … more bad lines: the count and where they all are follow.');
         } else {
-          output.status(`  quarantined ${count(badLines)} bad lines`);
+          output.status(`  quarantined ${count(event.count)} bad lines`);
         }
         break;
       case ApplyEventCode.checkpoint:
