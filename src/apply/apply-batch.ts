@@ -1,3 +1,4 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DeltaEngine } from '../delta/engine.ts';
 import { DeltaTableNotFoundError } from '../delta/errors.ts';
 import { loadSnapshot } from '../delta/load-snapshot.ts';
@@ -8,14 +9,18 @@ import { tableNameOf } from '../formats/change-file-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
 import { type ApplyEvent, ApplyEventCode } from './apply-events.ts';
+import { catchUpCheckpoint } from './batch-commit.ts';
 import type { BatchContext } from './batch-context.ts';
 import { TABLE_NAME_PROPERTY } from './batch-context.ts';
 import { planBatch } from './batch-plan.ts';
 import { readBatchRecord, storeBatchRecord } from './batch-record.ts';
+import { replanBatch } from './batch-replan.ts';
 import type { ApplyBatchResult } from './batch-result.ts';
 import { gateNewBatch, gateStoredBatch } from './capture-quarantine-gate.ts';
 import { faultPoint } from './fault-points.ts';
 import { firstBatch } from './first-batch.ts';
+import { assertFirstRunFlags } from './first-run-flags.ts';
+import { assertLandingHasObjects } from './landing-check.ts';
 import { laterBatch } from './later-batch.ts';
 import { DEFAULT_APP_ID, hasTableLayout, readTableLayout, type TableLayout } from './table-layout.ts';
 import { acquireTableLease } from './table-lease.ts';
@@ -24,7 +29,7 @@ import { writeTakenIndex } from './taken-index.ts';
 /*
  * One apply batch, exactly once (DESIGN.md rules 2–6). The batch after the table's latest txn of
  * the pipeline's appId is either rebuilt from its stored record (a run that stopped before its
- * commit) or planned from what no earlier batch took, its record stored (put-if-absent) before
+ * commit; on request re-planned first, batch-replan.ts) or planned from what no earlier batch took, its record stored (put-if-absent) before
  * anything else and its taken index (taken-index.ts) right after; then the inputs are read and
  * folded, bad lines quarantined (the batch fails past `maxBad`), the schema evolved, the new files
  * written (the first batch bulk-loads the snapshot), tombstones written (and compacted every 16th
@@ -40,8 +45,13 @@ export interface ApplyOptions {
   readonly table: string;
   /** Export id of the snapshot; default: the newest complete full export of the table (first run only). */
   readonly snapshot?: string;
-  /** The key attributes (first run); default: the keys of the first change record of the batch. */
+  /**
+   * The key attributes (first run); default: DescribeTable's with `dynamodb`, else the keys of the
+   * change records. Checked against all of them and the snapshot's items (first-batch-keys.ts).
+   */
   readonly keys?: { readonly partition: string; readonly sort?: string };
+  /** A DynamoDB client: the first run reads the table's key schema with DescribeTable. */
+  readonly dynamodb?: DynamoDBClient;
   /** Default 15 minutes (first run; later runs read it from the table). */
   readonly marginMs?: number;
   /** Default hard (the first run fixes it in the table configuration). */
@@ -70,6 +80,18 @@ export interface ApplyOptions {
    * object no batch accepted holds the batch (CaptureQuarantineBlockedError).
    */
   readonly acceptCaptureQuarantine?: readonly string[];
+  /**
+   * Plan the uncommitted batch (the one after the table's latest txn, whose record an earlier run
+   * stored) again, with this run's first-run flags (batch 1), and store the new record, keeping the
+   * old one beside it (batch-replan.ts). Refused when there is no uncommitted batch.
+   */
+  readonly replan?: boolean;
+  /**
+   * Re-plan the uncommitted batch (as `replan`) without these change files (keys in the landing
+   * area), which its record lists: their records are left out of the batch, and the new record
+   * says so (replan-record.ts).
+   */
+  readonly replanWithout?: readonly string[];
   /**
    * Default: one opened and closed by the call. A session passed in keeps the files it downloads
    * from an S3 table until it closes (createSnapshotView): close it now and then in a long loop.
@@ -131,11 +153,12 @@ function positive(name: string, value: number | undefined, min: number): void {
  * `options.snapshot`), checks the handoff (rule 2) and refuses one that the captured changes do
  * not cover, creates the table and loads the snapshot with every change from T − margin on.
  * Later batches take the change files (and incremental exports) no earlier batch took; with none,
- * the result is `nothing-new` and nothing is written.
- * Every batch, first or later, new or rebuilt, passes the capture quarantine gate
- * (capture-quarantine-gate.ts, DESIGN.md rule 7) before its record is stored (a rebuilt one before
- * its commit): it takes the change files of records replayed from the capture quarantine, and
- * records the objects `acceptCaptureQuarantine` accepts.
+ * the result is `nothing-new` and no batch is written (only the checkpoint of the table's version,
+ * when a run killed after its commit skipped one).
+ * Every batch, first or later, new, rebuilt or re-planned, passes the capture quarantine gate
+ * (capture-quarantine-gate.ts, DESIGN.md rule 7) before its record is stored (a stored one before
+ * its commit): a new batch takes the change files of records replayed from the capture quarantine,
+ * and every batch records the objects `acceptCaptureQuarantine` accepts.
  * @throws HandoffRefusedError (first batch) with the problems and what to do; nothing written.
  * @throws CaptureQuarantineBlockedError while an object of the table's capture quarantine is
  *   neither replayed nor accepted, naming each; nothing written (also when nothing else is new).
@@ -143,7 +166,8 @@ function positive(name: string, value: number | undefined, min: number): void {
  *   in the quarantine; nothing written.
  * @throws TooManyBadLinesError when the batch's bad lines exceed `maxBad`; the lines are in the
  *   quarantine, nothing else of the batch is committed, a rerun rebuilds the same batch.
- * @throws ApplyRunError for a table apply did not write, a missing snapshot, a damaged record;
+ * @throws ApplyRunError for a landing area that holds nothing (checked before anything is written),
+ *   a table apply did not write, a missing snapshot, a damaged record;
  *   the readers', data plane's and Delta log's errors (DeltaConflictError when another writer
  *   changed the table meanwhile: run again).
  */
@@ -155,6 +179,7 @@ export async function applyBatch(options: ApplyOptions): Promise<ApplyBatchResul
   positive('rowsPerFile', options.rowsPerFile, 1);
   positive('marginMs', options.marginMs, 0);
   positive('replayQuarantine', options.replayQuarantine, 1);
+  await assertLandingHasObjects(options.landing, tableNameOf(options.table));
   const lease = await acquireTableLease(options.delta, { now: clock });
   const session =
     options.session ??
@@ -189,6 +214,24 @@ async function runBatch(context: BatchContext): Promise<ApplyBatchResult> {
 
   let record = await readBatchRecord(delta, batch);
   let rebuilt = record !== undefined;
+  const replanning = options.replan === true || (options.replanWithout?.length ?? 0) > 0;
+  // A re-plan takes this run's first-run flags; otherwise flags that differ from batch 1's record
+  // or the table are refused, not silently ignored.
+  await assertFirstRunFlags(options, delta, {
+    ...(record === undefined || replanning ? {} : { pending: record }),
+    ...(existingLayout === undefined ? {} : { layout: existingLayout }),
+  });
+  if (replanning) {
+    const replanned = await replanBatch(context, {
+      batch,
+      lastBatch,
+      appId,
+      layout: existingLayout,
+      pending: record,
+    });
+    record = replanned.record;
+    if (replanned.replan !== null) rebuilt = false;
+  }
   if (record === undefined) {
     const planned = await gateNewBatch(
       context,
@@ -201,6 +244,7 @@ async function runBatch(context: BatchContext): Promise<ApplyBatchResult> {
         outcome: 'nothing-new',
         batch: lastBatch,
         version: (table as Snapshot).version,
+        checkpoint: await catchUpCheckpoint(context, table as Snapshot),
         durationMs: clock() - context.started,
       };
     }

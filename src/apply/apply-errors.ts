@@ -21,6 +21,18 @@ export const ApplyErrorCode = {
   captureQuarantineBlocked: 'APPLY_CAPTURE_QUARANTINE',
   /** `--accept-capture-quarantine` names an object that is not in the table's capture quarantine. */
   captureQuarantineUnknown: 'APPLY_CAPTURE_QUARANTINE_UNKNOWN',
+  /** A change file that an uncommitted batch's record lists is gone or damaged: the batch is pinned to it. */
+  inputPinned: 'APPLY_INPUT_PINNED',
+  /** A re-plan was asked for that cannot be done (a committed batch, a file no batch lists, …). */
+  replanRefused: 'APPLY_REPLAN_REFUSED',
+  /** The first run's settings (flags) differ from the stored record or the table. */
+  settingsDiffer: 'APPLY_SETTINGS_DIFFER',
+  /** The key attributes (flag, DescribeTable, inputs) disagree with each other. */
+  keysMismatch: 'APPLY_KEYS_MISMATCH',
+  /** A change file changed while the batch read it (change files are written once). */
+  inputChanged: 'APPLY_INPUT_CHANGED',
+  /** The landing area holds no object at all (a folder that does not exist, an empty S3 prefix). */
+  landingEmpty: 'APPLY_LANDING_EMPTY',
 } as const;
 
 export type ApplyErrorCode = (typeof ApplyErrorCode)[keyof typeof ApplyErrorCode];
@@ -68,5 +80,44 @@ export class TooManyBadLinesError extends ApplyRunError {
     this.count = count;
     this.quarantine = quarantine;
     this.batch = batch;
+  }
+}
+
+/**
+ * The record of an uncommitted batch lists a change file that is gone from the landing area or
+ * cannot be read: the batch is pinned to its inputs (rule 4), so it cannot be built without it.
+ */
+export class PinnedInputError extends ApplyRunError {
+  readonly batch: number;
+  /** The batch record's key beside the table. */
+  readonly record: string;
+  /** The change file's key in the landing area. */
+  readonly file: string;
+  readonly problem: 'missing' | 'damaged';
+
+  constructor(
+    where: {
+      readonly batch: number;
+      readonly record: string;
+      readonly deltaUrl: string;
+      readonly landingUrl: string;
+    },
+    file: string,
+    problem: 'missing' | 'damaged',
+    options?: { cause?: unknown },
+  ) {
+    const what =
+      problem === 'missing'
+        ? `which is no longer in the landing area ${where.landingUrl}`
+        : `which cannot be read in the landing area ${where.landingUrl} (${options?.cause instanceof Error ? options.cause.message : 'damaged'})`;
+    super(
+      ApplyErrorCode.inputPinned,
+      `Batch ${where.batch} cannot be built: its record ${where.record} beside the table at ${where.deltaUrl} lists the change file ${file}, ${what}. A batch is pinned to the inputs its record lists, so that a run after a crash rebuilds exactly the same batch; --max-bad and --rescan do not change that. Restore the file and run apply again; or, if its records are lost for good, re-plan the batch without it: run apply with --replan-without ${file} (the batch then leaves its records out, its new record says so, and the old record is kept beside it).`,
+      options,
+    );
+    this.batch = where.batch;
+    this.record = where.record;
+    this.file = file;
+    this.problem = problem;
   }
 }

@@ -1,7 +1,11 @@
+import type { DroppedInput } from './replan-record.ts';
+
 /** Stable codes of the events `applyBatch` reports while it works. */
 export const ApplyEventCode = {
   /** The batch's number and inputs are known (a new batch, or one rebuilt from its record). */
   batchPlanned: 'APPLY_BATCH_PLANNED',
+  /** An uncommitted batch was planned again (`replan`, `replanWithout`): its record was replaced. */
+  replanned: 'APPLY_BATCH_REPLANNED',
   /** The handoff was checked (first run only). */
   handoffChecked: 'APPLY_HANDOFF_CHECKED',
   /** A data file of the snapshot export was read (for the schema, or for its rows). */
@@ -22,6 +26,18 @@ export type ApplyEventCode = (typeof ApplyEventCode)[keyof typeof ApplyEventCode
 
 /** An event of `applyBatch`. The library never prints; the CLI renders these. */
 export type ApplyEvent =
+  | {
+      readonly code: typeof ApplyEventCode.replanned;
+      readonly batch: number;
+      /** The batch record's key beside the table (now the new plan). */
+      readonly record: string;
+      /** Where the record it replaced is kept. */
+      readonly superseded: string;
+      /** The change files this re-plan dropped. */
+      readonly dropped: readonly DroppedInput[];
+      /** Change files the new plan reads. */
+      readonly changeFiles: number;
+    }
   | {
       readonly code: typeof ApplyEventCode.batchPlanned;
       readonly batch: number;

@@ -5,7 +5,7 @@ import { loadSnapshot } from '../delta/load-snapshot.ts';
 import { serializeSchema } from '../delta/schema.ts';
 import { latestTxnVersion, type Snapshot } from '../delta/snapshot.ts';
 import { startTransaction, type Transaction } from '../delta/transaction.ts';
-import { isCheckpointDue, writeCheckpoint } from '../delta/write-checkpoint.ts';
+import { isCheckpointBehind, writeCheckpoint } from '../delta/write-checkpoint.ts';
 import { ApplyEventCode } from './apply-events.ts';
 import type { BatchContext } from './batch-context.ts';
 import type { AppliedBatch } from './batch-result.ts';
@@ -17,7 +17,9 @@ import { layoutConfiguration } from './table-layout.ts';
  * The commit of a batch (DESIGN.md rules 4 and 5): remove + add + txn(appId, batch), with a
  * metaData action when the schema or the layout grew, in one put-if-absent; then the checkpoint
  * when one is due, written here so that a fault point can sit between its file and
- * `_last_checkpoint`.
+ * `_last_checkpoint`. Due means at every `delta.checkpointInterval` versions, and whenever such a
+ * version has no checkpoint yet: a run killed between its commit and its checkpoint skipped one,
+ * and the next run (also one that finds nothing new) writes the checkpoint of its version.
  */
 
 function sameProperties(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
@@ -39,7 +41,7 @@ export interface CommitPlan {
  * Commits the batch on top of the table it read: remove + add + txn(appId, batch), a metaData
  * action when the schema or the configuration changed, `readWholeTable` for the conflict rules;
  * `before-commit` and `after-commit` fault points around the put. Then, when the version is due a
- * checkpoint, writes it (with the `mid-checkpoint` fault point before `_last_checkpoint`); a failed
+ * checkpoint, or a due one is missing (`isCheckpointBehind`), writes it (with the `mid-checkpoint` fault point before `_last_checkpoint`); a failed
  * checkpoint is reported, never thrown. `already-applied` when the table holds the batch already.
  * @throws DeltaConflictError when another writer changed what the batch read (and not by
  *   committing this batch); the commit's other errors.
@@ -51,7 +53,7 @@ export async function commitBatch(
   | { outcome: 'committed'; version: number; checkpoint: AppliedBatch['checkpoint'] }
   | { outcome: 'already-applied'; version: number }
 > {
-  const { options, engine, clock, emit } = context;
+  const { emit } = context;
   const { base, plan, batch, appId } = planned;
   let transaction = startTransaction(base, {
     operation: batch === 1 ? 'WRITE' : 'MERGE',
@@ -78,24 +80,44 @@ export async function commitBatch(
   }
   emit({ code: ApplyEventCode.committed, batch, version: outcome.version, outcome: 'committed' });
   faultPoint('after-commit');
-  let checkpoint: AppliedBatch['checkpoint'] = 'not-due';
-  if (isCheckpointDue(outcome.version, transaction.configuration)) {
-    try {
-      const snapshot = await loadSnapshot(options.delta, engine, { version: outcome.version });
-      await writeCheckpoint(withCheckpointFaultPoint(options.delta), engine, snapshot, { now: clock() });
-      checkpoint = 'written';
-      emit({ code: ApplyEventCode.checkpoint, version: outcome.version, outcome: 'written' });
-    } catch (error) {
-      checkpoint = 'failed';
-      emit({
-        code: ApplyEventCode.checkpoint,
-        version: outcome.version,
-        outcome: 'failed',
-        message: (error as Error).message,
-      });
-    }
-  }
+  const checkpoint = isCheckpointBehind(outcome.version, base.checkpointVersion, transaction.configuration)
+    ? await writeBatchCheckpoint(context, outcome.version)
+    : 'not-due';
   return { outcome: 'committed', version: outcome.version, checkpoint };
+}
+
+/**
+ * Writes the checkpoint of the table's current version when a due checkpoint is missing
+ * (`isCheckpointBehind`): the catch-up for a checkpoint a killed run skipped, for a run that
+ * commits nothing. Under the table's lease. A failed checkpoint is reported, never
+ * thrown.
+ */
+export async function catchUpCheckpoint(
+  context: BatchContext,
+  table: Snapshot,
+): Promise<AppliedBatch['checkpoint']> {
+  if (!isCheckpointBehind(table.version, table.checkpointVersion, table.metadata.configuration))
+    return 'not-due';
+  return writeBatchCheckpoint(context, table.version);
+}
+
+/** The checkpoint of `version` (with the `mid-checkpoint` fault point), reported as an event. */
+async function writeBatchCheckpoint(context: BatchContext, version: number): Promise<'written' | 'failed'> {
+  const { options, engine, clock, emit } = context;
+  try {
+    const snapshot = await loadSnapshot(options.delta, engine, { version });
+    await writeCheckpoint(withCheckpointFaultPoint(options.delta), engine, snapshot, { now: clock() });
+    emit({ code: ApplyEventCode.checkpoint, version, outcome: 'written' });
+    return 'written';
+  } catch (error) {
+    emit({
+      code: ApplyEventCode.checkpoint,
+      version,
+      outcome: 'failed',
+      message: (error as Error).message,
+    });
+    return 'failed';
+  }
 }
 
 /**

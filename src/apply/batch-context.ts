@@ -2,11 +2,13 @@ import type { DeltaEngine } from '../delta/engine.ts';
 import type { Snapshot } from '../delta/snapshot.ts';
 import type { DuckSession } from '../duckdb/session.ts';
 import type { BadLine } from '../formats/bad-line.ts';
+import { CorruptGzipError } from '../formats/errors.ts';
+import { ObjectNotFoundError } from '../storage/errors.ts';
 import type { ApplyOptions } from './apply-batch.ts';
-import { TooManyBadLinesError } from './apply-errors.ts';
+import { PinnedInputError, TooManyBadLinesError } from './apply-errors.ts';
 import { type ApplyEvent, ApplyEventCode } from './apply-events.ts';
 import { readBatchChanges } from './batch-inputs.ts';
-import { type BatchRecord, readBatchRecord } from './batch-record.ts';
+import { type BatchRecord, batchRecordKey, readBatchRecord } from './batch-record.ts';
 import { DEFAULT_ROWS_PER_FILE } from './bucket-files.ts';
 import { ChangeReduction, type ReducedChange } from './change-reduction.ts';
 import { QuarantineWriter } from './quarantine.ts';
@@ -41,7 +43,8 @@ export interface BatchContext {
  * Reads the batch's inputs (batch-inputs.ts) into the fold of the batch (change-reduction.ts) with
  * the table's keys, buckets, T and margin; returns the winners (one per key, by bucket then key),
  * the fold's counts and what reading saw (records, bad lines in input order).
- * @throws as readBatchChanges.
+ * @throws PinnedInputError when a change file the record lists is gone or damaged (the batch cannot
+ *   be built without it); otherwise as readBatchChanges.
  */
 export async function foldChanges(context: BatchContext, record: BatchRecord, layout: TableLayout) {
   const reduction = new ChangeReduction({
@@ -54,9 +57,29 @@ export async function foldChanges(context: BatchContext, record: BatchRecord, la
     record.replayQuarantine === undefined
       ? 'export'
       : ((await readBatchRecord(context.options.delta, 1))?.snapshot?.kind ?? 'export');
-  const read = await readBatchChanges(context.options.landing, record, reduction, context.emit, {
-    delta: context.options.delta,
+  const { landing, delta } = context.options;
+  const read = await readBatchChanges(landing, record, reduction, context.emit, {
+    delta,
     snapshotKind,
+  }).catch((error: unknown) => {
+    const file =
+      error instanceof ObjectNotFoundError
+        ? error.key
+        : error instanceof CorruptGzipError
+          ? error.file
+          : undefined;
+    if (file === undefined || !record.changeFiles.includes(file)) throw error;
+    throw new PinnedInputError(
+      {
+        batch: record.batch,
+        record: batchRecordKey(record.batch),
+        deltaUrl: delta.url,
+        landingUrl: landing.url,
+      },
+      file,
+      error instanceof ObjectNotFoundError ? 'missing' : 'damaged',
+      { cause: error },
+    );
   });
   return { winners: reduction.winners(), counts: reduction.counts(), read };
 }

@@ -1,4 +1,3 @@
-import type { Item } from '../dynamo/attribute-value.ts';
 import { type BadLine, problemOf } from '../formats/bad-line.ts';
 import { changeRecordLine } from '../formats/change-file-encoder.ts';
 import { parseChangeFileKey } from '../formats/change-file-key.ts';
@@ -12,19 +11,19 @@ import { readExportChanges } from '../formats/export-reader.ts';
 import { parseChangeRecord } from '../formats/parse-change-record.ts';
 import { mapLimited } from '../map-limited.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
 import { type ApplyEvent, ApplyEventCode } from './apply-events.ts';
 import type { ChangeReduction } from './change-reduction.ts';
 import { openIncrementalExport } from './input-discovery.ts';
-import type { TableKeys } from './key-identity.ts';
 import { KeyAttributeError, SequenceNumberError } from './model-errors.ts';
 import { readQuarantine } from './quarantine.ts';
+import { quarantineSequenceConflicts } from './sequence-conflicts.ts';
 
 /*
  * Reading a batch's change inputs (change files, then incremental exports) into the fold of the
  * batch (change-reduction.ts). A line that cannot be read, or a record that cannot be placed (no
  * key of the table, a sequence number that is not digits), is a bad line: it goes to the
- * quarantine with its file, line and reason, never silently away (DESIGN.md rule 6).
+ * quarantine with its file, line and reason, never silently away (DESIGN.md rule 7). So is every
+ * copy of a stream record whose copies differ (sequence-conflicts.ts).
  */
 
 /** Change files read at once: they are small, and a store answers each get after a round trip. */
@@ -66,7 +65,8 @@ function incrementalLineText(change: IncrementalExportChange): string {
 
 /**
  * Reads every change file (8 at a time) and then every incremental export of `inputs` from the
- * landing area into `reduction`, and returns the bad lines in input order. The fold does not
+ * landing area into `reduction`, and returns the bad lines in input order, then the copies of
+ * stream records whose copies differ (voided in `reduction`, sequence-conflicts.ts). The fold does not
  * depend on the order records arrive in, so files are read concurrently; bad lines are gathered
  * per file and returned in the order of the inputs, so a rebuilt batch quarantines the same lines
  * in the same order.
@@ -120,6 +120,7 @@ export async function readBatchChanges(
     }
     emit({ code: ApplyEventCode.changeFileRead, file: opened.dir, records, filesDone, files });
   }
+  const replayedLines = new Map<string, string>();
   if (inputs.replayQuarantine !== undefined && replay !== undefined) {
     records += await replayQuarantined(
       replay.delta,
@@ -127,8 +128,12 @@ export async function readBatchChanges(
       reduction,
       replay.snapshotKind,
       badLines,
+      replayedLines,
     );
   }
+  badLines.push(
+    ...(await quarantineSequenceConflicts(landing, reduction, inputs.changeFiles, replayedLines)),
+  );
   return { records, badLines };
 }
 
@@ -136,7 +141,8 @@ export async function readBatchChanges(
  * Feeds the quarantined lines of `batch` (as they are now: fixed in place, or not) to the fold, each
  * parsed as what its original file holds: a change record (a file under `changes/`), an
  * incremental-export line (it has `Keys`), or a snapshot item. A line still bad is a bad line of
- * this batch again, under its original file and line. Returns the lines read.
+ * this batch again, under its original file and line. Returns the lines read; `changeLines` gets
+ * the canonical line of each replayed change record, keyed `<file>\n<line>` of its origin.
  */
 async function replayQuarantined(
   delta: ObjectStore,
@@ -144,6 +150,7 @@ async function replayQuarantined(
   reduction: ChangeReduction,
   snapshotKind: 'export' | 'scan',
   badLines: BadLine[],
+  changeLines: Map<string, string>,
 ): Promise<number> {
   let lines = 0;
   for await (const quarantined of readQuarantine(delta, batch)) {
@@ -152,7 +159,9 @@ async function replayQuarantined(
     try {
       const json: unknown = JSON.parse(quarantined.text);
       if (parseChangeFileKey(quarantined.file) !== undefined) {
-        reduction.addStreamRecord(parseChangeRecord(json), origin);
+        const record = parseChangeRecord(json);
+        reduction.addStreamRecord(record, origin);
+        changeLines.set(`${origin.file}\n${origin.line}`, changeRecordLine(record));
       } else if (typeof json === 'object' && json !== null && 'Keys' in json) {
         reduction.addIncrementalChange(parseIncrementalExportLine(json), origin);
       } else {
@@ -174,36 +183,4 @@ async function replayQuarantined(
     }
   }
   return lines;
-}
-
-/**
- * The table's key attributes as the first record of the inputs names them: its `keys` (a change
- * record's, or an incremental-export line's `Keys`), the first attribute taken as the partition
- * key. The roles only label the table's configuration: `_ddb_key` is the same text either way.
- * @throws ApplyRunError `APPLY_INVALID_OPTION` when no input holds a readable record (pass --keys).
- */
-export async function keysFromInputs(landing: ObjectStore, inputs: BatchChangeInputs): Promise<TableKeys> {
-  const fromItem = (keys: Item): TableKeys | undefined => {
-    const names = Object.keys(keys);
-    if (names.length === 1) return { partition: names[0] as string };
-    if (names.length === 2) return { partition: names[0] as string, sort: names[1] as string };
-    return undefined;
-  };
-  for (const key of inputs.changeFiles) {
-    for await (const { record } of readChangeFile(landing, key, { onBadLine: () => {} })) {
-      const keys = fromItem(record.keys);
-      if (keys !== undefined) return keys;
-    }
-  }
-  for (const exportId of inputs.incrementalExports) {
-    const opened = await openIncrementalExport(landing, exportId);
-    for await (const change of readExportChanges(landing, opened, { onBadLine: () => {} })) {
-      const keys = fromItem(change.keys);
-      if (keys !== undefined) return keys;
-    }
-  }
-  throw new ApplyRunError(
-    ApplyErrorCode.invalidOption,
-    "The table's key attributes are not known: no change file or incremental export of the batch holds a readable record to take them from. Pass them with --keys pk,sk (the partition key, then the sort key if the table has one).",
-  );
 }

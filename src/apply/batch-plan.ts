@@ -2,16 +2,18 @@ import { checkHandoff, DEFAULT_HANDOFF_MARGIN_MS } from '../plan/handoff-check.t
 import { ApplyErrorCode, ApplyRunError, HandoffRefusedError } from './apply-errors.ts';
 import { ApplyEventCode } from './apply-events.ts';
 import type { BatchContext } from './batch-context.ts';
-import { type BatchChangeInputs, keysFromInputs } from './batch-inputs.ts';
+import type { BatchChangeInputs } from './batch-inputs.ts';
 import { type BatchRecord, readBatchRecords } from './batch-record.ts';
+import { firstBatchKeys } from './first-batch-keys.ts';
 import { findIncrementalExports, findNewChangeFiles, findSnapshot } from './input-discovery.ts';
 import { listQuarantine } from './quarantine.ts';
+import { changeFilesTaken } from './replan-record.ts';
 import { DEFAULT_BUCKETS, type TableLayout } from './table-layout.ts';
 import { readTakenIndex, type TakenIndex } from './taken-index.ts';
 
 /*
  * Planning a new batch (DESIGN.md rules 2 and 4): what its record lists. The first batch's
- * snapshot, handoff check and settings; a later batch's change files and incremental exports that
+ * snapshot, handoff check and settings (its keys checked by first-batch-keys.ts); a later batch's change files and incremental exports that
  * no earlier batch took (by the previous batch's taken index, taken-index.ts: partitions settled
  * before its date are not listed; with `rescan` or without an index, by every earlier record), or
  * the quarantine it replays.
@@ -31,7 +33,7 @@ async function takenBefore(
   if (index !== undefined) return index;
   const earlier = await readBatchRecords(delta, batch - 1);
   return {
-    changeFiles: new Set(earlier.flatMap((record) => record.changeFiles)),
+    changeFiles: new Set(earlier.flatMap(changeFilesTaken)),
     incrementalExports: new Set(earlier.flatMap((record) => record.incrementalExports)),
     settledBefore: null,
   };
@@ -86,7 +88,16 @@ export async function planBatch(
       changeFiles: await findNewChangeFiles(landing, name, new Set()),
       incrementalExports: incremental.map((found) => found.exportId),
     };
-    const keys = layout?.keys ?? options.keys ?? (await keysFromInputs(landing, inputs));
+    const keys =
+      layout?.keys ??
+      (await firstBatchKeys({
+        landing,
+        table: options.table,
+        inputs,
+        snapshot: found,
+        ...(options.keys === undefined ? {} : { given: options.keys }),
+        ...(options.dynamodb === undefined ? {} : { dynamodb: options.dynamodb }),
+      }));
     return {
       batch,
       appId,

@@ -3,6 +3,7 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
 import { batchText } from './batch-number.ts';
 import type { TableKeys } from './key-identity.ts';
+import { parseReplanFields, type ReplanFields, serializeReplanFields } from './replan-record.ts';
 import { parseStateObject } from './state-json.ts';
 
 /*
@@ -20,6 +21,10 @@ import { parseStateObject } from './state-json.ts';
  * that `ddb-lake quarantine replay` wrote is found through its marker whatever its partition
  * (replayed-change-files.ts). Batch 1, and a table whose previous batch has no index, take the same
  * full path. (A batch that lists nothing, a quarantine replay, settles nothing.)
+ *
+ * An uncommitted batch can be re-planned on request (batch-replan.ts): its record is then replaced,
+ * the one it replaces kept beside it, and what the re-plan dropped written in the new record
+ * (replan-record.ts).
  */
 
 /** The folder of the batch records, in the Delta table's store. */
@@ -45,7 +50,7 @@ export interface BatchSettings {
   readonly buckets: number;
 }
 
-export interface BatchRecord {
+export interface BatchRecord extends ReplanFields {
   readonly batch: number;
   readonly appId: string;
   /** ISO 8601 UTC. */
@@ -94,7 +99,7 @@ const RECORD_KEY = /^_ddb_lake\/apply\/batches\/(\d{20})\.json$/;
 function corrupt(key: string, what: string): ApplyRunError {
   return new ApplyRunError(
     ApplyErrorCode.batchRecordCorrupt,
-    `The batch record ${key} beside the table is damaged: ${what}. It is written once by apply and never changed; restore it from a backup of the table's folder (the batch's inputs cannot be known otherwise).`,
+    `The batch record ${key} beside the table is damaged: ${what}. It is written by apply only (once, or again by a re-plan, which keeps the record it replaces beside it); restore it from a backup of the table's folder (the batch's inputs cannot be known otherwise).`,
   );
 }
 
@@ -174,6 +179,7 @@ export function parseBatchRecord(bytes: Uint8Array, key: string): BatchRecord {
     ...(replay === undefined ? {} : { replayQuarantine: replay as number }),
     ...(accepted.length === 0 ? {} : { acceptedCaptureQuarantine: accepted }),
     ...(replayed.length === 0 ? {} : { replayedCaptureQuarantine: replayed }),
+    ...parseReplanFields(fields, (what) => corrupt(key, what)),
   };
 }
 
@@ -225,6 +231,7 @@ export function serializeBatchRecord(record: BatchRecord): string {
     ...(record.replayedCaptureQuarantine === undefined || record.replayedCaptureQuarantine.length === 0
       ? {}
       : { replayedCaptureQuarantine: record.replayedCaptureQuarantine }),
+    ...serializeReplanFields(record),
   })}\n`;
 }
 

@@ -1,4 +1,5 @@
 import type { AcceptedCaptureQuarantine, BatchRecord } from './batch-record.ts';
+import type { BatchReplan, DroppedInput } from './replan-record.ts';
 import type { SchemaEvolutionPlan } from './schema-evolution.ts';
 
 /*
@@ -58,6 +59,9 @@ export interface AppliedBatch {
   readonly acceptedCaptureQuarantine: readonly AcceptedCaptureQuarantine[];
   /** Records replayed from the capture quarantine whose change files this batch took. */
   readonly replayedCaptureRecords: number;
+  /** Change files re-plans dropped from the batch (its record says so), and those re-plans. */
+  readonly dropped: readonly DroppedInput[];
+  readonly replans: readonly BatchReplan[];
   /** Change records and incremental-export lines read. */
   readonly records: number;
   readonly inserted: number;
@@ -85,11 +89,13 @@ export interface AppliedBatch {
 export type ApplyBatchResult =
   | AppliedBatch
   | {
-      /** No input that earlier batches have not taken: nothing was written. */
+      /** No input that earlier batches have not taken: no batch was written. */
       readonly outcome: 'nothing-new';
       /** The latest batch in the table. */
       readonly batch: number;
       readonly version: number;
+      /** `written` when the table's checkpoint was behind (a killed run skipped it) and was caught up. */
+      readonly checkpoint: 'not-due' | 'written' | 'failed';
       readonly durationMs: number;
     }
   | {

@@ -11,7 +11,11 @@ import { paddedSeq, SNAPSHOT_SEQ } from './sequence-number.ts';
  * change records, incremental-export lines — reduced to one winner per `_ddb_key`, the newest by
  * change-order.ts:
  *   - the greatest sequence number wins among stream records (BigInt order, as padded text);
- *   - records that repeat a `(key, seq)` already seen collapse into it and are counted;
+ *   - records that repeat a `(key, seq)` already seen collapse into it and are counted; the
+ *     stream records among them are listed (`repeatedStreamRecords`) with where each copy came from,
+ *     so that the caller can check that the copies are equal (sequence-conflicts.ts); copies that
+ *     differ are corrupt input, and `voidStreamRecord` then takes that sequence number of the key
+ *     out of the fold (see there);
  *   - records older than T − margin (`ts`, or an incremental line's write time) are skipped and
  *     counted: the snapshot already holds them;
  *   - any change beats the snapshot item; incremental-export lines follow the full export they
@@ -23,7 +27,7 @@ import { paddedSeq, SNAPSHOT_SEQ } from './sequence-number.ts';
  *
  * Memory: one entry per distinct key of the batch (its key text, key item and at most one candidate
  * per source: snapshot, stream, incremental export), plus the sequence numbers seen for keys with
- * several records, to recognise duplicates. That is fine up to a few million keys per batch; the
+ * several records and where each was first seen, to recognise duplicates and name their copies. That is fine up to a few million keys per batch; the
  * run keeps batches within that (a snapshot bulk load of a new table does not need this fold: each
  * of its keys appears once).
  */
@@ -54,7 +58,7 @@ export interface ReducedChange {
   readonly origin: RecordOrigin | undefined;
 }
 
-/** What the fold saw. `records = skipped + duplicates + superseded + keys`. */
+/** What the fold saw. `records = skipped + duplicates + conflicting + superseded + keys`. */
 export interface ReductionCounts {
   readonly records: number;
   readonly snapshotItems: number;
@@ -64,6 +68,8 @@ export interface ReductionCounts {
   readonly skipped: number;
   /** Repeats of a `(key, seq)` already seen (Lambda retries, re-listed files). */
   readonly duplicates: number;
+  /** Copies of stream records whose `(key, seq)` holds different content (voided, see `voidStreamRecord`). */
+  readonly conflicting: number;
   /** Lost to a newer record of the same key in the batch. */
   readonly superseded: number;
   /** Distinct keys: the winners. */
@@ -96,8 +102,20 @@ interface Entry {
   snapshot?: Candidate;
   stream?: Candidate;
   incremental?: Candidate;
-  /** `slot:seq` of every record kept or collapsed, once the key has more than one. */
-  seen?: Set<string>;
+  /** `slot:seq` of every record kept or collapsed, once the key has more than one, and where it was first seen. */
+  seen?: Map<string, RecordOrigin | undefined>;
+  /** Padded sequence numbers of stream records voided by `voidStreamRecord`. */
+  voided?: Set<string>;
+}
+
+/** A stream record of the batch seen more than once: the copies to compare. */
+export interface RepeatedStreamRecord {
+  /** `_ddb_key`. */
+  readonly key: string;
+  /** The sequence number as the records spell it. */
+  readonly seq: string;
+  /** Where each copy came from, the first seen first. */
+  readonly copies: readonly RecordOrigin[];
 }
 
 function keyItemOf(item: Item, keys: TableKeys): Item {
@@ -122,6 +140,10 @@ export class ChangeReduction {
   #incrementalChanges = 0;
   #skipped = 0;
   #duplicates = 0;
+  /** `key` NUL `padded seq` → the repeated stream record and its copies. */
+  readonly #repeats = new Map<string, { key: string; seq: string; copies: RecordOrigin[] }>();
+  #conflicting = 0;
+  #conflictDuplicates = 0;
 
   constructor(options: ChangeReductionOptions) {
     this.#options = options;
@@ -162,14 +184,20 @@ export class ChangeReduction {
       return;
     }
     const remove = record.op === 'REMOVE';
-    this.#offer(key, record.keys, 'stream', {
-      op: remove ? 'delete' : 'put',
-      item: remove ? null : record.new,
-      oldImage: remove ? record.old : null,
-      order: { source: 'stream', seq, tsMicros },
-      ttl: remove && record.ttl,
-      origin,
-    });
+    this.#offer(
+      key,
+      record.keys,
+      'stream',
+      {
+        op: remove ? 'delete' : 'put',
+        item: remove ? null : record.new,
+        oldImage: remove ? record.old : null,
+        order: { source: 'stream', seq, tsMicros },
+        ttl: remove && record.ttl,
+        origin,
+      },
+      record.seq,
+    );
   }
 
   /**
@@ -211,7 +239,7 @@ export class ChangeReduction {
     return keyText(keys, this.#options.keys);
   }
 
-  #offer(key: string, keys: Item, slot: Slot, candidate: Candidate): void {
+  #offer(key: string, keys: Item, slot: Slot, candidate: Candidate, seqText?: string): void {
     let entry = this.#entries.get(key);
     if (entry === undefined) {
       entry = { keys };
@@ -221,36 +249,84 @@ export class ChangeReduction {
     }
     const id = `${slot}:${candidate.order.seq}`;
     if (entry.seen === undefined) {
-      entry.seen = new Set();
+      entry.seen = new Map();
       for (const held of ['snapshot', 'stream', 'incremental'] as const) {
         const present = entry[held];
-        if (present !== undefined) entry.seen.add(`${held}:${present.order.seq}`);
+        if (present !== undefined) entry.seen.set(`${held}:${present.order.seq}`, present.origin);
       }
     }
     if (entry.seen.has(id)) {
       this.#duplicates++;
+      const first = entry.seen.get(id);
+      if (
+        slot === 'stream' &&
+        seqText !== undefined &&
+        first !== undefined &&
+        candidate.origin !== undefined
+      ) {
+        const repeatId = `${key}\u0000${candidate.order.seq}`;
+        const repeat = this.#repeats.get(repeatId) ?? { key, seq: seqText, copies: [first] };
+        repeat.copies.push(candidate.origin);
+        this.#repeats.set(repeatId, repeat);
+      }
       return;
     }
-    entry.seen.add(id);
+    entry.seen.set(id, candidate.origin);
     const current = entry[slot];
     if (current === undefined || compareChangeOrder(candidate.order, current.order) > 0)
       entry[slot] = candidate;
   }
 
+  /**
+   * The stream records of the batch seen more than once under one `(key, seq)`, with where each
+   * copy came from (records added without an origin are left out), ordered by key text then
+   * sequence number: deterministic for the same records, whatever order they were added in.
+   */
+  repeatedStreamRecords(): RepeatedStreamRecord[] {
+    return [...this.#repeats.values()]
+      .map((repeat) => ({ key: repeat.key, seq: repeat.seq, copies: [...repeat.copies] }))
+      .sort((a, b) => compareText(a.key, b.key) || compareText(paddedSeq(a.seq), paddedSeq(b.seq)));
+  }
+
+  /**
+   * Takes the stream record `(key, seq)` out of the fold because its copies differ (corrupt input;
+   * the caller quarantines every copy, `copies` of them). Whichever copy is right, it supersedes
+   * the key's older stream records, so those cannot win either: when `seq` is the newest stream
+   * record of the key, the batch takes none of the key's stream records, and the key keeps what
+   * the snapshot or an incremental export of the batch gives it, else its row in the table. A
+   * newer stream record of the key wins as usual. Idempotent for one `(key, seq)`.
+   */
+  voidStreamRecord(key: string, seq: string, copies: number): void {
+    const entry = this.#entries.get(key);
+    const padded = paddedSeq(seq);
+    if (entry === undefined || entry.voided?.has(padded) === true) return;
+    entry.voided ??= new Set();
+    entry.voided.add(padded);
+    this.#conflicting += copies;
+    this.#conflictDuplicates += copies - 1;
+  }
+
   /** The counts so far (see `ReductionCounts`). */
   counts(): ReductionCounts {
     let deletes = 0;
-    for (const entry of this.#entries.values()) if (winnerOf(entry).op === 'delete') deletes++;
+    let keys = 0;
+    for (const entry of this.#entries.values()) {
+      const winner = winnerOf(entry);
+      if (winner === undefined) continue;
+      keys++;
+      if (winner.op === 'delete') deletes++;
+    }
     const records = this.#snapshotItems + this.#streamRecords + this.#incrementalChanges;
-    const keys = this.#entries.size;
+    const duplicates = this.#duplicates - this.#conflictDuplicates;
     return {
       records,
       snapshotItems: this.#snapshotItems,
       streamRecords: this.#streamRecords,
       incrementalChanges: this.#incrementalChanges,
       skipped: this.#skipped,
-      duplicates: this.#duplicates,
-      superseded: records - this.#skipped - this.#duplicates - keys,
+      duplicates,
+      conflicting: this.#conflicting,
+      superseded: records - this.#skipped - duplicates - this.#conflicting - keys,
       keys,
       deletes,
     };
@@ -265,6 +341,7 @@ export class ChangeReduction {
     const result: ReducedChange[] = [];
     for (const [key, entry] of this.#entries) {
       const winner = winnerOf(entry);
+      if (winner === undefined) continue;
       result.push({
         key,
         bucket: bucketOf(key, buckets),
@@ -277,16 +354,28 @@ export class ChangeReduction {
         origin: winner.origin,
       });
     }
-    return result.sort((a, b) => a.bucket - b.bucket || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return result.sort((a, b) => a.bucket - b.bucket || compareText(a.key, b.key));
   }
 }
 
-/** The newest of an entry's candidates (change-order.ts): at most three comparisons. */
-function winnerOf(entry: Entry): Candidate {
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The newest of an entry's candidates (change-order.ts): at most three comparisons. A stream
+ * candidate whose sequence number was voided does not compete (its copies differ, and it would
+ * supersede every older stream record of the key); undefined when nothing is left.
+ */
+function winnerOf(entry: Entry): Candidate | undefined {
+  const stream =
+    entry.stream !== undefined && entry.voided?.has(entry.stream.order.seq) === true
+      ? undefined
+      : entry.stream;
   let best: Candidate | undefined;
-  for (const candidate of [entry.snapshot, entry.stream, entry.incremental]) {
+  for (const candidate of [entry.snapshot, stream, entry.incremental]) {
     if (candidate === undefined) continue;
     if (best === undefined || compareChangeOrder(candidate.order, best.order) > 0) best = candidate;
   }
-  return best as Candidate;
+  return best;
 }

@@ -23,7 +23,15 @@ export const FAULT_POINTS = [
   'mid-checkpoint',
 ] as const;
 
-export type FaultPoint = (typeof FAULT_POINTS)[number];
+/** The places a re-plan (batch-replan.ts) can be killed, in order; a run that re-plans nothing passes none. */
+export const REPLAN_FAULT_POINTS = [
+  /** The old batch record is copied beside it (`….superseded-<k>.json`); it is still in force. */
+  'replan-after-copy',
+  /** The new batch record is in force; the batch's taken index is still the old plan's. */
+  'replan-after-record',
+] as const;
+
+export type FaultPoint = (typeof FAULT_POINTS)[number] | (typeof REPLAN_FAULT_POINTS)[number];
 
 /** The environment variable that names the fault point. */
 export const FAULT_ENV = 'DDB_LAKE_FAULT';

@@ -121,6 +121,8 @@ export async function firstBatch(
     incrementalExports: record.incrementalExports.length,
     replayedQuarantine: record.replayQuarantine ?? null,
     ...captureQuarantineOf(record),
+    dropped: record.dropped ?? [],
+    replans: record.replans ?? [],
     records: read.records,
     inserted: load.inserted,
     updated: load.updated,

@@ -109,6 +109,8 @@ export async function laterBatch(
     incrementalExports: record.incrementalExports.length,
     replayedQuarantine: record.replayQuarantine ?? null,
     ...captureQuarantineOf(record),
+    dropped: record.dropped ?? [],
+    replans: record.replans ?? [],
     records: read.records,
     inserted: merged?.inserted ?? 0,
     updated: merged?.updated ?? 0,

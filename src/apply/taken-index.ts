@@ -3,6 +3,7 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import { batchText } from './batch-number.ts';
 import { type BatchRecord, readBatchRecords } from './batch-record.ts';
 import { StateFileError } from './model-errors.ts';
+import { changeFilesTaken } from './replan-record.ts';
 import { parseStateObject } from './state-json.ts';
 
 /*
@@ -33,6 +34,8 @@ import { parseStateObject } from './state-json.ts';
  * `createdAt − 48 h`, or the previous index's `settledBefore` when later, is fully taken, and the
  * index keeps only the files of later partitions. A batch that lists nothing (a quarantine replay)
  * does not move it. It never moves back, whatever the clock says.
+ *
+ * A change file a re-plan dropped while it was in the landing area counts as taken (replan-record.ts).
  *
  * Deterministic: index N is a pure function of index N − 1 (or, when that is missing — batch 1, a
  * table written before the index existed — of every record up to N − 1) and record N, both
@@ -101,7 +104,7 @@ export function advanceTakenIndex(previous: TakenIndex | undefined, record: Batc
     if (claimed !== null && (settledBefore === null || claimed > settledBefore)) settledBefore = claimed;
   }
   const changeFiles = new Set<string>();
-  for (const key of [...(previous?.changeFiles ?? []), ...record.changeFiles]) {
+  for (const key of [...(previous?.changeFiles ?? []), ...changeFilesTaken(record)]) {
     if (!isSettled(key, settledBefore)) changeFiles.add(key);
   }
   return {

@@ -1,5 +1,6 @@
-import { TEMP_FILE_MARKER } from '../storage/object-key.ts';
+import { compareKeys, TEMP_FILE_MARKER } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { holdsTemporaryFiles } from '../storage/temporary-files.ts';
 import { dataFileKey } from './data-path.ts';
 import type { DeltaEngine } from './engine.ts';
 import { DeltaInvalidWriteError } from './errors.ts';
@@ -18,6 +19,11 @@ import { assertWritable } from './writer-features.ts';
  * or when it is hidden: any path segment starting with `_` or `.` (`_delta_log/`, `_ddb_lake/`,
  * `_change_data/`, temporary files), except a partition folder of a partition column whose name
  * starts with `_`.
+ *
+ * Temporary files of interrupted writes (the local folder store's `.ddb-lake-tmp-*`, left by a
+ * process killed mid-write, anywhere below the root, `_delta_log/` included) are no part of any
+ * version: they go by the same age rule, older than the retention, so a write still in progress
+ * (whose file is recent) is never touched.
  */
 
 /** Spark's default retention: `delta.deletedFileRetentionDuration`, one week. */
@@ -42,6 +48,8 @@ export interface VacuumFile {
   readonly key: string;
   readonly size: number;
   readonly lastModified: Date;
+  /** True for a temporary file an interrupted write left (never part of the table). */
+  readonly temporary?: boolean;
 }
 
 export interface VacuumResult {
@@ -85,8 +93,9 @@ function keyOf(path: string, snapshot: Snapshot): string | undefined {
  * Deletes (or with `dryRun` lists) the files below the table's root that the latest version does
  * not reference and that are older than the retention: not named by an active `add`, not named by
  * a tombstone whose deletion is within the retention, last modified before `now − retention`, and
- * not hidden (see `isHiddenKey`). Never touches `_delta_log/`. Idempotent: a second run finds
- * nothing more to delete.
+ * not hidden (see `isHiddenKey`); and, in a store that can hold them (temporary-files.ts), the
+ * temporary files of interrupted writes last modified before `now − retention`, wherever they are.
+ * Never touches an object of `_delta_log/`. Idempotent: a second run finds nothing more to delete.
  *
  * The retention guards readers of older versions and writers whose data files are written but
  * not yet committed; a shorter retention than the table's `delta.deletedFileRetentionDuration`
@@ -143,9 +152,20 @@ export async function vacuum(
     }
     files.push({ key: object.key, size: object.size, lastModified: object.lastModified });
   }
+  if (holdsTemporaryFiles(store)) {
+    for await (const temporary of store.listTemporaryFiles()) {
+      if (temporary.lastModified.getTime() >= cutoff) {
+        keptYoung++;
+        continue;
+      }
+      files.push({ ...temporary, temporary: true });
+    }
+    files.sort((a, b) => compareKeys(a.key, b.key));
+  }
   if (options.dryRun !== true) {
     for (const file of files) {
-      await store.delete(file.key);
+      if (file.temporary === true && holdsTemporaryFiles(store)) await store.deleteTemporaryFile(file.key);
+      else await store.delete(file.key);
       options.onDeleted?.(file);
     }
   }

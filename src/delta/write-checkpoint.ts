@@ -36,6 +36,22 @@ export function isCheckpointDue(version: number, configuration: Readonly<Record<
 }
 
 /**
+ * True when the table at `version` lacks a checkpoint it was due: the latest version up to
+ * `version` that is a multiple of `delta.checkpointInterval` is newer than the newest checkpoint
+ * (`newestCheckpoint`, null when there is none). A writer that just committed a due version writes
+ * it; one killed between that commit and its checkpoint skipped it, and the next writer (or run)
+ * writes the checkpoint of its own version instead of waiting an interval more. Pure.
+ */
+export function isCheckpointBehind(
+  version: number,
+  newestCheckpoint: number | null,
+  configuration: Readonly<Record<string, string>>,
+): boolean {
+  const lastDue = version - (version % checkpointInterval(configuration));
+  return lastDue > 0 && lastDue > (newestCheckpoint ?? 0);
+}
+
+/**
  * True while a tombstone must be kept (for VACUUM and readers of older versions): its
  * `deletionTimestamp` is later than `now` minus `delta.deletedFileRetentionDuration`. A tombstone
  * without a timestamp counts as removed at time 0, as the reference implementation reads it.

@@ -12,3 +12,4 @@ export type { ByteRange, ObjectInfo, ObjectStore, PutBody, PutIfAbsentOutcome } 
 export { openStore, type StoreOptions } from './open-store.ts';
 export { type S3FailureContext, s3FailureOf, toStorageError } from './s3-errors.ts';
 export { S3Store, type S3StoreOptions } from './s3-store.ts';
+export { holdsTemporaryFiles, type TemporaryFileStore } from './temporary-files.ts';

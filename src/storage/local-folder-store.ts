@@ -16,9 +16,10 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { checkRange } from './byte-range.ts';
-import { ObjectNotFoundError, StorageError } from './errors.ts';
+import { InvalidKeyError, ObjectNotFoundError, StorageError } from './errors.ts';
 import { assertValidKey, assertValidPrefix, compareKeys, TEMP_FILE_MARKER } from './object-key.ts';
 import type { ByteRange, ObjectInfo, ObjectStore, PutBody, PutIfAbsentOutcome } from './object-store.ts';
+import type { TemporaryFileStore } from './temporary-files.ts';
 
 /**
  * An object store over a folder of the local file system: key `a/b/c` is the file `<root>/a/b/c`.
@@ -27,9 +28,10 @@ import type { ByteRange, ObjectInfo, ObjectStore, PutBody, PutIfAbsentOutcome } 
  * which is flushed to disk and then renamed over the target (`put`) or hard-linked to it
  * (`putIfAbsent`, which is what makes the create exclusive). A key cannot be both an object and a
  * folder of other objects (`a` and `a/b`), which S3 allows; such a write fails with `KEY_CONFLICT`.
- * Folders emptied by `delete` are left in place.
+ * Folders emptied by `delete` are left in place. A process killed mid-write leaves its temporary
+ * file behind; `listTemporaryFiles` and `deleteTemporaryFile` (temporary-files.ts) reach them.
  */
-export class LocalFolderStore implements ObjectStore {
+export class LocalFolderStore implements ObjectStore, TemporaryFileStore {
   readonly url: string;
   readonly rootDir: string;
   #closed = false;
@@ -243,6 +245,50 @@ export class LocalFolderStore implements ObjectStore {
       if (isCode(error, 'ENOENT') || isCode(error, 'ENOTDIR') || isCode(error, 'EISDIR')) return;
       if (isCode(error, 'EPERM') && (await lstat(this.#pathOf(key)).catch(() => undefined))?.isDirectory())
         return;
+      throw this.#ioError('delete', key, error);
+    }
+  }
+
+  /**
+   * Every temporary file of an interrupted write below the root (hidden folders included),
+   * ascending by key; see `TemporaryFileStore`. Reads one folder at a time.
+   */
+  async *listTemporaryFiles(): AsyncIterable<ObjectInfo> {
+    this.#assertOpen();
+    yield* this.#walkTemporary('');
+  }
+
+  async *#walkTemporary(folderKey: string): AsyncGenerator<ObjectInfo> {
+    const entries = (await this.#readFolder(folderKey))
+      .filter((entry) => entry.isDirectory() || (entry.isFile() && entry.name.startsWith(TEMP_FILE_MARKER)))
+      .map((entry) => ({ sortKey: folderKey + entry.name + (entry.isDirectory() ? '/' : ''), entry }))
+      .sort((a, b) => compareKeys(a.sortKey, b.sortKey));
+    for (const { sortKey, entry } of entries) {
+      if (entry.isDirectory()) {
+        yield* this.#walkTemporary(sortKey);
+        continue;
+      }
+      const stats = await stat(this.#pathOf(sortKey)).catch(() => undefined);
+      if (stats?.isFile()) yield { key: sortKey, size: stats.size, lastModified: stats.mtime };
+    }
+  }
+
+  /** Removes a temporary file that `listTemporaryFiles` named; see `TemporaryFileStore`. */
+  async deleteTemporaryFile(key: string): Promise<void> {
+    this.#assertOpen();
+    const segments = key.split('/');
+    const name = segments.at(-1) ?? '';
+    if (!name.startsWith(TEMP_FILE_MARKER) || segments.some((s) => s === '' || s === '.' || s === '..')) {
+      throw new InvalidKeyError(
+        this.url,
+        key,
+        `it is not the key of a temporary file (${TEMP_FILE_MARKER}…)`,
+      );
+    }
+    try {
+      await unlink(this.#pathOf(key));
+    } catch (error) {
+      if (isCode(error, 'ENOENT') || isCode(error, 'ENOTDIR')) return;
       throw this.#ioError('delete', key, error);
     }
   }

@@ -101,11 +101,61 @@ describe('ChangeReduction', () => {
             expect(BigInt(winner.order.seq)).toBe(max);
           }
           const counts = forward.counts();
-          expect(counts.records).toBe(counts.skipped + counts.duplicates + counts.superseded + counts.keys);
+          expect(counts.records).toBe(
+            counts.skipped + counts.duplicates + counts.conflicting + counts.superseded + counts.keys,
+          );
           expect(counts.deletes).toBe(winners.filter((w) => w.op === 'delete').length);
         },
       ),
       { numRuns: 300 },
+    );
+  });
+
+  it('lists each stream record seen more than once with where every copy came from, in key and sequence order whatever the order added', () => {
+    const s1 = '100000000000000000001';
+    const s2 = '100000000000000000002';
+    const add = (fold: ChangeReduction, r: ChangeRecord, file: string, line: number) =>
+      fold.addStreamRecord(r, { file, line });
+    const forward = reduction();
+    add(forward, record('MODIFY', 'b', s1), 'f1', 1);
+    add(forward, record('MODIFY', 'a', s1), 'f1', 2);
+    add(forward, record('MODIFY', 'a', s2), 'f1', 3);
+    add(forward, record('MODIFY', 'a', s1), 'f2', 1);
+    add(forward, record('MODIFY', 'b', s1), 'f2', 2);
+    add(forward, record('MODIFY', 'a', s1), 'f3', 7);
+    const repeats = forward.repeatedStreamRecords();
+    expect(repeats.map((r) => [r.key, r.seq, r.copies.map((c) => `${c.file}:${c.line}`)])).toEqual([
+      ['{"pk":"a","sk":"x"}', s1, ['f1:2', 'f2:1', 'f3:7']],
+      ['{"pk":"b","sk":"x"}', s1, ['f1:1', 'f2:2']],
+    ]);
+    expect(forward.counts()).toMatchObject({ duplicates: 3, conflicting: 0 });
+  });
+
+  it('a voided (key, seq) is no winner, nor is any older stream record of the key; a newer one, the snapshot or the table row still is', () => {
+    const fold = reduction();
+    const s = (n: number) => `10000000000000000000${n}`;
+    fold.addStreamRecord(record('MODIFY', 'a', s(4)), { file: 'f1', line: 1 });
+    fold.addStreamRecord(record('MODIFY', 'a', s(5), { value: 'x' }), { file: 'f1', line: 2 });
+    fold.addStreamRecord(record('MODIFY', 'a', s(5), { value: 'y' }), { file: 'f2', line: 1 });
+    fold.addStreamRecord(record('MODIFY', 'b', s(5), { value: 'x' }), { file: 'f1', line: 3 });
+    fold.addStreamRecord(record('MODIFY', 'b', s(5), { value: 'y' }), { file: 'f2', line: 2 });
+    fold.addStreamRecord(record('MODIFY', 'b', s(6)), { file: 'f2', line: 3 });
+    fold.addStreamRecord(record('MODIFY', 'c', s(5), { value: 'x' }), { file: 'f1', line: 4 });
+    fold.addStreamRecord(record('MODIFY', 'c', s(5), { value: 'y' }), { file: 'f2', line: 4 });
+    fold.addSnapshotItem({ pk: { S: 'c' }, sk: { S: 'x' }, v: { S: 'snapshot' } });
+    for (const pk of ['a', 'b', 'c']) fold.voidStreamRecord(`{"pk":"${pk}","sk":"x"}`, s(5), 2);
+    fold.voidStreamRecord('{"pk":"a","sk":"x"}', s(5), 2);
+    expect(fold.winners().map((w) => [w.key, imageValue(w)])).toEqual(
+      expect.arrayContaining([
+        ['{"pk":"b","sk":"x"}', `v${s(6)}`],
+        ['{"pk":"c","sk":"x"}', 'snapshot'],
+      ]),
+    );
+    expect(fold.winners()).toHaveLength(2);
+    const counts = fold.counts();
+    expect(counts).toMatchObject({ records: 9, conflicting: 6, duplicates: 0, keys: 2, superseded: 1 });
+    expect(counts.records).toBe(
+      counts.skipped + counts.duplicates + counts.conflicting + counts.superseded + counts.keys,
     );
   });
 

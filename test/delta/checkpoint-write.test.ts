@@ -6,7 +6,7 @@ import { loadSnapshot } from '../../src/delta/load-snapshot.ts';
 import type { Snapshot } from '../../src/delta/snapshot.ts';
 import { parseIntervalMs } from '../../src/delta/table-properties.ts';
 import { startTransaction } from '../../src/delta/transaction.ts';
-import { writeCheckpoint } from '../../src/delta/write-checkpoint.ts';
+import { isCheckpointBehind, writeCheckpoint } from '../../src/delta/write-checkpoint.ts';
 import { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
 import { FailingPutStore, newTable, WriterWorkspace, writeOrders } from './writer-support.ts';
 
@@ -169,6 +169,23 @@ describe('checkpoints after commits', () => {
     );
     expect(pointer.version).toBe(2);
     expect(await store.head('_delta_log/00000000000000000001.checkpoint.parquet')).toBeDefined();
+  });
+});
+
+describe('isCheckpointBehind', () => {
+  it('is true from a due version on until a checkpoint at or after the latest due version exists', () => {
+    const every10 = {};
+    expect(isCheckpointBehind(9, null, every10)).toBe(false);
+    expect(isCheckpointBehind(10, null, every10)).toBe(true);
+    // A run killed after committing version 10 skipped its checkpoint: versions 11 to 19 catch up.
+    expect(isCheckpointBehind(11, null, every10)).toBe(true);
+    expect(isCheckpointBehind(19, 0, every10)).toBe(true);
+    expect(isCheckpointBehind(25, 10, every10)).toBe(true);
+    expect(isCheckpointBehind(10, 10, every10)).toBe(false);
+    expect(isCheckpointBehind(19, 11, every10)).toBe(false);
+    expect(isCheckpointBehind(29, 20, every10)).toBe(false);
+    expect(isCheckpointBehind(6, 3, { 'delta.checkpointInterval': '3' })).toBe(true);
+    expect(isCheckpointBehind(8, 6, { 'delta.checkpointInterval': '3' })).toBe(false);
   });
 });
 

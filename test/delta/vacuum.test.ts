@@ -1,4 +1,5 @@
-import { mkdir, utimes, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { commit } from '../../src/delta/commit.ts';
@@ -9,6 +10,7 @@ import { startTransaction } from '../../src/delta/transaction.ts';
 import { isHiddenKey, vacuum } from '../../src/delta/vacuum.ts';
 import type { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
 import { filesBelow } from '../storage/helpers.ts';
+import { typeScriptNode } from '../support/processes.ts';
 import { newTable, rowsOf, WriterWorkspace, writeOrders } from './writer-support.ts';
 
 const workspace = new WriterWorkspace();
@@ -31,6 +33,41 @@ async function put(store: LocalFolderStore, key: string, text: string): Promise<
   const file = path.join(store.rootDir, ...key.split('/'));
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, text);
+}
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+/**
+ * Starts a put of `key` into the folder store at `root` in another process, whose body never ends,
+ * and kills that process with SIGKILL once the write's temporary file is on disk: the leftover a
+ * power cut mid-write leaves. Resolves with the temporary file's key.
+ */
+async function killMidWrite(root: string, key: string): Promise<string> {
+  const script = `
+    import { Readable } from 'node:stream';
+    import { LocalFolderStore } from ${JSON.stringify(path.join(ROOT, 'src/storage/local-folder-store.ts'))};
+    const body = new Readable({ read() {} });
+    body.push('the first bytes of a file whose write is cut off');
+    await new LocalFolderStore(${JSON.stringify(root)}).put(${JSON.stringify(key)}, body);
+  `;
+  const child = spawn(typeScriptNode(), ['--input-type=module', '-e', script], { stdio: 'ignore' });
+  const folder = path.join(root, ...key.split('/').slice(0, -1));
+  const deadline = Date.now() + 20_000;
+  try {
+    for (;;) {
+      const names = await readdir(folder).catch(() => [] as string[]);
+      const temporary = names.find((name) => name.startsWith('.ddb-lake-tmp-'));
+      if (temporary !== undefined) {
+        const { size } = await stat(path.join(folder, temporary));
+        if (size > 0) return [...key.split('/').slice(0, -1), temporary].join('/');
+      }
+      if (Date.now() > deadline) throw new Error(`no temporary file of ${key} appeared in ${folder}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  } finally {
+    child.kill('SIGKILL');
+    await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)));
+  }
 }
 
 /**
@@ -116,6 +153,44 @@ describe('vacuum', () => {
     expect(again.files).toEqual([]);
     const snapshot = await loadSnapshot(store, engine);
     expect((await rowsOf(workspace, store, snapshot)).map((row) => row.pk)).toEqual(['active']);
+  });
+
+  it('deletes the temporary files that writes killed mid-way left (data, log and state folders) once older than the retention; a dry run lists them', async () => {
+    const { store, engine, keys } = await tableWithHistory();
+    const leftovers = [
+      await killMidWrite(store.rootDir, 'bucket=0/part-killed.parquet'),
+      await killMidWrite(store.rootDir, '_delta_log/00000000000000000004.json'),
+      await killMidWrite(store.rootDir, '_ddb_lake/apply/batches/00000000000000000002.json'),
+    ];
+    for (const key of leftovers) await age(store, NOW - 30 * DAY, key);
+    const young = await killMidWrite(store.rootDir, 'bucket=1/part-young.parquet');
+    // The file system dates files by the real clock; date this one by the test's.
+    await age(store, NOW - 60_000, young);
+    // None of them is an object of the store.
+    for await (const object of store.list('')) expect(object.key).not.toContain('.ddb-lake-tmp-');
+
+    const dry = await vacuum(store, engine, { dryRun: true, now: NOW });
+    expect(dry.files.filter((f) => f.temporary === true).map((f) => f.key)).toEqual([...leftovers].sort());
+    expect(
+      dry.files
+        .filter((f) => f.temporary !== true)
+        .map((f) => f.key)
+        .sort(),
+    ).toEqual([keys.expired, keys.orphan].sort());
+    expect(dry.keptYoung).toBe(2);
+    for (const key of [...leftovers, young]) {
+      expect(await filesBelow(store.rootDir)).toContain(key.split('/').join(path.sep));
+    }
+
+    await vacuum(store, engine, { now: NOW });
+    const after = (await filesBelow(store.rootDir)).map((file) => file.split(path.sep).join('/'));
+    for (const key of leftovers) expect(after).not.toContain(key);
+    expect(after).toContain(young);
+    expect(after.filter((key) => key.startsWith('_delta_log/') && key.endsWith('.json'))).toHaveLength(4);
+    // The table reads as before.
+    const snapshot = await loadSnapshot(store, engine);
+    expect((await rowsOf(workspace, store, snapshot)).map((row) => row.pk)).toEqual(['active']);
+    expect((await vacuum(store, engine, { dryRun: true, now: NOW })).files).toEqual([]);
   });
 
   it('refuses a retention shorter than the table keeps tombstones (one week) unless allowed; allowed, it deletes the recently removed file too', async () => {

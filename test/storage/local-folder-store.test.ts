@@ -17,6 +17,30 @@ async function freshStore(): Promise<{ store: LocalFolderStore; root: string }> 
 }
 
 describe('LocalFolderStore', () => {
+  test('lists the temporary files of interrupted writes (in hidden folders too) in key order, and deletes only those', async () => {
+    const { store, root } = await freshStore();
+    await store.put('data/a.parquet', 'a');
+    const leftovers = [
+      `_delta_log/${TEMP_FILE_MARKER}00000000000000000001.json-0011223344556677`,
+      `data/${TEMP_FILE_MARKER}b.parquet-8899aabbccddeeff`,
+    ];
+    for (const key of leftovers) {
+      await mkdir(path.join(root, path.dirname(key)), { recursive: true });
+      await writeFile(path.join(root, ...key.split('/')), 'cut off');
+    }
+    const listed = [];
+    for await (const info of store.listTemporaryFiles()) listed.push(info);
+    expect(listed.map((info) => [info.key, info.size])).toEqual(leftovers.map((key) => [key, 7]));
+    expect(await listKeys(store, '')).toEqual(['data/a.parquet']);
+
+    await expect(store.deleteTemporaryFile('data/a.parquet')).rejects.toThrow(
+      /not the key of a temporary file/,
+    );
+    for (const key of leftovers) await store.deleteTemporaryFile(key);
+    await store.deleteTemporaryFile(leftovers[0] as string);
+    expect(await filesBelow(root)).toEqual([path.join('data', 'a.parquet')]);
+  });
+
   test('of 64 concurrent putIfAbsent calls with different bodies exactly one is created, its bytes are stored, and no temporary file is left', async () => {
     const { store, root } = await freshStore();
     const bodies = Array.from({ length: 64 }, (_, i) => Buffer.alloc(4096 + i * 512, `writer-${i};`));

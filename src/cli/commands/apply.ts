@@ -1,6 +1,13 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type Command, Option } from 'commander';
 import { type AppliedBatch, type ApplyBatchResult, applyBatch } from '../../apply/apply-batch.ts';
-import { HandoffRefusedError, TooManyBadLinesError } from '../../apply/apply-errors.ts';
+import {
+  ApplyErrorCode,
+  ApplyRunError,
+  HandoffRefusedError,
+  PinnedInputError,
+  TooManyBadLinesError,
+} from '../../apply/apply-errors.ts';
 import { type ApplyEvent, ApplyEventCode } from '../../apply/apply-events.ts';
 import {
   CaptureQuarantineBlockedError,
@@ -11,8 +18,8 @@ import { UsageError } from '../../errors.ts';
 import { sleep } from '../../sleep.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import { openStore } from '../../storage/open-store.ts';
-import { storeOptionsOf } from '../aws-flags.ts';
-import { EXIT_CODES } from '../exit-codes.ts';
+import { dynamoDbClientOf, storeOptionsOf } from '../aws-flags.ts';
+import { EXIT_CODES, type ExitCode } from '../exit-codes.ts';
 import { durationMs } from '../flag-values.ts';
 import { count, duration, megabytes, rate } from '../format.ts';
 import { openLanding } from '../landing.ts';
@@ -35,20 +42,37 @@ interface ApplyFlags extends AwsFlags {
   replayQuarantine?: string;
   rescan: boolean;
   acceptCaptureQuarantine: string[];
+  replan: boolean;
+  replanWithout: string[];
+  describeTable: boolean;
   json: boolean;
 }
+
+/**
+ * The shortest `--every`: each round lists the landing area and the table's state, so a shorter
+ * wait only turns into a steady stream of LIST requests (and S3 bills them) without landing
+ * changes sooner than capture writes them.
+ */
+const EVERY_FLOOR_MS = 10_000;
+const EVERY_FLOOR_TEXT = '10s';
 
 const DESCRIPTION = `Merges the snapshot and the captured change files into the Delta table at --delta, so that it equals the DynamoDB table, and keeps it equal batch after batch.
 
 First run: the handoff. The snapshot is a full export (native or Scan; --snapshot <export id>, default the newest complete one of the table under AWSDynamoDB/) taken at T (a Scan export: its start). Its items are exact as of T, and every change captured from T − margin on is replayed on top: per key the last change by sequence number wins, so replaying a change the snapshot already holds is harmless. This is only correct when capture ran without a gap from T − margin on; apply checks that first (as ddb-lake plan does) and refuses with exit code 4 and what to do when it did not (take a later export, or repair the window with an incremental export). The first run then creates the table (a column per attribute, types inferred from the snapshot, partitioned by a key-hash bucket), loads the snapshot and applies the changes, as batch 1.
 
-Later runs: the change files (and incremental exports) that no earlier batch took, as one batch. Per key the record with the greatest sequence number wins, duplicates of (key, sequence number) collapse, records older than the row in the table or than the key's tombstone change nothing (a deleted key is never brought back by a late older record), records from before T − margin are skipped. REMOVE deletes the row, or with --deletes soft keeps it with _ddb_deleted (and _ddb_ttl_expired for TTL deletions). Only the data files that can hold a changed key are rewritten (copy-on-write: the table is partitioned by a hash of the key, each bucket's files sorted by key); a new attribute adds a column and a value whose type does not fit its column goes to a column <name>__<TYPE>; the report says which.
+Later runs: the change files (and incremental exports) that no earlier batch took, as one batch. Per key the record with the greatest sequence number wins, duplicates of (key, sequence number) collapse (two with different content are corrupt input: every copy goes to the quarantine naming the others, and neither changes the key, nor does an older record of it in the batch), records older than the row in the table or than the key's tombstone change nothing (a deleted key is never brought back by a late older record), records from before T − margin are skipped. REMOVE deletes the row, or with --deletes soft keeps it with _ddb_deleted (and _ddb_ttl_expired for TTL deletions). Only the data files that can hold a changed key are rewritten (copy-on-write: the table is partitioned by a hash of the key, each bucket's files sorted by key); a new attribute adds a column and a value whose type does not fit its column goes to a column <name>__<TYPE>; the report says which.
 
 Exactly once: every batch has a number. Its list of input files is written beside the table (_ddb_lake/apply/batches/) before its Delta commit, and the commit carries txn(appId, batch). A run killed at any point is simply run again: a batch already in the table is skipped, a batch whose list exists but whose commit does not is rebuilt from exactly that list. Nothing is applied twice, nothing is lost.
 
+The key: the first run fixes the table's key attributes. With --describe-table it reads them from DynamoDB (DescribeTable of --table, with --region and --profile; the DynamoDB endpoint from AWS_ENDPOINT_URL_DYNAMODB, as --endpoint-url here is S3's) and refuses a --keys that differs; without it, --keys or else the change records name them. Either way, before anything is written, sampled change records must hold exactly those attributes as their keys, and the snapshot's first items must each hold them, no two the same key: a wrong key is refused, naming the file and line that contradict it.
+
+First-run flags are fixed: the record of batch 1 keeps --snapshot, --keys, --margin, --deletes and --buckets, and the table keeps them once batch 1 is committed. A later run that passes one of them with another value is refused (exit code 2) and told what is recorded. A batch planned but not committed (a run that failed or was killed) is rebuilt from its record by every run. To plan it again instead, with this run's flags: --replan. When its record lists a change file that is lost for good (or damaged, its records expired from the stream), apply stops (exit code 3) naming the record and the file: restore the file, or re-plan the batch without it with --replan-without <change file key> (repeatable). The new record lists what it dropped, like an accepted quarantine, and the record it replaces is kept beside it as <batch>.superseded-<n>.json; apply --json reports both (dropped, replans). A dropped file that is still there counts as taken; a missing one, if restored later, is applied by a later batch (with --rescan when its partition is settled). Only a batch that is not in the table can be re-planned: a committed batch's records are in the table.
+
 Listing stays fast as the history grows: a change file lands in the partition dt=<UTC date of its first record>, and capture can only write records the stream still holds (24 hours), so two days after a batch's start every partition dated before then is settled: all its files are taken, and later batches neither list it nor read the old batch lists (each batch writes a small index of what is taken under _ddb_lake/apply/taken/). A change file restored from a backup, or written by hand, into a settled partition is therefore not picked up by itself: run apply --rescan once, which lists every partition and reads every batch list, as the first batch does. (Change files written by ddb-lake quarantine replay are taken whatever their partition.)
 
-Bad lines (unreadable JSON, a record without its key) go to _ddb_lake/quarantine/apply/<batch>/ beside the table with file, line and reason; past --max-bad (default 0) the batch is not committed (exit code 3): fix the input files and run again, the batch is rebuilt from the same list. Lines let through with a higher --max-bad can be fixed in their quarantine file and applied later with --replay-quarantine <batch>.
+Bad lines (unreadable JSON, a record without its key) go to _ddb_lake/quarantine/apply/<batch>/ beside the table with file, line and reason; the run prints the first few and the count. Past --max-bad (default 0) the batch is not committed (exit code 3): fix the input files and run again, the batch is rebuilt from the same list. Lines let through with a higher --max-bad can be fixed in their quarantine file and applied later with --replay-quarantine <batch>.
+
+--every keeps running, at least ${EVERY_FLOOR_TEXT} between rounds: each round lists the landing area and the table (on S3, billed requests), so a shorter wait only adds requests.
 
 A stream record capture could not write as a change-file line (it is kept under _ddb_lake/quarantine/capture/<table>/ in the landing area) is a hole in its shard's changes: no batch is committed while one is there that no batch accepted (exit code 3, naming each object's shard, sequence number and reason; the table is unchanged). Fix it in place and replay it with ddb-lake quarantine replay (the next batch takes it in sequence order, whatever its date), or drop it knowingly with --accept-capture-quarantine <object> (or all), which the batch records; the acceptance is committed even when nothing else is new.
 
@@ -56,6 +80,16 @@ One writer at a time per table. --endpoint-url applies to S3 (landing area and D
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+function everyMs(text: string): number {
+  const ms = durationMs('--every', text);
+  if (ms < EVERY_FLOOR_MS) {
+    throw new UsageError(
+      `--every must be at least ${EVERY_FLOOR_TEXT}, got "${text}": each round lists the landing area and the table, so a shorter wait only repeats those requests. Use --until-idle to apply everything there is now and stop.`,
+    );
+  }
+  return ms;
 }
 
 function wholeNumber(flag: string, text: string, minimum: number): number {
@@ -109,7 +143,10 @@ export function registerApplyCommand(program: Command, context: CommandContext):
         .option('--buckets <n>', 'first run: key-hash buckets (the partition column), default 16')
         .option('--max-bad <n>', 'bad lines tolerated per batch before it fails', '0')
         .option('--until-idle', 'apply batch after batch until no new input is left', false)
-        .option('--every <duration>', 'keep running: apply a batch, then wait this long (Ctrl-C stops)')
+        .option(
+          '--every <duration>',
+          `keep running: apply a batch, then wait this long (at least ${EVERY_FLOOR_TEXT}; Ctrl-C stops)`,
+        )
         .option(
           '--replay-quarantine <batch>',
           'apply the quarantined lines of an earlier batch (after fixing them in place) as a batch of their own',
@@ -124,6 +161,22 @@ export function registerApplyCommand(program: Command, context: CommandContext):
           '--rescan',
           'the next batch this run plans lists every change-file partition and reads every batch list, to take change files restored into partitions older than two days',
           false,
+        )
+        .option(
+          '--describe-table',
+          "first run: read the table's key schema with DescribeTable (DynamoDB endpoint from AWS_ENDPOINT_URL_DYNAMODB) and refuse a --keys that differs",
+          false,
+        )
+        .option(
+          '--replan',
+          "plan the batch an earlier run planned but did not commit again, with this run's flags (the old batch record is kept beside the new one)",
+          false,
+        )
+        .option(
+          '--replan-without <change file key>',
+          'as --replan, leaving out a change file the batch lists that is lost for good (repeatable; the drop is recorded)',
+          (value: string, previous: string[]) => [...previous, value],
+          [] as string[],
         ),
     ),
   )
@@ -134,7 +187,8 @@ export function registerApplyCommand(program: Command, context: CommandContext):
         '  ddb-lake apply --table orders --landing ./landing --delta ./orders --snapshot 01795392000000-5a1c9e20 --margin 15m\n' +
         '  ddb-lake apply --table orders --landing ./landing --delta ./orders --every 5m\n' +
         '  ddb-lake apply --table orders --landing ./landing --delta ./orders --rescan   # after restoring old change files\n' +
-        '  ddb-lake apply --table orders --landing ./landing --delta ./orders --accept-capture-quarantine 4938000000000001234567.json',
+        '  ddb-lake apply --table orders --landing ./landing --delta ./orders --accept-capture-quarantine 4938000000000001234567.json' +
+        '  ddb-lake apply --table orders --landing ./landing --delta ./orders --replan-without changes/orders/dt=2026-01-05/shardId-…/49…-49….jsonl.gz',
     )
     .action(
       context.action(async (flags: ApplyFlags) => {
@@ -164,23 +218,26 @@ export function registerApplyCommand(program: Command, context: CommandContext):
             : wholeNumber('--replay-quarantine', flags.replayQuarantine, 1);
         const maxBad = wholeNumber('--max-bad', flags.maxBad, 0);
         const marginMs = flags.margin === undefined ? undefined : durationMs('--margin', flags.margin);
-        const everyMs = flags.every === undefined ? undefined : durationMs('--every', flags.every);
+        const every = flags.every === undefined ? undefined : everyMs(flags.every);
         const buckets = flags.buckets === undefined ? undefined : wholeNumber('--buckets', flags.buckets, 1);
         const keys = flags.keys === undefined ? undefined : parseKeys(flags.keys);
         const output = createOutput({ json: flags.json });
         const landing = openLanding(flags);
         let delta: ObjectStore | undefined;
+        let dynamodb: DynamoDBClient | undefined;
         const results: ApplyBatchResult[] = [];
         try {
           delta = openStore(flags.delta, storeOptionsOf(flags));
           // Each batch opens its own DuckDB session: files it downloads from S3 go with it.
           const progress = progressRenderer(output);
+          dynamodb = flags.describeTable ? describeTableClientOf(flags) : undefined;
           const options = {
             landing,
             delta,
             table: flags.table,
             maxBad,
             onEvent: progress,
+            ...(dynamodb === undefined ? {} : { dynamodb }),
             ...(flags.snapshot === undefined ? {} : { snapshot: flags.snapshot }),
             ...(keys === undefined ? {} : { keys }),
             ...(marginMs === undefined ? {} : { marginMs }),
@@ -191,11 +248,22 @@ export function registerApplyCommand(program: Command, context: CommandContext):
           let rescan = flags.rescan;
           // An acceptance goes with the first batch committed: later ones must not accept new objects.
           let accepting: readonly string[] = accept;
+          // --replan and --replan-without are for the uncommitted batch: the first call only.
+          let replan: { replan?: boolean; replanWithout?: readonly string[] } = {
+            ...(flags.replan ? { replan: true } : {}),
+            ...(flags.replanWithout.length === 0 ? {} : { replanWithout: flags.replanWithout }),
+          };
+          const takeReplan = () => {
+            const taken = replan;
+            replan = {};
+            return taken;
+          };
           const once = async (): Promise<ApplyBatchResult> => {
             const result = await applyBatch({
               ...options,
               ...(rescan ? { rescan } : {}),
               ...(accepting.length === 0 ? {} : { acceptCaptureQuarantine: accepting }),
+              ...takeReplan(),
             });
             if (result.outcome !== 'applied' || !result.rebuilt) rescan = false;
             if (result.outcome === 'applied') accepting = [];
@@ -203,7 +271,7 @@ export function registerApplyCommand(program: Command, context: CommandContext):
             renderResult(result, output);
             return result;
           };
-          if (everyMs !== undefined) {
+          if (every !== undefined) {
             await untilStopped(
               output,
               'stopping after the current batch…',
@@ -212,7 +280,7 @@ export function registerApplyCommand(program: Command, context: CommandContext):
                   let result: ApplyBatchResult;
                   do result = await once();
                   while (result.outcome === 'applied' && !signal.aborted);
-                  await sleep(everyMs, signal);
+                  await sleep(every, signal);
                 }
               },
               { runsUntilStopped: true },
@@ -227,7 +295,7 @@ export function registerApplyCommand(program: Command, context: CommandContext):
             // A batch left unfinished by an earlier run is rebuilt first; the replay comes after it.
             const withAccept =
               accept.length === 0 ? options : { ...options, acceptCaptureQuarantine: accept };
-            const result = await applyBatch({ ...withAccept, replayQuarantine: replay });
+            const result = await applyBatch({ ...withAccept, ...takeReplan(), replayQuarantine: replay });
             results.push(result);
             renderResult(result, output);
             if (result.outcome === 'applied' && result.replayedQuarantine !== replay) {
@@ -287,8 +355,30 @@ export function registerApplyCommand(program: Command, context: CommandContext):
             });
             return EXIT_CODES.BAD_INPUT;
           }
+          if (error instanceof PinnedInputError) {
+            output.warn(`ddb-lake: ${error.message}`);
+            output.resultJson({
+              batches: results,
+              error: {
+                code: error.code,
+                message: error.message,
+                batch: error.batch,
+                record: error.record,
+                file: error.file,
+                problem: error.problem,
+              },
+            });
+            return EXIT_CODES.BAD_INPUT;
+          }
+          const exitCode = applyErrorExitCode(error, flags);
+          if (exitCode !== undefined && error instanceof ApplyRunError) {
+            output.warn(`ddb-lake: ${error.message}`);
+            output.resultJson({ batches: results, error: { code: error.code, message: error.message } });
+            return exitCode;
+          }
           throw error;
         } finally {
+          dynamodb?.destroy();
           await delta?.close();
           await landing.close();
         }
@@ -296,10 +386,46 @@ export function registerApplyCommand(program: Command, context: CommandContext):
     );
 }
 
+/**
+ * The DynamoDB client of `--describe-table`: --region, --profile and the timeouts as for S3; the
+ * endpoint is the SDK's own choice (AWS_ENDPOINT_URL_DYNAMODB, then AWS_ENDPOINT_URL), since
+ * --endpoint-url is S3's here.
+ */
+function describeTableClientOf(flags: AwsFlags): DynamoDBClient {
+  const { endpointUrl: _s3Endpoint, ...withoutS3Endpoint } = flags;
+  return dynamoDbClientOf(withoutS3Endpoint);
+}
+
+/**
+ * The exit code of an apply error that is the command line's fault or the input's, or undefined
+ * for a failure (exit code 1): first-run flags that differ from what is recorded, a re-plan that
+ * cannot be done, --keys that contradicts the table (2); keys the inputs disagree on (3).
+ */
+function applyErrorExitCode(error: unknown, flags: ApplyFlags): ExitCode | undefined {
+  if (!(error instanceof ApplyRunError)) return undefined;
+  switch (error.code) {
+    case ApplyErrorCode.settingsDiffer:
+    case ApplyErrorCode.replanRefused:
+      return EXIT_CODES.USAGE;
+    case ApplyErrorCode.keysMismatch:
+      return flags.keys === undefined ? EXIT_CODES.BAD_INPUT : EXIT_CODES.USAGE;
+    default:
+      return undefined;
+  }
+}
+
+/** How many bad lines of a batch are printed one by one; the rest are counted. */
+const BAD_LINES_SHOWN = 5;
+
 /** Progress lines for an interactive terminal (the output draws nothing elsewhere). */
 function progressRenderer(output: Output): (event: ApplyEvent) => void {
   return (event) => {
     switch (event.code) {
+      case ApplyEventCode.replanned:
+        output.progress(
+          `Batch ${event.batch} re-planned: ${event.dropped.length === 0 ? 'no change file dropped' : `dropped ${event.dropped.map((input) => `${input.file} (${input.state})`).join(', ')}`}; it now reads ${count(event.changeFiles)} change file(s). The record it replaced is kept as ${event.superseded}.`,
+        );
+        break;
       case ApplyEventCode.snapshotFileLoaded:
         output.status(
           `  snapshot, ${event.pass === 'schema' ? 'inferring the schema' : 'loading rows'}: ${count(event.filesDone)}/${count(event.files)} files, ${count(event.items)} items, ${megabytes(event.bytes)} (${rate(event.items, event.elapsedMs, 'items')}, ${(event.bytes / 1e6 / Math.max(event.elapsedMs / 1000, 0.001)).toFixed(1)} MB/s)`,
@@ -316,7 +442,14 @@ function progressRenderer(output: Output): (event: ApplyEvent) => void {
         );
         break;
       case ApplyEventCode.quarantined:
-        output.warn(`  quarantined ${event.file} line ${event.line}: ${event.reason}`);
+        // `count` is the batch's: each batch shows its own first few.
+        if (event.count <= BAD_LINES_SHOWN) {
+          output.warn(`  quarantined ${event.file} line ${event.line}: ${event.reason}`);
+        } else if (event.count === BAD_LINES_SHOWN + 1) {
+          output.warn('  … more bad lines: the count and where they all are follow.');
+        } else {
+          output.status(`  quarantined ${count(event.count)} bad lines`);
+        }
         break;
       case ApplyEventCode.checkpoint:
         if (event.outcome === 'failed') {
@@ -336,6 +469,9 @@ function renderResult(result: ApplyBatchResult, output: Output): void {
     output.result(
       `Nothing new to apply: the table holds batch ${result.batch} at version ${result.version}.`,
     );
+    if (result.checkpoint === 'written') {
+      output.result(`  checkpoint  written at version ${result.version} (an interrupted run had skipped it)`);
+    }
     return;
   }
   if (result.outcome === 'already-applied') {
@@ -380,6 +516,12 @@ function renderApplied(r: AppliedBatch, output: Output): void {
   }
   for (const entry of r.acceptedCaptureQuarantine) {
     line(`  accepted    as lost: ${describeCaptureQuarantineEntry(entry)}`);
+  }
+  for (const input of r.dropped) {
+    const replan = r.replans[input.replan - 1];
+    line(
+      `  dropped     ${input.file} (${input.state === 'missing' ? 'missing' : 'there, taken unread'}), by re-plan ${input.replan}${replan === undefined ? '' : ` of ${replan.at}; the record before it is ${replan.superseded}`}`,
+    );
   }
   const columns = r.schemaChanges.filter((change) => change.kind === 'column');
   const conflicts = r.schemaChanges.filter((change) => change.kind === 'conflict');

@@ -43,8 +43,11 @@ It keeps:
     recent older version (time travel, a long query that started before the change) still read them;
   - any file younger than the retention, referenced or not: a writer may have written it and be
     about to commit it;
-  - everything in hidden folders or with hidden names (starting with _ or .): _delta_log/ (the
-    transaction log), _ddb_lake/ (ddb-lake's own state), _change_data/, temporary files.
+  - everything else in hidden folders or with hidden names (starting with _ or .): _delta_log/
+    (the transaction log), _ddb_lake/ (ddb-lake's own state), _change_data/.
+It also deletes the temporary files (.ddb-lake-tmp-*) a write to a local folder leaves when its
+process is killed mid-write, wherever they are (the log's folder too), by the same age rule: once
+they are older than the retention (a write in progress keeps its file recent).
 Why 7 days by default: it is Delta's default delta.deletedFileRetentionDuration, and the table's own
 setting is the default when it has one. Queries and writers rarely run that long, so nothing in use
 is deleted; time travel to versions older than the retention stops working once their files are
@@ -169,7 +172,7 @@ function printVacuum(output: Output, result: VacuumResult): void {
   );
   for (const file of result.files) {
     output.result(
-      `  ${file.key}  ${count(file.size)} bytes  last modified ${file.lastModified.toISOString()}`,
+      `  ${file.key}  ${count(file.size)} bytes  last modified ${file.lastModified.toISOString()}${file.temporary === true ? '  (temporary file of an interrupted write)' : ''}`,
     );
   }
   output.result(
