@@ -7,14 +7,9 @@ import { supersededRecordKey } from '../../src/apply/replan-record.ts';
 import { readTakenIndex } from '../../src/apply/taken-index.ts';
 import { writeChangeFile } from '../../src/formats/change-file-writer.ts';
 import type { ChangeRecord } from '../../src/formats/change-record.ts';
-import {
-  S3_SERVER_CREDENTIALS,
-  S3_SERVER_REGION,
-  type S3Server,
-  startS3Server,
-} from '../../src/local/s3-server.ts';
+import { type S3Server, startS3Server } from '../../src/local/s3-server.ts';
 import type { ObjectStore } from '../../src/storage/object-store.ts';
-import { S3Store } from '../../src/storage/s3-store.ts';
+import { s3StoreOn } from '../support/s3-store.ts';
 import {
   capture,
   change,
@@ -241,14 +236,7 @@ describe('on S3', () => {
   });
 
   it('a lost change file of an S3 landing area pins the batch of an S3 table until it is re-planned without it', async () => {
-    const s3 = (prefix: string) =>
-      new S3Store({
-        bucket: 'lake',
-        prefix,
-        endpointUrl: server.endpoint,
-        region: S3_SERVER_REGION,
-        credentials: S3_SERVER_CREDENTIALS,
-      });
+    const s3 = (prefix: string) => s3StoreOn(server, 'lake', prefix);
     const landing = s3('landing');
     const delta = s3('tables/orders');
     try {

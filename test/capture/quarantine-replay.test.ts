@@ -9,14 +9,8 @@ import {
 } from '../../src/capture/capture-quarantine-replay.ts';
 import { readChangeFile } from '../../src/formats/change-file-reader.ts';
 import type { ChangeRecord } from '../../src/formats/change-record.ts';
-import {
-  S3_SERVER_CREDENTIALS,
-  S3_SERVER_REGION,
-  type S3Server,
-  startS3Server,
-} from '../../src/local/s3-server.ts';
+import { type S3Server, startS3Server } from '../../src/local/s3-server.ts';
 import type { ObjectStore } from '../../src/storage/object-store.ts';
-import { S3Store } from '../../src/storage/s3-store.ts';
 import {
   capture,
   change,
@@ -31,6 +25,7 @@ import {
   tempStore,
 } from '../apply/run-support.ts';
 import { captureThrough, fixInPlace, setAmount } from '../apply/support/stream-records.ts';
+import { s3StoreOn } from '../support/s3-store.ts';
 import { FaultyStore } from './support-faulty-store.ts';
 
 /*
@@ -82,14 +77,7 @@ const backEnds: readonly { name: string; open: () => Promise<ObjectStore> }[] = 
   { name: 'a local folder', open: () => tempStore('replay') },
   {
     name: 'S3',
-    open: async () =>
-      new S3Store({
-        bucket: 'landing',
-        prefix: `areas/${++prefixes}`,
-        endpointUrl: server.endpoint,
-        region: S3_SERVER_REGION,
-        credentials: S3_SERVER_CREDENTIALS,
-      }),
+    open: async () => s3StoreOn(server, 'landing', `areas/${++prefixes}`),
   },
 ];
 
@@ -221,13 +209,7 @@ describe('apply with the landing area on S3', () => {
     await capture(folder, [coverageRecord()]);
     const delta = await tempStore('delta');
     await applyBatch({ landing: folder, delta, table: TABLE, now: () => SAMPLE_T + 2 * 60 * MINUTE });
-    const landing = new S3Store({
-      bucket: 'landing',
-      prefix: `areas/${++prefixes}`,
-      endpointUrl: server.endpoint,
-      region: S3_SERVER_REGION,
-      credentials: S3_SERVER_CREDENTIALS,
-    });
+    const landing = s3StoreOn(server, 'landing', `areas/${++prefixes}`);
     await captureThrough(landing, [put('customer#7', 10, '1'), put('customer#7', 11, '2')], { damage: [1] });
     const now = () => SAMPLE_T + 3 * 60 * MINUTE;
 

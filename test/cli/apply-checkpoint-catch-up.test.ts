@@ -1,6 +1,4 @@
-import { execFile } from 'node:child_process';
 import { cp } from 'node:fs/promises';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyBatch } from '../../src/apply/apply-batch.ts';
 import type { FaultPoint } from '../../src/apply/fault-points.ts';
@@ -18,6 +16,7 @@ import {
   TABLE,
   tempStore,
 } from '../apply/run-support.ts';
+import { type ApplyRun, runApply as runApplyProcess } from './apply-process.ts';
 
 /*
  * A checkpoint that a killed run skipped (killed between the commit of a version due one and its
@@ -26,37 +25,15 @@ import {
  * settled-partition rule never hides them whatever the date.
  */
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const NOW = Date.now();
 
-interface Run {
-  readonly code: number | null;
-  readonly signal: string | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function runApply(landing: LocalFolderStore, delta: LocalFolderStore, fault?: FaultPoint): Promise<Run> {
-  return new Promise((done) => {
-    execFile(
-      path.join(ROOT, 'node_modules/.bin/node'),
-      [
-        path.join(ROOT, 'src/cli/main.ts'),
-        'apply',
-        '--landing',
-        landing.rootDir,
-        '--delta',
-        delta.rootDir,
-        '--table',
-        TABLE,
-      ],
-      { cwd: ROOT, env: { ...process.env, CI: '1', DDB_LAKE_FAULT: fault ?? '' } },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
-        done({ code, signal: error?.signal ?? null, stdout, stderr });
-      },
-    );
-  });
+/** `ddb-lake apply` of the test's table in its own process, killed at `fault` when one is given. */
+function runApply(landing: LocalFolderStore, delta: LocalFolderStore, fault?: FaultPoint): Promise<ApplyRun> {
+  return runApplyProcess(
+    { landing: landing.rootDir, delta: delta.rootDir, table: TABLE },
+    [],
+    fault === undefined ? {} : { fault },
+  );
 }
 
 /** A change of one order, dated a minute before the test's clock. */

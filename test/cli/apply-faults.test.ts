@@ -1,6 +1,4 @@
-import { execFile } from 'node:child_process';
 import { cp } from 'node:fs/promises';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyBatch } from '../../src/apply/apply-batch.ts';
 import { readBatchRecord } from '../../src/apply/batch-record.ts';
@@ -23,8 +21,8 @@ import {
   type TableState,
   tempStore,
 } from '../apply/run-support.ts';
+import { type ApplyRun, runApply as runApplyProcess } from './apply-process.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 /**
  * T of the sample export, moved to two hours before the clock that the ddb-lake processes read:
  * apply dates its batches by that clock, so inputs dated on a fixed day would age into settled
@@ -33,35 +31,13 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const T = Math.floor(Date.now() / MINUTE) * MINUTE - 120 * MINUTE;
 const AFTER = T + 30 * MINUTE;
 
-interface Run {
-  readonly code: number | null;
-  readonly signal: string | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** `ddb-lake apply` in its own process, with `DDB_LAKE_FAULT` set when a point is given. */
-function runApply(landing: LocalFolderStore, delta: LocalFolderStore, fault?: FaultPoint): Promise<Run> {
-  return new Promise((done) => {
-    execFile(
-      path.join(ROOT, 'node_modules/.bin/node'),
-      [
-        path.join(ROOT, 'src/cli/main.ts'),
-        'apply',
-        '--landing',
-        landing.rootDir,
-        '--delta',
-        delta.rootDir,
-        '--table',
-        TABLE,
-      ],
-      { cwd: ROOT, env: { ...process.env, CI: '1', DDB_LAKE_FAULT: fault ?? '' } },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
-        done({ code, signal: error?.signal ?? null, stdout, stderr });
-      },
-    );
-  });
+/** `ddb-lake apply` of the test's table in its own process, killed at `fault` when one is given. */
+function runApply(landing: LocalFolderStore, delta: LocalFolderStore, fault?: FaultPoint): Promise<ApplyRun> {
+  return runApplyProcess(
+    { landing: landing.rootDir, delta: delta.rootDir, table: TABLE },
+    [],
+    fault === undefined ? {} : { fault },
+  );
 }
 
 /** A batch's worth of changes of the sample table: updates, a delete, inserts, a re-insert. */

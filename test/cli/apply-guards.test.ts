@@ -7,9 +7,9 @@ import {
   type S3Server,
   startS3Server,
 } from '../../src/local/s3-server.ts';
-import { S3Store } from '../../src/storage/s3-store.ts';
 import { TABLE, tempStore } from '../apply/run-support.ts';
 import { runDdbLake } from '../support/run-cli.ts';
+import { s3StoreOn } from '../support/s3-store.ts';
 import { runApply } from './apply-process.ts';
 
 /*
@@ -71,12 +71,7 @@ describe('apply on a landing area that holds nothing', () => {
       );
       expect(run.code).toBe(1);
       expect(run.stderr).toContain('The landing area s3://lake/landing-typo holds nothing');
-      const bucket = new S3Store({
-        bucket: 'lake',
-        endpointUrl: server.endpoint,
-        region: S3_SERVER_REGION,
-        credentials: S3_SERVER_CREDENTIALS,
-      });
+      const bucket = s3StoreOn(server, 'lake');
       try {
         const keys: string[] = [];
         for await (const object of bucket.list('')) keys.push(object.key);

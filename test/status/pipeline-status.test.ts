@@ -6,17 +6,12 @@ import { replayCaptureQuarantine } from '../../src/capture/capture-quarantine-re
 import { recordShardGap } from '../../src/capture/shard-gap.ts';
 import { changeRecordLine } from '../../src/formats/change-file-encoder.ts';
 import { changeFileKey } from '../../src/formats/change-file-key.ts';
-import {
-  S3_SERVER_CREDENTIALS,
-  S3_SERVER_REGION,
-  type S3Server,
-  startS3Server,
-} from '../../src/local/s3-server.ts';
+import { type S3Server, startS3Server } from '../../src/local/s3-server.ts';
 import { pipelineStatus } from '../../src/status/pipeline-status.ts';
 import type { StatusProblemCode, StatusReport } from '../../src/status/status-report.ts';
-import { S3Store } from '../../src/storage/s3-store.ts';
 import { seq, tempStore } from '../apply/run-support.ts';
 import { lambdaRecord, ORDERS_STREAM_ARN } from '../apply/support/stream-records.ts';
+import { s3StoreOn } from '../support/s3-store.ts';
 import {
   applyAt,
   clockReading,
@@ -392,14 +387,7 @@ describe('ddb-lake status, the report', () => {
     });
 
     it('reports the same as for folders, from a landing area and a table on S3', async () => {
-      const store = (prefix: string) =>
-        new S3Store({
-          bucket: 'lake',
-          prefix,
-          endpointUrl: server.endpoint,
-          region: S3_SERVER_REGION,
-          credentials: S3_SERVER_CREDENTIALS,
-        });
+      const store = (prefix: string) => s3StoreOn(server, 'lake', prefix);
       const landing = store('landing');
       const delta = store('tables/orders');
       try {

@@ -309,74 +309,15 @@ export function registerApplyCommand(program: Command, context: CommandContext):
           output.resultJson({ table: flags.table, delta: delta.url, landing: landing.url, batches: results });
           return EXIT_CODES.OK;
         } catch (error) {
-          if (error instanceof HandoffRefusedError) {
-            output.warn(`ddb-lake: ${error.message}`);
-            for (const problem of error.problems)
-              output.warn(`  not covered [${problem.code}]: ${problem.message}`);
-            output.resultJson({
-              batches: results,
-              error: { code: error.code, message: error.message, problems: error.problems },
-            });
-            return EXIT_CODES.NOT_READY;
-          }
-          if (error instanceof CaptureQuarantineBlockedError) {
-            output.warn(`ddb-lake: ${error.message}`);
-            output.resultJson({
-              batches: results,
-              error: {
-                code: error.code,
-                message: error.message,
-                batch: error.batch,
-                table: error.table,
-                captureQuarantine: error.entries,
-              },
-            });
-            return EXIT_CODES.BAD_INPUT;
-          }
-          if (error instanceof CaptureQuarantineUnknownError) {
-            output.warn(`ddb-lake: ${error.message}`);
-            output.resultJson({
-              batches: results,
-              error: { code: error.code, message: error.message, keys: error.keys },
-            });
-            return EXIT_CODES.USAGE;
-          }
-          if (error instanceof TooManyBadLinesError) {
-            output.warn(`ddb-lake: ${error.message}`);
-            output.resultJson({
-              batches: results,
-              error: {
-                code: error.code,
-                message: error.message,
-                count: error.count,
-                quarantine: error.quarantine,
-                batch: error.batch,
-              },
-            });
-            return EXIT_CODES.BAD_INPUT;
-          }
-          if (error instanceof PinnedInputError) {
-            output.warn(`ddb-lake: ${error.message}`);
-            output.resultJson({
-              batches: results,
-              error: {
-                code: error.code,
-                message: error.message,
-                batch: error.batch,
-                record: error.record,
-                file: error.file,
-                problem: error.problem,
-              },
-            });
-            return EXIT_CODES.BAD_INPUT;
-          }
-          const exitCode = applyErrorExitCode(error, flags);
-          if (exitCode !== undefined && error instanceof ApplyRunError) {
-            output.warn(`ddb-lake: ${error.message}`);
-            output.resultJson({ batches: results, error: { code: error.code, message: error.message } });
-            return exitCode;
-          }
-          throw error;
+          const reported = reportedApplyError(error, flags);
+          if (reported === undefined) throw error;
+          output.warn(`ddb-lake: ${reported.error.message}`);
+          for (const line of reported.lines ?? []) output.warn(line);
+          output.resultJson({
+            batches: results,
+            error: { code: reported.error.code, message: reported.error.message, ...reported.details },
+          });
+          return reported.exitCode;
         } finally {
           dynamodb?.destroy();
           await delta?.close();
@@ -396,19 +337,65 @@ function describeTableClientOf(flags: AwsFlags): DynamoDBClient {
   return dynamoDbClientOf(withoutS3Endpoint);
 }
 
+/** An error apply reports itself: its exit code, the lines beyond its message, its JSON details. */
+interface ReportedApplyError {
+  readonly error: ApplyRunError;
+  readonly exitCode: ExitCode;
+  readonly details: Readonly<Record<string, unknown>>;
+  readonly lines?: readonly string[];
+}
+
 /**
- * The exit code of an apply error that is the command line's fault or the input's, or undefined
- * for a failure (exit code 1): first-run flags that differ from what is recorded, a re-plan that
- * cannot be done, --keys that contradicts the table (2); keys the inputs disagree on (3).
+ * How the command reports an apply error, or undefined for one it leaves to the common error path
+ * (exit code 1). Not ready: an uncovered handoff (4). Bad input: a capture quarantine no batch
+ * accepted, too many bad lines, a pinned input file, keys the inputs disagree on (3). The command
+ * line's fault: an unknown quarantine object, first-run flags that differ from what is recorded, a
+ * re-plan that cannot be done, --keys that contradicts the table (2).
  */
-function applyErrorExitCode(error: unknown, flags: ApplyFlags): ExitCode | undefined {
+function reportedApplyError(error: unknown, flags: ApplyFlags): ReportedApplyError | undefined {
+  if (error instanceof HandoffRefusedError) {
+    return {
+      error,
+      exitCode: EXIT_CODES.NOT_READY,
+      details: { problems: error.problems },
+      lines: error.problems.map((problem) => `  not covered [${problem.code}]: ${problem.message}`),
+    };
+  }
+  if (error instanceof CaptureQuarantineBlockedError) {
+    return {
+      error,
+      exitCode: EXIT_CODES.BAD_INPUT,
+      details: { batch: error.batch, table: error.table, captureQuarantine: error.entries },
+    };
+  }
+  if (error instanceof CaptureQuarantineUnknownError) {
+    return { error, exitCode: EXIT_CODES.USAGE, details: { keys: error.keys } };
+  }
+  if (error instanceof TooManyBadLinesError) {
+    return {
+      error,
+      exitCode: EXIT_CODES.BAD_INPUT,
+      details: { count: error.count, quarantine: error.quarantine, batch: error.batch },
+    };
+  }
+  if (error instanceof PinnedInputError) {
+    return {
+      error,
+      exitCode: EXIT_CODES.BAD_INPUT,
+      details: { batch: error.batch, record: error.record, file: error.file, problem: error.problem },
+    };
+  }
   if (!(error instanceof ApplyRunError)) return undefined;
   switch (error.code) {
     case ApplyErrorCode.settingsDiffer:
     case ApplyErrorCode.replanRefused:
-      return EXIT_CODES.USAGE;
+      return { error, exitCode: EXIT_CODES.USAGE, details: {} };
     case ApplyErrorCode.keysMismatch:
-      return flags.keys === undefined ? EXIT_CODES.BAD_INPUT : EXIT_CODES.USAGE;
+      return {
+        error,
+        exitCode: flags.keys === undefined ? EXIT_CODES.BAD_INPUT : EXIT_CODES.USAGE,
+        details: {},
+      };
     default:
       return undefined;
   }
