@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ApplyBatchResult, applyBatch } from '../../src/apply/apply-batch.ts';
@@ -11,11 +8,11 @@ import { changeFilesPrefix, parseChangeFileKey } from '../../src/formats/change-
 import { readChangeFile } from '../../src/formats/change-file-reader.ts';
 import type { ChangeRecord } from '../../src/formats/change-record.ts';
 import { checkHandoff } from '../../src/plan/handoff-check.ts';
-import { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
 import type { ObjectStore } from '../../src/storage/object-store.ts';
 import { verifyTable } from '../../src/verify/verify-table.ts';
 import { newStreamsClient } from '../support/dynamodb-streams.ts';
 import { createStreamTable, dynamoDbClient, dynamodbEndpoint } from '../support/local-stack.ts';
+import { tempStore } from './run-support.ts';
 import { BackgroundCapture } from './support/background-capture.ts';
 import { readLakeItems } from './support/lake-items.ts';
 
@@ -47,16 +44,6 @@ const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
   await Promise.allSettled(cleanups.map((cleanup) => cleanup()));
 });
-
-async function tempStore(prefix: string): Promise<LocalFolderStore> {
-  const folder = await mkdtemp(path.join(tmpdir(), prefix));
-  const store = new LocalFolderStore(folder);
-  cleanups.push(async () => {
-    await store.close();
-    await rm(folder, { recursive: true, force: true });
-  });
-  return store;
-}
 
 async function keysUnder(store: ObjectStore, prefix: string): Promise<string[]> {
   const keys: string[] = [];
@@ -98,8 +85,8 @@ describe('empty maps and lists on the embedded stack, from the stream to the Del
     const client = dynamoDbClient();
     const streams = newStreamsClient(dynamodbEndpoint());
     cleanups.push(async () => streams.destroy());
-    const landing = await tempStore('ddb-lake-empties-landing-');
-    const delta = await tempStore('ddb-lake-empties-delta-');
+    const landing = await tempStore('empties-landing');
+    const delta = await tempStore('empties-delta');
     const capture = new BackgroundCapture({
       stream: { table: table.tableName, streamArn: table.streamArn },
       streams,

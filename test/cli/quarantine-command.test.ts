@@ -3,7 +3,6 @@ import { applyBatch } from '../../src/apply/apply-batch.ts';
 import { readBatchRecord } from '../../src/apply/batch-record.ts';
 import {
   capture,
-  change,
   coverageRecord,
   MINUTE,
   orderKey,
@@ -14,7 +13,14 @@ import {
   TABLE,
   tempStore,
 } from '../apply/run-support.ts';
-import { captureThrough, fixInPlace, setAmount } from '../apply/support/stream-records.ts';
+import {
+  amountChange,
+  CHANGES_WRITTEN_AT,
+  captureThrough,
+  fixInPlace,
+  quarantineObjectKey,
+  setAmount,
+} from '../apply/support/stream-records.ts';
 import { runDdbLake } from '../support/run-cli.ts';
 
 /*
@@ -25,22 +31,7 @@ import { runDdbLake } from '../support/run-cli.ts';
  */
 
 const SHARD = 'shardId-00000001795390000000-0000aaaa';
-const WRITTEN = SAMPLE_T + 60 * MINUTE;
-
-function put(pk: string, n: number, amount: string) {
-  return change({
-    op: 'MODIFY',
-    pk,
-    sk: 'order#1',
-    seq: seq(n),
-    ts: WRITTEN,
-    attributes: { amount: { N: amount } },
-  });
-}
-
-function objectKey(n: number): string {
-  return `_ddb_lake/quarantine/capture/${TABLE}/${seq(n)}.json`;
-}
+const _WRITTEN = CHANGES_WRITTEN_AT;
 
 function apply(landing: string, delta: string, ...args: string[]) {
   return runDdbLake(['apply', '--landing', landing, '--delta', delta, '--table', TABLE, ...args]);
@@ -54,7 +45,9 @@ function quarantine(command: 'list' | 'replay', landing: string, ...args: string
 async function landingWithHole(damage: readonly number[]) {
   const landing = await sampleLanding();
   await capture(landing, [coverageRecord()]);
-  await captureThrough(landing, [put('customer#7', 20, '1'), put('customer#7', 21, '2')], { damage });
+  await captureThrough(landing, [amountChange('customer#7', 20, '1'), amountChange('customer#7', 21, '2')], {
+    damage,
+  });
   return landing;
 }
 
@@ -66,7 +59,7 @@ describe('ddb-lake apply and the capture quarantine', () => {
     const held = await apply(landing.rootDir, delta.rootDir);
     expect(held.code).toBe(3);
     expect(held.stdout).toBe('');
-    expect(held.stderr).toContain(`shard ${SHARD}, sequence number ${seq(21)} (${objectKey(21)})`);
+    expect(held.stderr).toContain(`shard ${SHARD}, sequence number ${seq(21)} (${quarantineObjectKey(21)})`);
     expect(held.stderr).toMatch(/twelve/);
     expect(held.stderr).toContain('The table is unchanged');
     expect(held.stderr).toContain('ddb-lake quarantine replay');
@@ -77,7 +70,12 @@ describe('ddb-lake apply and the capture quarantine', () => {
     const document = JSON.parse(json.stdout);
     expect(document.error).toMatchObject({ code: 'APPLY_CAPTURE_QUARANTINE', batch: 1, table: TABLE });
     expect(document.error.captureQuarantine).toEqual([
-      expect.objectContaining({ key: objectKey(21), shard: SHARD, seq: String(seq(21)), damaged: false }),
+      expect.objectContaining({
+        key: quarantineObjectKey(21),
+        shard: SHARD,
+        seq: String(seq(21)),
+        damaged: false,
+      }),
     ]);
   });
 
@@ -110,7 +108,12 @@ describe('ddb-lake apply and the capture quarantine', () => {
     const batch = JSON.parse(accepted.stdout).batches[0];
     expect(batch).toMatchObject({ outcome: 'applied', batch: 1 });
     expect(batch.acceptedCaptureQuarantine).toEqual([
-      { key: objectKey(21), shard: SHARD, seq: String(seq(21)), reason: expect.stringMatching(/twelve/) },
+      {
+        key: quarantineObjectKey(21),
+        shard: SHARD,
+        seq: String(seq(21)),
+        reason: expect.stringMatching(/twelve/),
+      },
     ]);
     expect((await readBatchRecord(delta, 1))?.acceptedCaptureQuarantine).toEqual(
       batch.acceptedCaptureQuarantine,
@@ -120,12 +123,12 @@ describe('ddb-lake apply and the capture quarantine', () => {
     expect(JSON.parse(item as string).amount).toBe(1);
 
     // A new hole, accepted in a text run: a batch with no other input commits the acceptance.
-    await captureThrough(landing, [put('customer#8', 22, '3')], { damage: [0] });
+    await captureThrough(landing, [amountChange('customer#8', 22, '3')], { damage: [0] });
     const text = await apply(landing.rootDir, delta.rootDir, '--accept-capture-quarantine', 'all');
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('Batch 2 committed as version 2');
     expect(text.stdout).toContain(
-      `accepted    as lost: shard ${SHARD}, sequence number ${seq(22)} (${objectKey(22)})`,
+      `accepted    as lost: shard ${SHARD}, sequence number ${seq(22)} (${quarantineObjectKey(22)})`,
     );
     expect((await readBatchRecord(delta, 2))?.changeFiles).toEqual([]);
 
@@ -136,15 +139,15 @@ describe('ddb-lake apply and the capture quarantine', () => {
     expect(
       report.capture.map((entry: { key: string; accepted: boolean }) => [entry.key, entry.accepted]),
     ).toEqual([
-      [objectKey(21), true],
-      [objectKey(22), true],
+      [quarantineObjectKey(21), true],
+      [quarantineObjectKey(22), true],
     ]);
   });
 
   it('a batch recorded before a run was killed is held too, and an acceptance then is added to its record', async () => {
     const landing = await sampleLanding();
     await capture(landing, [coverageRecord()]);
-    await captureThrough(landing, [put('customer#7', 20, '1')]);
+    await captureThrough(landing, [amountChange('customer#7', 20, '1')]);
     const delta = await tempStore('delta');
     const killed = await runDdbLake(
       ['apply', '--landing', landing.rootDir, '--delta', delta.rootDir, '--table', TABLE],
@@ -154,7 +157,7 @@ describe('ddb-lake apply and the capture quarantine', () => {
     const planned = await readBatchRecord(delta, 1);
     expect(planned?.changeFiles).toHaveLength(2);
 
-    await captureThrough(landing, [put('customer#8', 21, '2')], { damage: [0] });
+    await captureThrough(landing, [amountChange('customer#8', 21, '2')], { damage: [0] });
     const now = () => SAMPLE_T + 2 * 60 * MINUTE;
     await expect(applyBatch({ landing, delta, table: TABLE, now })).rejects.toMatchObject({
       code: 'APPLY_CAPTURE_QUARANTINE',
@@ -164,7 +167,7 @@ describe('ddb-lake apply and the capture quarantine', () => {
     expect(result).toMatchObject({ outcome: 'applied', batch: 1, rebuilt: true });
     const amended = await readBatchRecord(delta, 1);
     expect(amended?.changeFiles).toEqual(planned?.changeFiles);
-    expect(amended?.acceptedCaptureQuarantine?.map((entry) => entry.key)).toEqual([objectKey(21)]);
+    expect(amended?.acceptedCaptureQuarantine?.map((entry) => entry.key)).toEqual([quarantineObjectKey(21)]);
   });
 });
 
@@ -174,7 +177,7 @@ describe('ddb-lake quarantine', () => {
     const list = await quarantine('list', landing.rootDir);
     expect(list.code).toBe(0);
     expect(list.stdout).toContain(`Capture quarantine of table ${TABLE}`);
-    expect(list.stdout).toContain(`shard ${SHARD}, sequence number ${seq(21)} (${objectKey(21)})`);
+    expect(list.stdout).toContain(`shard ${SHARD}, sequence number ${seq(21)} (${quarantineObjectKey(21)})`);
     expect(list.stdout).toContain('ddb-lake quarantine replay');
   });
 
@@ -185,29 +188,40 @@ describe('ddb-lake quarantine', () => {
     const still = await quarantine('replay', landing.rootDir, '--all');
     expect(still.code).toBe(3);
     expect(still.stdout).toContain(
-      `STILL INVALID shard ${SHARD}, sequence number ${seq(21)} (${objectKey(21)})`,
+      `STILL INVALID shard ${SHARD}, sequence number ${seq(21)} (${quarantineObjectKey(21)})`,
     );
     expect(still.stdout).toMatch(/twelve/);
-    expect(await landing.head(objectKey(21))).toBeDefined();
+    expect(await landing.head(quarantineObjectKey(21))).toBeDefined();
 
     expect((await quarantine('replay', landing.rootDir)).code).toBe(2);
     const unknown = await quarantine('replay', landing.rootDir, '--key', 'nope');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain(`_ddb_lake/quarantine/capture/${TABLE}/nope.json`);
 
-    await fixInPlace(landing, objectKey(21), setAmount('2'));
-    const dry = await quarantine('replay', landing.rootDir, '--key', objectKey(21), '--dry-run', '--json');
+    await fixInPlace(landing, quarantineObjectKey(21), setAmount('2'));
+    const dry = await quarantine(
+      'replay',
+      landing.rootDir,
+      '--key',
+      quarantineObjectKey(21),
+      '--dry-run',
+      '--json',
+    );
     expect(dry.code).toBe(0);
     const planned = JSON.parse(dry.stdout).outcomes[0];
-    expect(planned).toMatchObject({ outcome: 'would-replay', key: objectKey(21), seq: String(seq(21)) });
+    expect(planned).toMatchObject({
+      outcome: 'would-replay',
+      key: quarantineObjectKey(21),
+      seq: String(seq(21)),
+    });
     expect(await landing.head(planned.changeFile)).toBeUndefined();
-    expect(await landing.head(objectKey(21))).toBeDefined();
+    expect(await landing.head(quarantineObjectKey(21))).toBeDefined();
 
     const replayed = await quarantine('replay', landing.rootDir, '--key', `${seq(21)}.json`);
     expect(replayed.code).toBe(0);
     expect(replayed.stdout).toContain(`replayed      shard ${SHARD}, sequence number ${seq(21)}`);
     expect(replayed.stdout).toContain(planned.changeFile);
-    expect(await landing.head(objectKey(21))).toBeUndefined();
+    expect(await landing.head(quarantineObjectKey(21))).toBeUndefined();
     // Run again: it was replayed before, nothing changes.
     const again = await quarantine('replay', landing.rootDir, '--key', `${seq(21)}.json`);
     expect(again.code).toBe(0);

@@ -2,6 +2,7 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { type CaptureResult, captureBatch } from '../../../src/capture/capture-batch.ts';
 import type { ChangeRecord } from '../../../src/formats/change-record.ts';
 import type { ObjectStore } from '../../../src/storage/object-store.ts';
+import { change, MINUTE, SAMPLE_T, seq, TABLE } from '../run-support.ts';
 
 /*
  * Stream records as Lambda hands them to capture, built from change records, and captured by
@@ -88,4 +89,24 @@ export function setAmount(value: string): (record: DynamoDBRecord) => void {
   return (record) => {
     (record.dynamodb as { NewImage: Record<string, unknown> }).NewImage['amount'] = { N: value };
   };
+}
+
+/** When the changes of the quarantine tests were made: an hour after the sample export's T. */
+export const CHANGES_WRITTEN_AT = SAMPLE_T + 60 * MINUTE;
+
+/** A MODIFY of order `pk`/`order#1` setting `amount`, with sequence number `seq(n)`. */
+export function amountChange(pk: string, n: number, amount: string): ChangeRecord {
+  return change({
+    op: 'MODIFY',
+    pk,
+    sk: 'order#1',
+    seq: seq(n),
+    ts: CHANGES_WRITTEN_AT,
+    attributes: { amount: { N: amount } },
+  });
+}
+
+/** The capture quarantine object of the record with sequence number `seq(n)`. */
+export function quarantineObjectKey(n: number): string {
+  return `_ddb_lake/quarantine/capture/${TABLE}/${seq(n)}.json`;
 }
