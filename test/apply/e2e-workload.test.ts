@@ -194,8 +194,11 @@ describe.concurrent('apply end to end: a random workload, capture, a Scan export
         capture.start();
         workload.nextPhase();
         await workload.run(operations);
+        // Random deletes may all be re-inserted within the phase; these stay deleted into the batch.
+        const deletedAtEnd = await workload.deleteRowsOfEarlierPhases(2);
         await capture.drain();
         const result = applied(await apply());
+        expect(result.deleted).toBeGreaterThanOrEqual(deletedAtEnd);
         expect(result.batch).toBe(index + 2);
         later.push(result);
         const lake = await expectLakeEqualsTable(`after batch ${result.batch}`);

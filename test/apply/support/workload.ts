@@ -98,6 +98,8 @@ export class Workload {
   readonly #deleted = new Map<string, Item>();
   readonly #attributes: Map<string, (random: SeededRandom) => AttributeValue> = new Map(Object.entries(HOME));
   #phase = 0;
+  /** Keys live when the current phase began: rows an apply of the previous phase's changes holds. */
+  #liveAtPhaseStart = new Set<string>();
 
   constructor(options: WorkloadOptions) {
     this.#options = options;
@@ -117,6 +119,7 @@ export class Workload {
   /** Makes three attributes (a string, a number, a map) appear in the writes from now on. */
   nextPhase(): void {
     this.#phase++;
+    this.#liveAtPhaseStart = new Set(this.#live.keys());
     const phase = this.#phase;
     this.#attributes.set(`added_${phase}_text`, (random) => ({ S: randomString(random) }));
     this.#attributes.set(`added_${phase}_num`, (random) => ({ N: randomNumber(random) }));
@@ -144,6 +147,23 @@ export class Workload {
       if (options.pauseMs !== undefined) await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
     }
     return count;
+  }
+
+  /**
+   * Deletes up to `count` keys that were live when this phase began and still are, so that the next
+   * batch deletes rows whatever the random walk of deletes and re-inserts did within the phase.
+   */
+  async deleteRowsOfEarlierPhases(count: number): Promise<number> {
+    const candidates = [...this.#live.keys()].filter((key) => this.#liveAtPhaseStart.has(key));
+    let deleted = 0;
+    for (const key of candidates.slice(0, count)) {
+      const item = this.#live.get(key);
+      if (item === undefined) continue;
+      await this.#delete(this.#keysOf(item));
+      this.stats.operations++;
+      deleted++;
+    }
+    return deleted;
   }
 
   /** One random operation. */
@@ -182,13 +202,7 @@ export class Workload {
         return;
       }
       case 'delete': {
-        const keys = this.#keysOf(random.pick([...this.#live.values()]));
-        await this.#options.client.send(
-          new DeleteItemCommand({ TableName: this.#options.table, Key: toSdkItem(keys) }),
-        );
-        this.#live.delete(keyText(keys));
-        this.#deleted.set(keyText(keys), keys);
-        this.stats.deleted++;
+        await this.#delete(this.#keysOf(random.pick([...this.#live.values()])));
         return;
       }
       case 'reinsert': {
@@ -200,6 +214,15 @@ export class Workload {
         return;
       }
     }
+  }
+
+  async #delete(keys: Item): Promise<void> {
+    await this.#options.client.send(
+      new DeleteItemCommand({ TableName: this.#options.table, Key: toSdkItem(keys) }),
+    );
+    this.#live.delete(keyText(keys));
+    this.#deleted.set(keyText(keys), keys);
+    this.stats.deleted++;
   }
 
   async #put(item: Item): Promise<void> {
