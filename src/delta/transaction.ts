@@ -1,6 +1,7 @@
 import type { Action, AddFile, Metadata, RemoveFile, Txn } from './actions.ts';
 import { commitInfoAction, operationMetricsOf } from './commit-info.ts';
 import { DeltaInvalidWriteError } from './errors.ts';
+import { deletionVectorUniqueId } from './log-replay.ts';
 import { type StructType, serializeSchema } from './schema.ts';
 import { assertSchemaEvolution } from './schema-change.ts';
 import type { Snapshot } from './snapshot.ts';
@@ -167,7 +168,7 @@ export class Transaction {
       if (added.has(file.path)) {
         throw new DeltaInvalidWriteError(`The file ${file.path} is added twice in one commit.`);
       }
-      if (removed.has(file.path)) {
+      if (removed.has(file.path) && !replacesDeletionVector(file, this.#state.removes)) {
         throw new DeltaInvalidWriteError(`The file ${file.path} is both added and removed in one commit.`);
       }
       if (!sameKeys(Object.keys(file.partitionValues), partitionColumns)) {
@@ -194,7 +195,6 @@ export class Transaction {
     const active = new Map(this.#state.snapshot.files.map((file) => [file.path, file]));
     const removes = [...this.#state.removes];
     const removed = new Set(removes.map((remove) => remove.file.path));
-    const added = new Set(this.#state.adds.map((add) => add.path));
     for (const given of files) {
       const path = typeof given === 'string' ? given : given.path;
       const file = active.get(path);
@@ -205,7 +205,8 @@ export class Transaction {
       }
       if (removed.has(path))
         throw new DeltaInvalidWriteError(`The file ${path} is removed twice in one commit.`);
-      if (added.has(path)) {
+      const readded = this.#state.adds.find((add) => add.path === path);
+      if (readded !== undefined && !replacesDeletionVector(readded, [{ file }])) {
         throw new DeltaInvalidWriteError(`The file ${path} is both added and removed in one commit.`);
       }
       removed.add(path);
@@ -304,6 +305,20 @@ export class Transaction {
   }
 }
 
+/**
+ * True when `add` puts its data file back under another deletion vector than the one a staged
+ * remove of the same path took away (PROTOCOL.md, "Deletion Vectors": a logical file is its path
+ * and its vector's unique id), the only way one commit may both remove and add a path.
+ */
+function replacesDeletionVector(add: AddFile, removes: readonly { readonly file: AddFile }[]): boolean {
+  const removed = removes.find((remove) => remove.file.path === add.path);
+  if (removed === undefined || add.deletionVector === undefined || add.deletionVector === null) return false;
+  const old = removed.file.deletionVector;
+  return (
+    old === undefined || old === null || deletionVectorUniqueId(old) !== deletionVectorUniqueId(add.deletionVector)
+  );
+}
+
 function removeAction(remove: StagedRemove, now: number): RemoveFile {
   const { file } = remove;
   return {
@@ -315,6 +330,10 @@ function removeAction(remove: StagedRemove, now: number): RemoveFile {
     size: file.size,
     ...(file.stats === undefined || file.stats === null ? {} : { stats: file.stats }),
     ...(file.tags === undefined || file.tags === null ? {} : { tags: file.tags }),
+    // The logical file removed is the path under this vector (PROTOCOL.md, "Deletion Vectors").
+    ...(file.deletionVector === undefined || file.deletionVector === null
+      ? {}
+      : { deletionVector: file.deletionVector }),
   };
 }
 
