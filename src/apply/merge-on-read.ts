@@ -7,7 +7,7 @@ import type { Snapshot } from '../delta/snapshot.ts';
 import type { DeletionVectorChange } from '../delta/transaction.ts';
 import { duckdbTypeOf } from '../duckdb/duckdb-type.ts';
 import { localDataFiles } from '../duckdb/local-data-files.ts';
-import { type DuckSession, quoteIdentifier, quoteLiteral } from '../duckdb/session.ts';
+import { quoteIdentifier, quoteLiteral } from '../duckdb/session.ts';
 import { createSnapshotView } from '../duckdb/table-scan.ts';
 import { mapLimited } from '../map-limited.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
