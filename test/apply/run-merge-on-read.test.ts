@@ -178,7 +178,14 @@ describe('merge-on-read', () => {
       old.deletionVector as never,
     );
     for (const row of previous) expect(rows).toContain(row);
-    expect(rows.length).toBe(previous.length + 2);
+    // customer#1's row is marked there; customer#2's live row was in the file batch 2 appended,
+    // which holds nothing else and is removed whole.
+    expect(rows.length).toBe(previous.length + 1);
+    const appended = afterSecond.snapshot.files
+      .filter((file) => file.deletionVector == null)
+      .map((file) => file.path);
+    expect(appended.length).toBe(1);
+    expect(afterThird.snapshot.files.some((file) => file.path === appended[0])).toBe(false);
   });
 
   it('a file whose every row is replaced is removed whole, without a deletion vector', async () => {
