@@ -315,6 +315,10 @@ function removeAction(remove: StagedRemove, now: number): RemoveFile {
     size: file.size,
     ...(file.stats === undefined || file.stats === null ? {} : { stats: file.stats }),
     ...(file.tags === undefined || file.tags === null ? {} : { tags: file.tags }),
+    // The logical file is (path, deletion vector): a remove without the vector would name another.
+    ...(file.deletionVector === undefined || file.deletionVector === null
+      ? {}
+      : { deletionVector: file.deletionVector }),
   };
 }
 
