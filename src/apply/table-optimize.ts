@@ -1,3 +1,4 @@
+import type { DeltaEngine } from '../delta/engine.ts';
 import { loadSnapshot } from '../delta/load-snapshot.ts';
 import type { Snapshot } from '../delta/snapshot.ts';
 import { duckdbEngine } from '../duckdb/duckdb-engine.ts';
@@ -32,6 +33,24 @@ export interface OptimizeTableOptions {
 
 export type { OptimizedBucket, OptimizeOutcome } from './optimize-buckets.ts';
 
+async function lakeTable(delta: ObjectStore, engine: DeltaEngine): Promise<Snapshot> {
+  const table = await loadSnapshot(delta, engine);
+  assertLakeTable(table);
+  return table;
+}
+
+function thresholdsOf(table: Snapshot, given: Partial<OptimizeThresholds> | undefined): OptimizeThresholds {
+  try {
+    return optimizeThresholds(table, given);
+  } catch (error) {
+    throw new OptimizeError(
+      OptimizeErrorCode.invalidOption,
+      `${(error as Error).message}; nothing was written.`,
+      { cause: error },
+    );
+  }
+}
+
 function assertLakeTable(table: Snapshot): void {
   const partitioned =
     table.partitionColumns.length === PARTITION_COLUMNS.length &&
@@ -60,21 +79,17 @@ function assertLakeTable(table: Snapshot): void {
 export async function optimizeTable(options: OptimizeTableOptions): Promise<OptimizeOutcome> {
   const clock = options.now ?? Date.now;
   const emit = options.onEvent ?? (() => {});
-  const lease = options.dryRun === true ? undefined : await acquireTableLease(options.delta, { now: clock });
+  const session = options.session ?? (await DuckSession.open());
   try {
-    const session = options.session ?? (await DuckSession.open());
+    const engine = duckdbEngine(session);
+    // Checked before the lease is taken, so a wrong --delta or flag leaves nothing behind.
+    const first = await lakeTable(options.delta, engine);
+    const thresholds = thresholdsOf(first, options.thresholds);
+    const lease =
+      options.dryRun === true ? undefined : await acquireTableLease(options.delta, { now: clock });
     try {
-      const engine = duckdbEngine(session);
-      const table = await loadSnapshot(options.delta, engine);
-      assertLakeTable(table);
-      let thresholds: OptimizeThresholds;
-      try {
-        thresholds = optimizeThresholds(table, options.thresholds);
-      } catch (error) {
-        throw new OptimizeError(OptimizeErrorCode.invalidOption, `${(error as Error).message}.`, {
-          cause: error,
-        });
-      }
+      // Read again under the lease: a batch may have committed since.
+      const table = lease === undefined ? first : await lakeTable(options.delta, engine);
       const plans = bucketsToOptimize(table, thresholds);
       emit({
         code: OptimizeEventCode.planned,
@@ -93,9 +108,9 @@ export async function optimizeTable(options: OptimizeTableOptions): Promise<Opti
         now: clock,
       });
     } finally {
-      if (options.session === undefined) await session.close();
+      await lease?.release();
     }
   } finally {
-    await lease?.release();
+    if (options.session === undefined) await session.close();
   }
 }

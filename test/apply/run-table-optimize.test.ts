@@ -1,0 +1,193 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileBucket, fileRows } from '../../src/apply/bucket-files.ts';
+import { OptimizeEventCode } from '../../src/apply/optimize-events.ts';
+import { SYSTEM_COLUMN } from '../../src/apply/table-layout.ts';
+import { acquireTableLease, LeaseHeldError } from '../../src/apply/table-lease.ts';
+import { optimizeTable } from '../../src/apply/table-optimize.ts';
+import { type Action, parseCommitFile } from '../../src/delta/actions.ts';
+import { createTable } from '../../src/delta/create-table.ts';
+import { dataFileKey } from '../../src/delta/data-path.ts';
+import { loadSnapshot } from '../../src/delta/load-snapshot.ts';
+import { commitFileKey } from '../../src/delta/log-files.ts';
+import type { Snapshot } from '../../src/delta/snapshot.ts';
+import { duckdbEngine } from '../../src/duckdb/duckdb-engine.ts';
+import { DuckSession, quoteLiteral } from '../../src/duckdb/session.ts';
+import type { ObjectStore } from '../../src/storage/object-store.ts';
+import { tempStore } from './run-support.ts';
+import {
+  appendRows,
+  type BuiltTable,
+  builtBucket,
+  builtRows,
+  createBuiltTable,
+} from './support/lake-table-builder.ts';
+
+let session: DuckSession;
+beforeAll(async () => {
+  session = await DuckSession.open({ threads: 2 });
+});
+afterAll(async () => {
+  await session.close();
+});
+
+/** The first `count` key numbers of `bucket` in a table of `buckets` buckets. */
+function keysOfBucket(bucket: number, buckets: number, count: number): number[] {
+  const keys: number[] = [];
+  for (let i = 0; keys.length < count; i++) if (builtBucket(i, buckets) === bucket) keys.push(i);
+  return keys;
+}
+
+async function snapshotOf(store: ObjectStore): Promise<Snapshot> {
+  return loadSnapshot(store, duckdbEngine(session));
+}
+
+async function commitActions(store: ObjectStore, version: number): Promise<Action[]> {
+  const key = commitFileKey(version);
+  return parseCommitFile(Buffer.from(await store.getBytes(key)).toString('utf8'), key);
+}
+
+async function listKeys(store: ObjectStore): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const object of store.list('')) keys.push(object.key);
+  return keys;
+}
+
+/** The `_ddb_key`s of a data file in file order, read from the Parquet file itself. */
+async function fileKeys(store: ObjectStore, table: Snapshot, path: string): Promise<string[]> {
+  const local = `${(store as unknown as { rootDir: string }).rootDir}/${dataFileKey(path, table.tableUrl)}`;
+  const reader = await session.all(
+    `SELECT ${SYSTEM_COLUMN.key} FROM read_parquet(${quoteLiteral(local)}, file_row_number = true) ORDER BY file_row_number`,
+  );
+  return reader.getRows().map((row) => String(row[0]));
+}
+
+/**
+ * A copy-on-write table (no deletion vectors) of two buckets and 10 rows per file, each bucket
+ * holding `commits` small files of 3 rows: the files merge-on-read batches leave behind.
+ */
+async function tableWithSmallFiles(commits: number): Promise<BuiltTable> {
+  const table = await createBuiltTable(await tempStore('optimize'), { buckets: 2, rowsPerFile: 10 });
+  const bucket0 = keysOfBucket(0, 2, commits * 3);
+  const bucket1 = keysOfBucket(1, 2, commits * 3);
+  for (let c = 0; c < commits; c++) {
+    await appendRows(
+      session,
+      table,
+      [...bucket0.slice(c * 3, c * 3 + 3), ...bucket1.slice(c * 3, c * 3 + 3)],
+      {
+        seq: c + 1,
+      },
+    );
+  }
+  return table;
+}
+
+describe('table optimize on a table without deletion vectors', () => {
+  it("merges a bucket's small files into key-sorted files of at most rowsPerFile rows, and the table keeps its rows", async () => {
+    const table = await tableWithSmallFiles(6);
+    const before = await snapshotOf(table.store);
+    const rowsBefore = await builtRows(session, table.store);
+    expect(before.files).toHaveLength(12);
+    expect(rowsBefore.size).toBe(36);
+
+    const events: string[] = [];
+    const result = await optimizeTable({ delta: table.store, session, onEvent: (e) => events.push(e.code) });
+
+    expect(result.outcome).toBe('optimized');
+    expect(result.version).toBe(before.version + 1);
+    expect(result.filesRemoved).toBe(12);
+    expect(result.filesAdded).toBe(4);
+    expect(result.rows).toBe(36);
+    expect(result.deletedRowsPurged).toBe(0);
+    expect(result.buckets.map((b) => [b.bucket, b.files, b.filesAdded, b.reasons['small-file']])).toEqual([
+      [0, 6, 2, 6],
+      [1, 6, 2, 6],
+    ]);
+    expect(events).toEqual([
+      OptimizeEventCode.planned,
+      OptimizeEventCode.bucketWritten,
+      OptimizeEventCode.bucketWritten,
+      OptimizeEventCode.committed,
+    ]);
+
+    const after = await snapshotOf(table.store);
+    expect(await builtRows(session, table.store)).toEqual(rowsBefore);
+    const oldPaths = new Set(before.files.map((f) => f.path));
+    expect(after.files.filter((f) => oldPaths.has(f.path))).toEqual([]);
+    for (const file of after.files) {
+      const keys = await fileKeys(table.store, after, file.path);
+      expect(keys).toEqual([...keys].sort());
+      expect(keys.length).toBe(fileRows(file));
+      expect(keys.length).toBeLessThanOrEqual(10);
+      for (const key of keys)
+        expect(builtBucket(Number(JSON.parse(key).pk.slice(1)), 2)).toBe(fileBucket(file));
+      const stats = JSON.parse(file.stats as string);
+      expect(stats.minValues[SYSTEM_COLUMN.key]).toBe(keys[0]);
+      expect(stats.maxValues[SYSTEM_COLUMN.key]).toBe(keys.at(-1));
+    }
+    // Each bucket: 18 rows as 10 + 8, key ranges one after the other.
+    expect(after.files.map((f) => fileRows(f)).sort()).toEqual([10, 10, 8, 8].sort());
+
+    const actions = await commitActions(table.store, result.version as number);
+    const info = actions.find((a) => 'commitInfo' in a) as { commitInfo: Record<string, unknown> };
+    expect(info.commitInfo['operation']).toBe('OPTIMIZE');
+    const fileActions = actions.flatMap((a) =>
+      'add' in a ? [a.add.dataChange] : 'remove' in a ? [a.remove.dataChange] : [],
+    );
+    expect(fileActions).toHaveLength(16);
+    expect(fileActions.every((dataChange) => dataChange === false)).toBe(true);
+  });
+
+  it('plans nothing for a table it just optimized, and commits nothing', async () => {
+    const table = await tableWithSmallFiles(6);
+    await optimizeTable({ delta: table.store, session });
+    const version = (await snapshotOf(table.store)).version;
+    const again = await optimizeTable({ delta: table.store, session });
+    expect(again.outcome).toBe('nothing-to-do');
+    expect(again.version).toBeNull();
+    expect((await snapshotOf(table.store)).version).toBe(version);
+  });
+
+  it('leaves a bucket alone while it holds no more than --max-small-files small files', async () => {
+    const table = await tableWithSmallFiles(4);
+    const result = await optimizeTable({ delta: table.store, session });
+    expect(result.outcome).toBe('nothing-to-do');
+    const lower = await optimizeTable({ delta: table.store, session, thresholds: { maxSmallFiles: 3 } });
+    expect(lower.outcome).toBe('optimized');
+    expect(lower.buckets.map((b) => b.bucket)).toEqual([0, 1]);
+  });
+
+  it('a dry run says what it would rewrite and writes nothing, not even the lease', async () => {
+    const table = await tableWithSmallFiles(6);
+    const keysBefore = await listKeys(table.store);
+    const result = await optimizeTable({ delta: table.store, session, dryRun: true });
+    expect(result.outcome).toBe('dry-run');
+    expect(result.version).toBeNull();
+    expect(result.filesRemoved).toBe(12);
+    expect(result.rows).toBe(36);
+    expect(result.buckets.map((b) => b.bucket)).toEqual([0, 1]);
+    expect(await listKeys(table.store)).toEqual(keysBefore);
+  });
+
+  it('refuses while another writer holds the lease, and writes nothing', async () => {
+    const table = await tableWithSmallFiles(6);
+    const lease = await acquireTableLease(table.store, {});
+    try {
+      const before = await snapshotOf(table.store);
+      // The lease is this process's own, alive: as held as another live writer's.
+      await expect(optimizeTable({ delta: table.store, session })).rejects.toBeInstanceOf(LeaseHeldError);
+      expect((await snapshotOf(table.store)).version).toBe(before.version);
+    } finally {
+      await lease.release();
+    }
+  });
+
+  it('refuses a Delta table apply did not write, and writes nothing', async () => {
+    const plain = await tempStore('plain');
+    const schema = (await snapshotOf((await tableWithSmallFiles(1)).store)).schema;
+    await createTable(plain, { schema, now: 0 });
+    const keysBefore = await listKeys(plain);
+    await expect(optimizeTable({ delta: plain, session })).rejects.toThrow(/not written by ddb-lake apply/);
+    expect(await listKeys(plain)).toEqual(keysBefore);
+  });
+});
