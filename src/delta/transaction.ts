@@ -315,7 +315,7 @@ function removeAction(remove: StagedRemove, now: number): RemoveFile {
     size: file.size,
     ...(file.stats === undefined || file.stats === null ? {} : { stats: file.stats }),
     ...(file.tags === undefined || file.tags === null ? {} : { tags: file.tags }),
-    // The logical file is (path, deletion vector): a remove without the vector would name another.
+    // The logical file removed is the path under this vector (PROTOCOL.md, "Deletion Vectors").
     ...(file.deletionVector === undefined || file.deletionVector === null
       ? {}
       : { deletionVector: file.deletionVector }),
