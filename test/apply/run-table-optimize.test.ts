@@ -18,8 +18,10 @@ import {
   appendRows,
   type BuiltTable,
   builtBucket,
+  builtKey,
   builtRows,
   createBuiltTable,
+  mergeOnRead,
 } from './support/lake-table-builder.ts';
 
 let session: DuckSession;
@@ -189,5 +191,129 @@ describe('table optimize on a table without deletion vectors', () => {
     const keysBefore = await listKeys(plain);
     await expect(optimizeTable({ delta: plain, session })).rejects.toThrow(/not written by ddb-lake apply/);
     expect(await listKeys(plain)).toEqual(keysBefore);
+  });
+});
+
+/**
+ * A merge-on-read table of two buckets and 10 rows per file: 20 rows per bucket loaded as two full
+ * files each, then one batch that replaces 3 rows of bucket 0's first file (30 % deleted) and 1 of
+ * its second (10 %), and deletes 1 row of bucket 1 (10 %).
+ */
+async function tableWithDeletedRows(): Promise<{
+  table: BuiltTable;
+  damaged: string;
+  light: string[];
+  replaced: number;
+}> {
+  const table = await createBuiltTable(await tempStore('optimize-dv'), {
+    buckets: 2,
+    rowsPerFile: 10,
+    deletionVectors: true,
+  });
+  const zero = keysOfBucket(0, 2, 20);
+  const one = keysOfBucket(1, 2, 20);
+  for (const keys of [zero.slice(0, 10), zero.slice(10), one.slice(0, 10), one.slice(10)]) {
+    await appendRows(session, table, keys, { seq: 1 });
+  }
+  const hidden = await mergeOnRead(session, table, {
+    upsert: [zero[0], zero[4], zero[9], zero[15]] as number[],
+    remove: [one[3]] as number[],
+    seq: 2,
+    factor: 10,
+  });
+  const damaged = [...hidden].filter(([, rows]) => rows === 3).map(([path]) => path);
+  expect(damaged).toHaveLength(1);
+  const light = [...hidden].filter(([, rows]) => rows === 1).map(([path]) => path);
+  expect(light).toHaveLength(2);
+  return { table, damaged: damaged[0] as string, light, replaced: zero[15] as number };
+}
+
+describe('table optimize on a table with deletion vectors', () => {
+  it('rewrites a file whose deleted share passes 20 % without its deleted rows, with the small files of its bucket', async () => {
+    const { table, damaged, light, replaced } = await tableWithDeletedRows();
+    const before = await snapshotOf(table.store);
+    const rowsBefore = await builtRows(session, table.store);
+    expect(rowsBefore.size).toBe(39);
+    // The batch's new version of a replaced key, not the old one its file's vector hides.
+    expect(rowsBefore.get(builtKey(replaced))?.[1]).toBe(BigInt(replaced * 10));
+
+    const result = await optimizeTable({ delta: table.store, session });
+
+    expect(result.outcome).toBe('optimized');
+    expect(
+      result.buckets.map((b) => [b.bucket, b.reasons['deleted-share'], b.reasons['small-file']]),
+    ).toEqual([[0, 1, 1]]);
+    expect(result.filesRemoved).toBe(2);
+    expect(result.deletedRowsPurged).toBe(3);
+    expect(result.rows).toBe(7 + 4);
+    expect(result.filesAdded).toBe(2);
+
+    const after = await snapshotOf(table.store);
+    expect(await builtRows(session, table.store)).toEqual(rowsBefore);
+    const active = new Map(after.files.map((f) => [f.path, f]));
+    expect(active.has(damaged)).toBe(false);
+    // The files below the share keep their vectors; nothing active is past the share now.
+    for (const path of light) expect(active.get(path)?.deletionVector?.cardinality).toBe(1);
+    for (const file of after.files) {
+      expect((file.deletionVector?.cardinality ?? 0) / (fileRows(file) as number)).toBeLessThan(0.2);
+    }
+    // Bucket 0 had 20 rows − 4 replaced + 4 new = 20 live rows; 1 light file of 9 stays.
+    const added = after.files.filter((f) => !before.files.some((b) => b.path === f.path));
+    expect(added.map((f) => fileRows(f)).sort()).toEqual([1, 10]);
+    for (const file of added) {
+      expect(file.deletionVector ?? null).toBeNull();
+      const keys = await fileKeys(table.store, after, file.path);
+      expect(keys).toEqual([...keys].sort());
+      const stats = JSON.parse(file.stats as string);
+      expect(stats.minValues[SYSTEM_COLUMN.key]).toBe(keys[0]);
+      expect(stats.maxValues[SYSTEM_COLUMN.key]).toBe(keys.at(-1));
+    }
+
+    // The remove names the logical file: the path with the vector it had.
+    const removes = (await commitActions(table.store, result.version as number)).flatMap((a) =>
+      'remove' in a ? [a.remove] : [],
+    );
+    const removedDamaged = removes.find((r) => r.path === damaged);
+    expect(removedDamaged?.deletionVector).toEqual(
+      before.files.find((f) => f.path === damaged)?.deletionVector,
+    );
+    expect(removes.every((r) => r.dataChange === false)).toBe(true);
+  });
+
+  it('a dry run of a table with deleted rows reports the rows it would purge and writes nothing', async () => {
+    const { table } = await tableWithDeletedRows();
+    const keysBefore = await listKeys(table.store);
+    const result = await optimizeTable({ delta: table.store, session, dryRun: true });
+    expect(result).toMatchObject({ outcome: 'dry-run', filesRemoved: 2, deletedRowsPurged: 3, rows: 11 });
+    expect(await listKeys(table.store)).toEqual(keysBefore);
+  });
+
+  it('removes a file whose rows are all deleted and writes nothing in its place', async () => {
+    const table = await createBuiltTable(await tempStore('optimize-dv'), {
+      buckets: 1,
+      rowsPerFile: 10,
+      deletionVectors: true,
+    });
+    await appendRows(session, table, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    await appendRows(session, table, [11, 12, 13]);
+    await mergeOnRead(session, table, { remove: [11, 12, 13], seq: 2 });
+    const rowsBefore = await builtRows(session, table.store);
+    const result = await optimizeTable({ delta: table.store, session });
+    expect(result).toMatchObject({ outcome: 'optimized', filesRemoved: 1, filesAdded: 0, rows: 0 });
+    expect(result.deletedRowsPurged).toBe(3);
+    expect(await builtRows(session, table.store)).toEqual(rowsBefore);
+    expect((await snapshotOf(table.store)).files).toHaveLength(1);
+  });
+
+  it('a lower --deleted-share takes the lightly deleted files too', async () => {
+    const { table, light } = await tableWithDeletedRows();
+    const rowsBefore = await builtRows(session, table.store);
+    const result = await optimizeTable({ delta: table.store, session, thresholds: { deletedShare: 0.1 } });
+    expect(result.deletedRowsPurged).toBe(5);
+    expect(result.buckets.map((b) => b.bucket)).toEqual([0, 1]);
+    const after = await snapshotOf(table.store);
+    for (const path of light) expect(after.files.some((f) => f.path === path)).toBe(false);
+    expect(after.files.every((f) => (f.deletionVector ?? null) === null)).toBe(true);
+    expect(await builtRows(session, table.store)).toEqual(rowsBefore);
   });
 });

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { ROWS_PER_FILE_PROPERTY } from '../../../src/apply/batch-context.ts';
 import { bucketOf } from '../../../src/apply/key-identity.ts';
 import {
@@ -11,27 +12,32 @@ import {
 import type { AddFile } from '../../../src/delta/actions.ts';
 import { commit } from '../../../src/delta/commit.ts';
 import { createTable } from '../../../src/delta/create-table.ts';
+import { dataFileKey } from '../../../src/delta/data-path.ts';
+import { readDeletionVector } from '../../../src/delta/deletion-vector.ts';
+import { writeDeletionVector } from '../../../src/delta/deletion-vector-write.ts';
 import { loadSnapshot } from '../../../src/delta/load-snapshot.ts';
 import type { Snapshot } from '../../../src/delta/snapshot.ts';
-import { startTransaction } from '../../../src/delta/transaction.ts';
+import { type DeletionVectorChange, startTransaction } from '../../../src/delta/transaction.ts';
 import { writeDataFiles } from '../../../src/duckdb/data-file-writer.ts';
 import { duckdbEngine } from '../../../src/duckdb/duckdb-engine.ts';
 import { type DuckSession, quoteIdentifier, quoteLiteral } from '../../../src/duckdb/session.ts';
 import { readSnapshotRows } from '../../../src/duckdb/table-scan.ts';
+import type { LocalFolderStore } from '../../../src/storage/local-folder-store.ts';
 import type { ObjectStore } from '../../../src/storage/object-store.ts';
 
 /*
  * Lake tables (the layout apply writes: `_ddb_bucket` partitions, files sorted by `_ddb_key`) built
  * file by file, so a test can give a bucket exactly the small files and deleted rows it needs, as
  * merge-on-read batches leave them: each `appendRows` is one commit adding one key-sorted file per
- * bucket it touches.
+ * bucket it touches; `mergeOnRead` is a batch as merge-on-read commits it: the old rows of its keys
+ * marked in new deletion vectors of their files, the new versions appended as new files.
  */
 
 /** Keys `{"pk":"k0001"}`…: one string attribute `pk` (the partition key) and a number `n`. */
 export const BUILT_LAYOUT_KEYS = { partition: 'pk' } as const;
 
 export interface BuiltTable {
-  readonly store: ObjectStore;
+  readonly store: LocalFolderStore;
   readonly layout: TableLayout;
   readonly buckets: number;
   readonly rowsPerFile: number;
@@ -53,10 +59,12 @@ export function builtBucket(i: number, buckets: number): number {
  * `configuration` adds table properties (e.g. a checkpoint interval).
  */
 export async function createBuiltTable(
-  store: ObjectStore,
+  store: LocalFolderStore,
   options: {
     readonly buckets: number;
     readonly rowsPerFile: number;
+    /** Reader 3 / writer 7 with the `deletionVectors` feature (merge-on-read); default false. */
+    readonly deletionVectors?: boolean;
     readonly configuration?: Readonly<Record<string, string>>;
   },
 ): Promise<BuiltTable> {
@@ -88,30 +96,24 @@ export async function createBuiltTable(
       ...options.configuration,
     },
     now: 0,
+    deletionVectors: options.deletionVectors === true,
   });
   return { store, layout, buckets: options.buckets, rowsPerFile: options.rowsPerFile };
 }
 
-/**
- * One commit adding the rows of key numbers `keys` (each with `n` = its number times `factor`),
- * one file per bucket sorted by `_ddb_key`, at `seq` (the `_ddb_seq` of every row). Keys already
- * in the table are not removed: give each key once, or remove it with deleted rows first.
- * Returns the files added.
- */
-export async function appendRows(
+/** The key-sorted files (one per bucket) of the rows of key numbers `keys`; nothing committed. */
+async function writeRows(
   session: DuckSession,
   table: BuiltTable,
+  snapshot: Snapshot,
   keys: readonly number[],
-  options: { readonly seq?: number; readonly factor?: number } = {},
+  seq: number,
+  factor: number,
 ): Promise<AddFile[]> {
-  const engine = duckdbEngine(session);
-  const snapshot = await loadSnapshot(table.store, engine);
-  const seq = String(options.seq ?? 1).padStart(40, '0');
-  const factor = options.factor ?? 1;
   const staging = quoteIdentifier('__built_rows');
   const values = keys.map(
     (i) =>
-      `(${quoteLiteral(builtKey(i))}, ${builtBucket(i, table.buckets)}, ${quoteLiteral(`k${String(i).padStart(4, '0')}`)}, ${i * factor}, ${quoteLiteral(seq)}, TIMESTAMPTZ '2026-01-01 00:00:00+00', 'stream')`,
+      `(${quoteLiteral(builtKey(i))}, ${builtBucket(i, table.buckets)}, ${quoteLiteral(`k${String(i).padStart(4, '0')}`)}, ${i * factor}, ${quoteLiteral(String(seq).padStart(40, '0'))}, TIMESTAMPTZ '2026-01-01 00:00:00+00', 'stream')`,
   );
   await session.run(
     `CREATE OR REPLACE TEMP TABLE ${staging} AS SELECT * FROM (VALUES ${values.join(', ')}) AS v(${[SYSTEM_COLUMN.key, SYSTEM_COLUMN.bucket, 'pk', 'n', SYSTEM_COLUMN.seq, SYSTEM_COLUMN.ts, SYSTEM_COLUMN.source].map(quoteIdentifier).join(', ')})`,
@@ -131,8 +133,80 @@ export async function appendRows(
   } finally {
     await session.run(`DROP TABLE IF EXISTS ${staging}`);
   }
+  return adds;
+}
+
+/**
+ * One commit adding the rows of key numbers `keys` (each with `n` = its number times `factor`),
+ * one file per bucket sorted by `_ddb_key`, at `seq` (the `_ddb_seq` of every row). Keys already
+ * in the table are not removed: give each key once (`mergeOnRead` replaces rows). Returns the
+ * files added.
+ */
+export async function appendRows(
+  session: DuckSession,
+  table: BuiltTable,
+  keys: readonly number[],
+  options: { readonly seq?: number; readonly factor?: number } = {},
+): Promise<AddFile[]> {
+  const engine = duckdbEngine(session);
+  const snapshot = await loadSnapshot(table.store, engine);
+  const adds = await writeRows(session, table, snapshot, keys, options.seq ?? 1, options.factor ?? 1);
   await commit(table.store, engine, startTransaction(snapshot).addFiles(adds), { now: 0 });
   return adds;
+}
+
+/**
+ * A merge-on-read batch in one commit: the rows of `upsert` and `remove` (key numbers) get marked in
+ * new deletion vectors of the files that hold them (each vector holding its old rows too), and the
+ * rows of `upsert` are appended anew with `n` = number × `factor` at `seq`. The table must have
+ * deletion vectors. Returns how many rows each touched file's vector hides now, by path.
+ */
+export async function mergeOnRead(
+  session: DuckSession,
+  table: BuiltTable,
+  batch: {
+    readonly upsert?: readonly number[];
+    readonly remove?: readonly number[];
+    readonly seq: number;
+    readonly factor?: number;
+  },
+): Promise<Map<string, number>> {
+  const engine = duckdbEngine(session);
+  const snapshot = await loadSnapshot(table.store, engine);
+  const upsert = batch.upsert ?? [];
+  const gone = new Set([...upsert, ...(batch.remove ?? [])].map(builtKey));
+  const changes: DeletionVectorChange[] = [];
+  const hidden = new Map<string, number>();
+  for (const file of snapshot.files) {
+    const local = path.join(table.store.rootDir, dataFileKey(file.path, snapshot.tableUrl));
+    const reader = await session.all(
+      `SELECT ${quoteIdentifier(SYSTEM_COLUMN.key)}, file_row_number FROM read_parquet(${quoteLiteral(local)}, file_row_number = true)`,
+    );
+    const old = new Set(
+      file.deletionVector === undefined || file.deletionVector === null
+        ? []
+        : await readDeletionVector(table.store, snapshot.tableUrl, file.deletionVector),
+    );
+    const fresh = reader
+      .getRows()
+      .filter(([key, row]) => gone.has(String(key)) && !old.has(BigInt(row as bigint)))
+      .map(([, row]) => BigInt(row as bigint));
+    if (fresh.length === 0) continue;
+    const rows = [...old, ...fresh].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    changes.push({ file, deletionVector: await writeDeletionVector(table.store, rows) });
+    hidden.set(file.path, rows.length);
+  }
+  const adds =
+    upsert.length === 0
+      ? []
+      : await writeRows(session, table, snapshot, upsert, batch.seq, batch.factor ?? 1);
+  await commit(
+    table.store,
+    engine,
+    startTransaction(snapshot, { operation: 'MERGE' }).updateDeletionVectors(changes).addFiles(adds),
+    { now: 0 },
+  );
+  return hidden;
 }
 
 /** The table's rows as `_ddb_key` → [pk, n, seq], read through the deletion-vector-aware scan. */
