@@ -12,6 +12,7 @@ import {
   builtBucket,
   builtRows,
   createBuiltTable,
+  mergeOnRead,
 } from '../apply/support/lake-table-builder.ts';
 import { runDdbLake, startDdbLake } from '../support/run-cli.ts';
 
@@ -23,10 +24,17 @@ afterAll(async () => {
   await session.close();
 });
 
-/** Two buckets of 10 rows per file, each with six small files of 3 rows (merge-on-read's leftovers). */
-async function smallFilesTable(): Promise<BuiltTable & { store: LocalFolderStore }> {
+/**
+ * Two buckets of 10 rows per file, each with six small files of 3 rows (merge-on-read's leftovers);
+ * with `deletedRows`, a table with deletion vectors where a last batch deleted one row of each
+ * bucket's first file (a third of it).
+ */
+async function smallFilesTable(
+  options: { readonly deletedRows?: boolean } = {},
+): Promise<BuiltTable & { store: LocalFolderStore }> {
   const store = await tempStore('optimize-cli');
-  const table = await createBuiltTable(store, { buckets: 2, rowsPerFile: 10 });
+  const deletionVectors = options.deletedRows === true;
+  const table = await createBuiltTable(store, { buckets: 2, rowsPerFile: 10, deletionVectors });
   const keys = (bucket: number) => {
     const list: number[] = [];
     for (let i = 0; list.length < 18; i++) if (builtBucket(i, 2) === bucket) list.push(i);
@@ -38,6 +46,8 @@ async function smallFilesTable(): Promise<BuiltTable & { store: LocalFolderStore
       seq: c + 1,
     });
   }
+  if (deletionVectors)
+    await mergeOnRead(session, table, { remove: [zero[0] as number, one[0] as number], seq: 7 });
   return { ...table, store };
 }
 
@@ -139,8 +149,8 @@ describe('ddb-lake table optimize', () => {
   });
 
   for (const point of OPTIMIZE_FAULT_POINTS) {
-    it(`killed ${point}, a rerun ends with the same rows in merged files`, async () => {
-      const table = await smallFilesTable();
+    it(`killed ${point} on a table with deletion vectors, a rerun ends with the same rows in merged files`, async () => {
+      const table = await smallFilesTable({ deletedRows: true });
       const rows = await builtRows(session, table.store);
       const version = await versionOf(table.store);
 
@@ -160,7 +170,11 @@ describe('ddb-lake table optimize', () => {
       );
       expect(await versionOf(table.store)).toBe(version + 1);
       expect(await builtRows(session, table.store)).toEqual(rows);
-      expect(await fileCount(table.store)).toBe(4);
+      // 17 live rows per bucket as 10 + 7, no deletion vector left.
+      const after = await loadSnapshot(table.store, duckdbEngine(session));
+      expect(after.files).toHaveLength(4);
+      expect(after.files.every((file) => (file.deletionVector ?? null) === null)).toBe(true);
+      expect(rows.size).toBe(34);
     });
   }
 });
