@@ -114,3 +114,50 @@ export async function optimizeTable(options: OptimizeTableOptions): Promise<Opti
     if (options.session === undefined) await session.close();
   }
 }
+
+export interface OptimizeAfterBatchOptions {
+  readonly session: DuckSession;
+  /** The table's store (rooted at the table). */
+  readonly delta: ObjectStore;
+  readonly engine: DeltaEngine;
+  /** The table right after the batch's commit (loadSnapshot of the committed version). */
+  readonly table: Snapshot;
+  /** The buckets the batch wrote to: only these are considered. */
+  readonly buckets: Iterable<number>;
+  /** Thresholds over the defaults (20 % deleted share, more than 4 small files). */
+  readonly thresholds?: Partial<OptimizeThresholds>;
+  readonly onEvent?: (event: OptimizeEvent) => void;
+  readonly now?: () => number;
+}
+
+/**
+ * The optimize apply runs after a batch (unless told not to): of the buckets the batch touched,
+ * those that pass the thresholds are rewritten as `optimizeTable` rewrites them, in one commit
+ * after the batch's (commitInfo `auto: true`); `nothing-to-do` when none passes. The caller holds
+ * the table's lease (apply's own), so none is taken here. The batch is in the table whatever
+ * happens here: an error leaves the table as the batch committed it, and the next optimize (apply's
+ * or `table optimize`) finds the same buckets due.
+ * @throws OptimizeError for a threshold out of range, or as optimizeBuckets.
+ */
+export async function optimizeAfterBatch(options: OptimizeAfterBatchOptions): Promise<OptimizeOutcome> {
+  const emit = options.onEvent ?? (() => {});
+  const { table } = options;
+  assertLakeTable(table);
+  const plans = bucketsToOptimize(table, thresholdsOf(table, options.thresholds), options.buckets);
+  emit({
+    code: OptimizeEventCode.planned,
+    version: table.version,
+    dryRun: false,
+    buckets: plans.map(bucketSummary),
+  });
+  return optimizeBuckets({
+    session: options.session,
+    delta: options.delta,
+    engine: options.engine,
+    table,
+    plans,
+    auto: true,
+    onEvent: emit,
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
+}

@@ -3,7 +3,7 @@ import { fileBucket, fileRows } from '../../src/apply/bucket-files.ts';
 import { OptimizeEventCode } from '../../src/apply/optimize-events.ts';
 import { SYSTEM_COLUMN } from '../../src/apply/table-layout.ts';
 import { acquireTableLease, LeaseHeldError } from '../../src/apply/table-lease.ts';
-import { optimizeTable } from '../../src/apply/table-optimize.ts';
+import { optimizeAfterBatch, optimizeTable } from '../../src/apply/table-optimize.ts';
 import { type Action, parseCommitFile } from '../../src/delta/actions.ts';
 import { createTable } from '../../src/delta/create-table.ts';
 import { dataFileKey } from '../../src/delta/data-path.ts';
@@ -315,5 +315,59 @@ describe('table optimize on a table with deletion vectors', () => {
     for (const path of light) expect(after.files.some((f) => f.path === path)).toBe(false);
     expect(after.files.every((f) => (f.deletionVector ?? null) === null)).toBe(true);
     expect(await builtRows(session, table.store)).toEqual(rowsBefore);
+  });
+});
+
+describe('the optimize apply runs after a batch', () => {
+  it('rewrites only the touched buckets that pass the thresholds, under the lease apply holds, marked auto', async () => {
+    const { table } = await tableWithDeletedRows();
+    const rowsBefore = await builtRows(session, table.store);
+    // Apply holds the lease while it optimizes after its batch.
+    const lease = await acquireTableLease(table.store, {});
+    try {
+      const untouched = await optimizeAfterBatch({
+        session,
+        delta: table.store,
+        engine: duckdbEngine(session),
+        table: await snapshotOf(table.store),
+        buckets: [1],
+      });
+      // Bucket 0 is due, but the batch did not touch it.
+      expect(untouched.outcome).toBe('nothing-to-do');
+
+      const result = await optimizeAfterBatch({
+        session,
+        delta: table.store,
+        engine: duckdbEngine(session),
+        table: await snapshotOf(table.store),
+        buckets: [0, 1],
+      });
+      expect(result.outcome).toBe('optimized');
+      expect(result.buckets.map((b) => b.bucket)).toEqual([0]);
+      const info = (await commitActions(table.store, result.version as number)).find(
+        (a) => 'commitInfo' in a,
+      ) as {
+        commitInfo: { operation: string; operationParameters: Record<string, string> };
+      };
+      expect(info.commitInfo.operation).toBe('OPTIMIZE');
+      expect(info.commitInfo.operationParameters['auto']).toBe('true');
+    } finally {
+      await lease.release();
+    }
+    expect(await builtRows(session, table.store)).toEqual(rowsBefore);
+  });
+
+  it('writes the checkpoint when its commit is at a checkpoint version', async () => {
+    const table = await createBuiltTable(await tempStore('optimize-checkpoint'), {
+      buckets: 1,
+      rowsPerFile: 10,
+      configuration: { 'delta.checkpointInterval': '7' },
+    });
+    for (let c = 0; c < 6; c++) await appendRows(session, table, [c * 2, c * 2 + 1], { seq: c + 1 });
+    const result = await optimizeTable({ delta: table.store, session });
+    expect(result).toMatchObject({ outcome: 'optimized', version: 7, checkpoint: 'written' });
+    const reloaded = await snapshotOf(table.store);
+    expect(reloaded.checkpointVersion).toBe(7);
+    expect(reloaded.files).toHaveLength(2);
   });
 });
