@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileBucket, fileRows } from '../../src/apply/bucket-files.ts';
+import { optimizeBuckets } from '../../src/apply/optimize-buckets.ts';
+import { OptimizeError, OptimizeErrorCode } from '../../src/apply/optimize-errors.ts';
 import { OptimizeEventCode } from '../../src/apply/optimize-events.ts';
+import { bucketsToOptimize, optimizeThresholds } from '../../src/apply/optimize-plan.ts';
 import { SYSTEM_COLUMN } from '../../src/apply/table-layout.ts';
 import { acquireTableLease, LeaseHeldError } from '../../src/apply/table-lease.ts';
 import { optimizeAfterBatch, optimizeTable } from '../../src/apply/table-optimize.ts';
@@ -369,5 +372,54 @@ describe('the optimize apply runs after a batch', () => {
     const reloaded = await snapshotOf(table.store);
     expect(reloaded.checkpointVersion).toBe(7);
     expect(reloaded.files).toHaveLength(2);
+  });
+});
+
+describe('an optimize racing another commit', () => {
+  it('refuses, committing nothing, when a concurrent commit changed a file it rewrites', async () => {
+    const { table, damaged } = await tableWithDeletedRows();
+    const read = await snapshotOf(table.store);
+    const plans = bucketsToOptimize(read, optimizeThresholds(read));
+    // Another writer deletes one more row of the damaged file after the optimize read the table.
+    const key = (await fileKeys(table.store, read, damaged))[1] as string;
+    await mergeOnRead(session, table, { remove: [Number(JSON.parse(key).pk.slice(1))], seq: 3 });
+    const rowsNow = await builtRows(session, table.store);
+    const versionNow = (await snapshotOf(table.store)).version;
+
+    const error = await optimizeBuckets({
+      session,
+      delta: table.store,
+      engine: duckdbEngine(session),
+      table: read,
+      plans,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OptimizeError);
+    expect((error as OptimizeError).code).toBe(OptimizeErrorCode.conflict);
+    expect((error as Error).message).toContain(damaged);
+    expect((await snapshotOf(table.store)).version).toBe(versionNow);
+    expect(await builtRows(session, table.store)).toEqual(rowsNow);
+    expect(rowsNow.has(key)).toBe(false);
+  });
+
+  it('commits after a concurrent commit that touched none of its files', async () => {
+    const { table } = await tableWithDeletedRows();
+    const read = await snapshotOf(table.store);
+    const plans = bucketsToOptimize(read, optimizeThresholds(read));
+    expect(plans.map((p) => p.bucket)).toEqual([0]);
+    // A new row in bucket 1 only.
+    const fresh = keysOfBucket(1, 2, 40).at(-1) as number;
+    await appendRows(session, table, [fresh], { seq: 3 });
+    const rowsNow = await builtRows(session, table.store);
+
+    const result = await optimizeBuckets({
+      session,
+      delta: table.store,
+      engine: duckdbEngine(session),
+      table: read,
+      plans,
+    });
+    expect(result.version).toBe(read.version + 2);
+    expect(await builtRows(session, table.store)).toEqual(rowsNow);
+    expect(rowsNow.has(builtKey(fresh))).toBe(true);
   });
 });
