@@ -44,12 +44,14 @@ interface OptimizeFlags extends TableFlags {
 
 const DELTA_FLAG = ['--delta <url>', 'the Delta table: s3://bucket/prefix or a local folder'] as const;
 
-const VACUUM_HELP = `What vacuum deletes: data files below the table's folder that the latest version of the table
-does not use (no active add names them) and that were last modified longer ago than the retention.
+const VACUUM_HELP = `What vacuum deletes: data files and deletion vector files below the table's folder that the
+latest version of the table does not use (no active add names them, as its file or its deletion
+vector) and that were last modified longer ago than the retention.
 It keeps:
-  - every file the latest version uses;
-  - files removed less than the retention ago (their tombstones are still live): readers of a
-    recent older version (time travel, a long query that started before the change) still read them;
+  - every file the latest version uses, and the deletion vector files of its data files;
+  - files removed less than the retention ago (their tombstones are still live), and the deletion
+    vectors they had: readers of a recent older version (time travel, a long query that started
+    before the change) still read them;
   - any file younger than the retention, referenced or not: a writer may have written it and be
     about to commit it;
   - everything else in hidden folders or with hidden names (starting with _ or .): _delta_log/
@@ -151,6 +153,14 @@ function printDescription(output: Output, d: TableDescription): void {
   output.result(
     `  ${count(d.numFiles)} data file(s), ${size(d.totalBytes)}, ${d.numRecords === null ? `records unknown (${count(d.filesWithoutStats)} file(s) without stats)` : `${count(d.numRecords)} record(s)`}; ${count(d.tombstones)} tombstone(s)`,
   );
+  const dv = d.deletionVectors;
+  if (dv.filesWithDeletionVectors > 0) {
+    output.result(
+      `  deletion vectors: ${count(dv.deletedRows)} row(s) deleted in ${count(dv.filesWithDeletionVectors)} data file(s); ${count(dv.deletionVectorFiles)} deletion vector file(s), ${count(dv.inlineDeletionVectors)} inline, ${size(dv.deletionVectorBytes)}`,
+    );
+  } else if ((d.protocol.readerFeatures ?? []).includes('deletionVectors')) {
+    output.result('  deletion vectors: none (no row deleted in place)');
+  }
   output.result('  schema:');
   const width = Math.max(...d.schema.map((c) => c.name.length), 4);
   for (const column of d.schema) {
@@ -206,7 +216,7 @@ function printVacuum(output: Output, result: VacuumResult): void {
   );
   for (const file of result.files) {
     output.result(
-      `  ${file.key}  ${count(file.size)} bytes  last modified ${file.lastModified.toISOString()}${file.temporary === true ? '  (temporary file of an interrupted write)' : ''}`,
+      `  ${file.key}  ${count(file.size)} bytes  last modified ${file.lastModified.toISOString()}${file.temporary === true ? '  (temporary file of an interrupted write)' : file.deletionVector === true ? '  (deletion vector file)' : ''}`,
     );
   }
   output.result(
@@ -317,7 +327,7 @@ function registerDescribe(table: Command, context: CommandContext): void {
         .command('describe')
         .summary("show a Delta table's schema, properties, files, records and exactly-once state")
         .description(
-          "Reads the table's transaction log (never a data file) and shows its location, version, id, protocol, partition columns, schema (Spark SQL types), properties, how DynamoDB attribute names map to column names, the number of files, bytes and records (from the files' stats), the latest txn version of each application (the batches applied exactly once), and the last checkpoint. --endpoint-url is the S3 endpoint.",
+          "Reads the table's transaction log (never a data file) and shows its location, version, id, protocol, partition columns, schema (Spark SQL types), properties, how DynamoDB attribute names map to column names, the number of files, bytes and records (from the files' stats), the rows deleted by deletion vectors and the vectors' files, the latest txn version of each application (the batches applied exactly once), and the last checkpoint. --endpoint-url is the S3 endpoint.",
         )
         .option(...DELTA_FLAG)
         .option('--at-version <n>', 'describe this older version (time travel)'),
@@ -377,7 +387,7 @@ function registerVacuum(table: Command, context: CommandContext): void {
         .command('vacuum')
         .summary('delete data files the table no longer uses, older than the retention (default 7 days)')
         .description(
-          'Deletes the data files of the table that its latest version no longer uses and that are older than the retention (see below), and prints what it deleted, with sizes. --dry-run lists them and deletes nothing. The transaction log is never touched. --endpoint-url is the S3 endpoint.',
+          'Deletes the data files and deletion vector files of the table that its latest version no longer uses and that are older than the retention (see below), and prints what it deleted, with sizes. --dry-run lists them and deletes nothing. The transaction log is never touched. --endpoint-url is the S3 endpoint.',
         )
         .option(...DELTA_FLAG)
         .option('--dry-run', 'list the files that would be deleted; delete nothing', false)
