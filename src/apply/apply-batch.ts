@@ -22,6 +22,7 @@ import { firstBatch } from './first-batch.ts';
 import { assertFirstRunFlags } from './first-run-flags.ts';
 import { assertLandingHasObjects } from './landing-check.ts';
 import { laterBatch } from './later-batch.ts';
+import { mergesOnRead } from './merge-on-read.ts';
 import { DEFAULT_APP_ID, hasTableLayout, readTableLayout, type TableLayout } from './table-layout.ts';
 import { acquireTableLease } from './table-lease.ts';
 import { writeTakenIndex } from './taken-index.ts';
@@ -60,6 +61,11 @@ export interface ApplyOptions {
   readonly maxBad?: number;
   /** Key-hash buckets, the table's partition column; default 16 (first run). */
   readonly buckets?: number;
+  /**
+   * First run: merge-on-read with deletion vectors (rule 6 of docs/DESIGN.md), default true; false
+   * keeps the copy-on-write layout for readers without deletion vectors.
+   */
+  readonly deletionVectors?: boolean;
   /** Rows per data file (first run); default 250,000. */
   readonly rowsPerFile?: number;
   /**
@@ -220,6 +226,7 @@ async function runBatch(context: BatchContext): Promise<ApplyBatchResult> {
   await assertFirstRunFlags(options, delta, {
     ...(record === undefined || replanning ? {} : { pending: record }),
     ...(existingLayout === undefined ? {} : { layout: existingLayout }),
+    ...(table === undefined ? {} : { deletionVectors: mergesOnRead(table) }),
   });
   if (replanning) {
     const replanned = await replanBatch(context, {

@@ -108,6 +108,7 @@ export async function planBatch(
         marginMs,
         deletes: layout?.deletes ?? options.deletes ?? 'hard',
         buckets: layout?.buckets ?? options.buckets ?? DEFAULT_BUCKETS,
+        deletionVectors: options.deletionVectors ?? true,
       },
       ...inputs,
     };

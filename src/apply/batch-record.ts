@@ -48,6 +48,8 @@ export interface BatchSettings {
   readonly marginMs: number;
   readonly deletes: 'hard' | 'soft';
   readonly buckets: number;
+  /** Merge-on-read (rule 6); absent in records written before deletion vectors: copy-on-write. */
+  readonly deletionVectors?: boolean;
 }
 
 export interface BatchRecord extends ReplanFields {
@@ -148,7 +150,8 @@ export function parseBatchRecord(bytes: Uint8Array, key: string): BatchRecord {
       (keys['sort'] !== undefined && typeof keys['sort'] !== 'string') ||
       typeof s['marginMs'] !== 'number' ||
       (s['deletes'] !== 'hard' && s['deletes'] !== 'soft') ||
-      typeof s['buckets'] !== 'number'
+      typeof s['buckets'] !== 'number' ||
+      (s['deletionVectors'] !== undefined && typeof s['deletionVectors'] !== 'boolean')
     ) {
       throw corrupt(key, 'settings is not {keys: {partition, sort?}, marginMs, deletes, buckets}');
     }
@@ -160,6 +163,7 @@ export function parseBatchRecord(bytes: Uint8Array, key: string): BatchRecord {
       marginMs: s['marginMs'],
       deletes: s['deletes'],
       buckets: s['buckets'],
+      ...(typeof s['deletionVectors'] === 'boolean' ? { deletionVectors: s['deletionVectors'] } : {}),
     };
   }
   const replay = fields['replayQuarantine'];

@@ -83,6 +83,7 @@ function replanContext(context: BatchContext, pending: BatchRecord): BatchContex
   const marginMs = options.marginMs ?? settings?.marginMs;
   const deletes = options.deletes ?? settings?.deletes;
   const buckets = options.buckets ?? settings?.buckets;
+  const deletionVectors = options.deletionVectors ?? settings?.deletionVectors;
   return {
     ...context,
     options: {
@@ -92,6 +93,7 @@ function replanContext(context: BatchContext, pending: BatchRecord): BatchContex
       ...(marginMs === undefined ? {} : { marginMs }),
       ...(deletes === undefined ? {} : { deletes }),
       ...(buckets === undefined ? {} : { buckets }),
+      ...(deletionVectors === undefined ? {} : { deletionVectors }),
     },
   };
 }

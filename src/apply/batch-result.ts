@@ -76,9 +76,12 @@ export interface AppliedBatch {
   /** Data files removed by the commit, and their bytes (the share of the table rewritten). */
   readonly filesRewritten: number;
   readonly bytesRewritten: number;
-  /** Data files added by the commit, and their bytes. */
+  /** Data files added by the commit, and the bytes written (data files and deletion vector files). */
   readonly filesWritten: number;
   readonly bytesWritten: number;
+  /** Merge-on-read: files given a new deletion vector, and the rows it newly marks deleted. */
+  readonly filesMarked: number;
+  readonly rowsMarked: number;
   /** Rows in the files written. */
   readonly rowsWritten: number;
   readonly tombstones: number;

@@ -66,11 +66,13 @@ function mayHold(bounds: KeyBounds, key: string): boolean {
  * (a new key) joins the file whose lower bound is the greatest at or below it (else the bucket's
  * first), so new keys do not make a new small file per batch. Returns, per key, the files that
  * may hold it (at most one for a new key; none when its bucket has no file yet), and the union.
+ * With `nearestForNewKeys: false` a key no file may hold gets no file (merge-on-read appends it).
  * Files in `files` without a bucket partition value are never chosen. Pure.
  */
 export function filesForKeys(
   files: readonly AddFile[],
   keysByBucket: ReadonlyMap<number, readonly string[]>,
+  options: { readonly nearestForNewKeys?: boolean } = {},
 ): { readonly byKey: ReadonlyMap<string, readonly AddFile[]>; readonly files: readonly AddFile[] } {
   const inBucket = new Map<number, KeyBounds[]>();
   for (const file of files) {
@@ -93,7 +95,7 @@ export function filesForKeys(
     );
     for (const key of keys) {
       let holding = candidates.filter((bounds) => mayHold(bounds, key)).map((bounds) => bounds.file);
-      if (holding.length === 0 && candidates.length > 0) {
+      if (holding.length === 0 && candidates.length > 0 && options.nearestForNewKeys !== false) {
         let nearest = candidates[0] as KeyBounds;
         for (const bounds of candidates) {
           if (bounds.min !== undefined && compareUtf8(bounds.min, key) <= 0) nearest = bounds;

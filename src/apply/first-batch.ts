@@ -79,6 +79,7 @@ export async function firstBatch(
       name,
       description: `DynamoDB table ${name}, kept by ddb-lake apply`,
       now: clock(),
+      deletionVectors: settings.deletionVectors === true,
     }));
   const load = await loadSnapshotRows(
     pass,
@@ -138,6 +139,8 @@ export async function firstBatch(
     schemaChanges: schemaChangesOf(plan),
     bucketsRewritten: new Set(load.written.adds.map((add) => add.partitionValues['_ddb_bucket'])).size,
     filesRewritten: 0,
+    filesMarked: 0,
+    rowsMarked: 0,
     bytesRewritten: 0,
     filesWritten: load.written.adds.length,
     bytesWritten: load.written.bytes,

@@ -6,7 +6,7 @@ import type { TableKeys } from './key-identity.ts';
 import type { TableLayout } from './table-layout.ts';
 
 /*
- * The first run's flags (--snapshot, --keys, --margin, --deletes, --buckets) are fixed by the
+ * The first run's flags (--snapshot, --keys, --margin, --deletes, --buckets, --deletion-vectors) are fixed by the
  * record of batch 1 when it is planned, and by the table when batch 1 is committed, so that a rerun
  * after a crash builds the same table whatever flags it passes. A later run that passes one of them
  * with another value is told so, instead of having it silently ignored: before batch 1 is
@@ -20,6 +20,7 @@ interface FirstRunSettings {
   readonly marginMs?: number;
   readonly deletes?: 'hard' | 'soft';
   readonly buckets?: number;
+  readonly deletionVectors?: boolean;
 }
 
 function keysFlag(keys: TableKeys): string {
@@ -50,6 +51,8 @@ function differences(options: ApplyOptions, fixed: FirstRunSettings): string[] {
   );
   differ('--deletes', options.deletes, fixed.deletes);
   differ('--buckets', options.buckets?.toString(), fixed.buckets?.toString());
+  const onOff = (value: boolean | undefined) => (value === undefined ? undefined : value ? 'on' : 'off');
+  differ('--deletion-vectors', onOff(options.deletionVectors), onOff(fixed.deletionVectors));
   return found;
 }
 
@@ -71,7 +74,12 @@ function settingsOfRecord(record: BatchRecord): FirstRunSettings {
 export async function assertFirstRunFlags(
   options: ApplyOptions,
   delta: ObjectStore,
-  state: { readonly pending?: BatchRecord; readonly layout?: TableLayout },
+  state: {
+    readonly pending?: BatchRecord;
+    readonly layout?: TableLayout;
+    /** Whether the existing table merges on read (it has deletion vectors enabled). */
+    readonly deletionVectors?: boolean;
+  },
 ): Promise<void> {
   const { pending, layout } = state;
   if (layout === undefined) {
@@ -91,6 +99,7 @@ export async function assertFirstRunFlags(
     marginMs: layout.marginMs,
     deletes: layout.deletes,
     buckets: layout.buckets,
+    ...(state.deletionVectors === undefined ? {} : { deletionVectors: state.deletionVectors }),
   });
   if (found.length === 0) return;
   throw new ApplyRunError(

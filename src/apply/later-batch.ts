@@ -10,7 +10,8 @@ import { winnerItem } from './batch-rows.ts';
 import { supersedes } from './change-order.ts';
 import type { ReducedChange } from './change-reduction.ts';
 import { faultPoint } from './fault-points.ts';
-import { mergeWinners } from './merge.ts';
+import { type MergeOutcome, mergeWinners } from './merge.ts';
+import { type MergeOnReadOutcome, mergeOnRead, mergesOnRead } from './merge-on-read.ts';
 import { SchemaEvolution } from './schema-evolution.ts';
 import type { TableLayout } from './table-layout.ts';
 import { readTombstones } from './tombstones.ts';
@@ -60,18 +61,26 @@ export async function laterBatch(
   for (const winner of kept) evolution.observe(winnerItem(winner, layout.deletes));
   const plan = evolution.result();
   const bad = await quarantineBadLines(context, record.batch, read.badLines);
-  const merged =
-    kept.length === 0
-      ? undefined
-      : await mergeWinners({
-          session,
-          delta,
-          table,
-          shape: { layout: plan.layout, schema: plan.schema },
-          winners: kept,
-          rowsPerFile: rowsPerFileOf(table, options),
-          emit: context.emit,
-        });
+  const mergeOptions = {
+    session,
+    delta,
+    table,
+    shape: { layout: plan.layout, schema: plan.schema },
+    winners: kept,
+    rowsPerFile: rowsPerFileOf(table, options),
+    emit: context.emit,
+  };
+  const onRead = mergesOnRead(table);
+  let merged: MergeOutcome | undefined;
+  let marked: MergeOnReadOutcome | undefined;
+  if (kept.length > 0) {
+    if (onRead) {
+      marked = await mergeOnRead(mergeOptions);
+      merged = marked;
+    } else {
+      merged = await mergeWinners(mergeOptions);
+    }
+  }
   const tombstones = await writeTombstonesOf(
     context,
     record.batch,
@@ -87,6 +96,7 @@ export async function laterBatch(
     plan,
     removed,
     adds,
+    deletionVectors: marked?.marked ?? [],
     batch: record.batch,
     appId: record.appId,
   });
@@ -125,10 +135,12 @@ export async function laterBatch(
     quarantine: bad.location,
     schemaChanges: schemaChangesOf(plan),
     bucketsRewritten: merged?.buckets ?? 0,
-    filesRewritten: removed.length,
-    bytesRewritten: removed.reduce((sum, file) => sum + file.size, 0),
-    filesWritten: adds.length,
-    bytesWritten: merged?.written.bytes ?? 0,
+    filesRewritten: onRead ? 0 : removed.length,
+    bytesRewritten: onRead ? 0 : removed.reduce((sum, file) => sum + file.size, 0),
+    filesWritten: merged?.written.adds.length ?? 0,
+    bytesWritten: (merged?.written.bytes ?? 0) + (marked?.deletionVectorBytes ?? 0),
+    filesMarked: marked?.marked.length ?? 0,
+    rowsMarked: marked?.rowsMarked ?? 0,
     rowsWritten: merged?.written.rows ?? 0,
     tombstones,
     checkpoint: committed.checkpoint,

@@ -31,13 +31,14 @@ import { SYSTEM_COLUMN } from './table-layout.ts';
  */
 
 const OLD = '__ddb_lake_apply_old';
-const CHANGES = '__ddb_lake_apply_changes';
+/** The batch's winners as rows (loadChangeTable), shared with the merge-on-read batch. */
+export const CHANGES = '__ddb_lake_apply_changes';
 const COMPARED = '__ddb_lake_apply_compared';
 /** Columns of the change tables beside the schema's. */
-const OP = '__ddb_op';
-const EXISTED = '__ddb_existed';
-const WAS_DELETED = '__ddb_was_deleted';
-const APPLIES = '__ddb_applies';
+export const OP = '__ddb_op';
+export const EXISTED = '__ddb_existed';
+export const WAS_DELETED = '__ddb_was_deleted';
+export const APPLIES = '__ddb_applies';
 
 export interface MergeOptions {
   readonly session: DuckSession;
@@ -84,13 +85,47 @@ async function oldRowsView(
 }
 
 /** `o."col"` for a column the old schema has, else a typed NULL: files written before a column was added. */
-function oldColumn(field: StructField, old: ReadonlySet<string>, alias: string): string {
+export function oldColumn(field: StructField, old: ReadonlySet<string>, alias: string): string {
   return old.has(field.name)
     ? `${alias}.${q(field.name)} AS ${q(field.name)}`
     : `CAST(NULL AS ${duckdbTypeOf(field.type)}) AS ${q(field.name)}`;
 }
 
-const SYSTEM_NAMES: ReadonlySet<string> = new Set(Object.values(SYSTEM_COLUMN));
+export const SYSTEM_NAMES: ReadonlySet<string> = new Set(Object.values(SYSTEM_COLUMN));
+
+/**
+ * Loads the winners into the DuckDB table CHANGES: each winner's row in the batch's shape plus its
+ * op (`put` or `delete`).
+ */
+export async function loadChangeTable(
+  session: DuckSession,
+  shape: RowShape,
+  winners: readonly ReducedChange[],
+): Promise<void> {
+  const schema = shape.schema;
+  const changeSchema: StructType = {
+    type: 'struct',
+    fields: [
+      ...schema.fields,
+      { name: OP, type: { type: 'primitive', name: 'string' }, nullable: false, metadata: {} },
+    ],
+  };
+  // Spool files when the schema allows (DuckDB parses them in its own threads), else the appender.
+  const changes = await openRowTable(session, CHANGES, changeSchema);
+  try {
+    for (const winner of winners) {
+      // winnerRow returns a fresh object: the op joins it in place (a spread per row cost ~3 % of a
+      // 100,000-change batch, measured).
+      const row = winnerRow(shape, winner) as Record<string, LakeValue>;
+      row[OP] = winner.op;
+      changes.append(row);
+    }
+  } catch (error) {
+    await changes.abandon();
+    throw error;
+  }
+  await changes.close();
+}
 
 /**
  * Merges the winners into the table's files: loads them and the rows of the files that can hold
@@ -115,28 +150,7 @@ export async function mergeWinners(options: MergeOptions): Promise<MergeOutcome>
   const col = (alias: string, name: string) => `${alias}.${q(name)}`;
 
   await oldRowsView(session, delta, table, candidates.files, OLD);
-  const changeSchema: StructType = {
-    type: 'struct',
-    fields: [
-      ...schema.fields,
-      { name: OP, type: { type: 'primitive', name: 'string' }, nullable: false, metadata: {} },
-    ],
-  };
-  // Spool files when the schema allows (DuckDB parses them in its own threads), else the appender.
-  const changes = await openRowTable(session, CHANGES, changeSchema);
-  try {
-    for (const winner of winners) {
-      // winnerRow returns a fresh object: the op joins it in place (a spread per row cost ~3 % of a
-      // 100,000-change batch, measured).
-      const row = winnerRow(shape, winner) as Record<string, LakeValue>;
-      row[OP] = winner.op;
-      changes.append(row);
-    }
-  } catch (error) {
-    await changes.abandon();
-    throw error;
-  }
-  await changes.close();
+  await loadChangeTable(session, shape, winners);
 
   // The versions of the rows the winners meet: only the system columns are read from the files.
   const versionColumns: string[] = [key, SYSTEM_COLUMN.seq, SYSTEM_COLUMN.ts, SYSTEM_COLUMN.source];

@@ -37,6 +37,7 @@ interface ApplyFlags extends AwsFlags {
   deletes?: 'hard' | 'soft';
   maxBad: string;
   buckets?: string;
+  deletionVectors?: 'on' | 'off';
   untilIdle: boolean;
   every?: string;
   replayQuarantine?: string;
@@ -60,13 +61,13 @@ const DESCRIPTION = `Merges the snapshot and the captured change files into the 
 
 First run: the handoff. The snapshot is a full export (native or Scan; --snapshot <export id>, default the newest complete one of the table under AWSDynamoDB/) taken at T (a Scan export: its start). Its items are exact as of T, and every change captured from T − margin on is replayed on top: per key the last change by sequence number wins, so replaying a change the snapshot already holds is harmless. This is only correct when capture ran without a gap from T − margin on; apply checks that first (as ddb-lake plan does) and refuses with exit code 4 and what to do when it did not (take a later export, or repair the window with an incremental export). The first run then creates the table (a column per attribute, types inferred from the snapshot, partitioned by a key-hash bucket), loads the snapshot and applies the changes, as batch 1.
 
-Later runs: the change files (and incremental exports) that no earlier batch took, as one batch. Per key the record with the greatest sequence number wins, duplicates of (key, sequence number) collapse (two with different content are corrupt input: every copy goes to the quarantine naming the others, and neither changes the key, nor does an older record of it in the batch), records older than the row in the table or than the key's tombstone change nothing (a deleted key is never brought back by a late older record), records from before T − margin are skipped. REMOVE deletes the row, or with --deletes soft keeps it with _ddb_deleted (and _ddb_ttl_expired for TTL deletions). Only the data files that can hold a changed key are rewritten (copy-on-write: the table is partitioned by a hash of the key, each bucket's files sorted by key); a new attribute adds a column and a value whose type does not fit its column goes to a column <name>__<TYPE>; the report says which.
+Later runs: the change files (and incremental exports) that no earlier batch took, as one batch. Per key the record with the greatest sequence number wins, duplicates of (key, sequence number) collapse (two with different content are corrupt input: every copy goes to the quarantine naming the others, and neither changes the key, nor does an older record of it in the batch), records older than the row in the table or than the key's tombstone change nothing (a deleted key is never brought back by a late older record), records from before T − margin are skipped. REMOVE deletes the row, or with --deletes soft keeps it with _ddb_deleted (and _ddb_ttl_expired for TTL deletions). No data file is rewritten (merge-on-read): the rows a batch replaces or deletes are marked in deletion vectors of their files, and the new rows are appended as files sorted by key. Only files whose key range can hold a changed key are looked into (the table is partitioned by a hash of the key, each bucket's files sorted by key). Readers must support deletion vectors (Delta reader version 3: Databricks Runtime 12.2 and later, Spark with Delta 2.4 and later, recent delta-rs and DuckDB's delta extension); for older readers, create the table with --deletion-vectors off at the first run, and each batch then rewrites the files that hold its keys (copy-on-write). A new attribute adds a column and a value whose type does not fit its column goes to a column <name>__<TYPE>; the report says which.
 
 Exactly once: every batch has a number. Its list of input files is written beside the table (_ddb_lake/apply/batches/) before its Delta commit, and the commit carries txn(appId, batch). A run killed at any point is simply run again: a batch already in the table is skipped, a batch whose list exists but whose commit does not is rebuilt from exactly that list. Nothing is applied twice, nothing is lost.
 
 The key: the first run fixes the table's key attributes. With --describe-table it reads them from DynamoDB (DescribeTable of --table, with --region and --profile; the DynamoDB endpoint from AWS_ENDPOINT_URL_DYNAMODB, as --endpoint-url here is S3's) and refuses a --keys that differs; without it, --keys or else the change records name them. Either way, before anything is written, sampled change records must hold exactly those attributes as their keys, and the snapshot's first items must each hold them, no two the same key: a wrong key is refused, naming the file and line that contradict it.
 
-First-run flags are fixed: the record of batch 1 keeps --snapshot, --keys, --margin, --deletes and --buckets, and the table keeps them once batch 1 is committed. A later run that passes one of them with another value is refused (exit code 2) and told what is recorded. A batch planned but not committed (a run that failed or was killed) is rebuilt from its record by every run. To plan it again instead, with this run's flags: --replan. When its record lists a change file that is lost for good (or damaged, its records expired from the stream), apply stops (exit code 3) naming the record and the file: restore the file, or re-plan the batch without it with --replan-without <change file key> (repeatable). The new record lists what it dropped, like an accepted quarantine, and the record it replaces is kept beside it as <batch>.superseded-<n>.json; apply --json reports both (dropped, replans). A dropped file that is still there counts as taken; a missing one, if restored later, is applied by a later batch (with --rescan when its partition is settled). Only a batch that is not in the table can be re-planned: a committed batch's records are in the table.
+First-run flags are fixed: the record of batch 1 keeps --snapshot, --keys, --margin, --deletes, --buckets and --deletion-vectors, and the table keeps them once batch 1 is committed. A later run that passes one of them with another value is refused (exit code 2) and told what is recorded. A batch planned but not committed (a run that failed or was killed) is rebuilt from its record by every run. To plan it again instead, with this run's flags: --replan. When its record lists a change file that is lost for good (or damaged, its records expired from the stream), apply stops (exit code 3) naming the record and the file: restore the file, or re-plan the batch without it with --replan-without <change file key> (repeatable). The new record lists what it dropped, like an accepted quarantine, and the record it replaces is kept beside it as <batch>.superseded-<n>.json; apply --json reports both (dropped, replans). A dropped file that is still there counts as taken; a missing one, if restored later, is applied by a later batch (with --rescan when its partition is settled). Only a batch that is not in the table can be re-planned: a committed batch's records are in the table.
 
 Listing stays fast as the history grows: a change file lands in the partition dt=<UTC date of its first record>, and capture can only write records the stream still holds (24 hours), so two days after a batch's start every partition dated before then is settled: all its files are taken, and later batches neither list it nor read the old batch lists (each batch writes a small index of what is taken under _ddb_lake/apply/taken/). A change file restored from a backup, or written by hand, into a settled partition is therefore not picked up by itself: run apply --rescan once, which lists every partition and reads every batch list, as the first batch does. (Change files written by ddb-lake quarantine replay are taken whatever their partition.)
 
@@ -141,6 +142,12 @@ export function registerApplyCommand(program: Command, context: CommandContext):
           ).choices(['hard', 'soft']),
         )
         .option('--buckets <n>', 'first run: key-hash buckets (the partition column), default 16')
+        .addOption(
+          new Option(
+            '--deletion-vectors <mode>',
+            'first run: on (default) merges on read with deletion vectors; off rewrites files (copy-on-write) for readers without deletion vectors',
+          ).choices(['on', 'off']),
+        )
         .option('--max-bad <n>', 'bad lines tolerated per batch before it fails', '0')
         .option('--until-idle', 'apply batch after batch until no new input is left', false)
         .option(
@@ -243,6 +250,9 @@ export function registerApplyCommand(program: Command, context: CommandContext):
             ...(marginMs === undefined ? {} : { marginMs }),
             ...(flags.deletes === undefined ? {} : { deletes: flags.deletes }),
             ...(buckets === undefined ? {} : { buckets }),
+            ...(flags.deletionVectors === undefined
+              ? {}
+              : { deletionVectors: flags.deletionVectors === 'on' }),
           };
           // --rescan is for the next batch planned: a rebuilt batch plans nothing and does not use it up.
           let rescan = flags.rescan;
@@ -532,7 +542,9 @@ function renderApplied(r: AppliedBatch, output: Output): void {
   line(
     r.snapshot !== null
       ? `  files       ${count(r.filesWritten)} file(s) in ${count(r.bucketsRewritten)} bucket(s), ${size(r.bytesWritten)}, ${count(r.rowsWritten)} rows`
-      : `  files       ${count(r.filesRewritten)} file(s) of ${size(r.bytesRewritten)} in ${count(r.bucketsRewritten)} bucket(s) rewritten as ${count(r.filesWritten)} file(s) of ${size(r.bytesWritten)} (${count(r.rowsWritten)} rows)`,
+      : r.filesMarked > 0 || (r.filesRewritten === 0 && r.filesWritten > 0)
+        ? `  files       ${count(r.rowsMarked)} row(s) marked deleted in ${count(r.filesMarked)} file(s); ${count(r.filesWritten)} file(s) of ${count(r.rowsWritten)} rows appended in ${count(r.bucketsRewritten)} bucket(s); ${size(r.bytesWritten)} written`
+        : `  files       ${count(r.filesRewritten)} file(s) of ${size(r.bytesRewritten)} in ${count(r.bucketsRewritten)} bucket(s) rewritten as ${count(r.filesWritten)} file(s) of ${size(r.bytesWritten)} (${count(r.rowsWritten)} rows)`,
   );
   if (r.tombstones > 0) line(`  tombstones  ${count(r.tombstones)}`);
   if (r.checkpoint !== 'not-due') line(`  checkpoint  ${r.checkpoint}`);
