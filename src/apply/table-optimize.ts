@@ -33,6 +33,9 @@ export interface OptimizeTableOptions {
 
 export type { OptimizedBucket, OptimizeOutcome } from './optimize-buckets.ts';
 
+/** What an optimize did, with the thresholds it planned by (the defaults with the options on top). */
+export type OptimizeTableResult = OptimizeOutcome & { readonly thresholds: OptimizeThresholds };
+
 async function lakeTable(delta: ObjectStore, engine: DeltaEngine): Promise<Snapshot> {
   const table = await loadSnapshot(delta, engine);
   assertLakeTable(table);
@@ -76,7 +79,7 @@ function assertLakeTable(table: Snapshot): void {
  *   optimizeBuckets; DeltaTableNotFoundError when there is no table; the scan's, writer's and
  *   commit's errors.
  */
-export async function optimizeTable(options: OptimizeTableOptions): Promise<OptimizeOutcome> {
+export async function optimizeTable(options: OptimizeTableOptions): Promise<OptimizeTableResult> {
   const clock = options.now ?? Date.now;
   const emit = options.onEvent ?? (() => {});
   const session = options.session ?? (await DuckSession.open());
@@ -97,8 +100,8 @@ export async function optimizeTable(options: OptimizeTableOptions): Promise<Opti
         dryRun: options.dryRun === true,
         buckets: plans.map(bucketSummary),
       });
-      if (options.dryRun === true) return plannedOutcome(table, plans, 'dry-run');
-      return await optimizeBuckets({
+      if (options.dryRun === true) return { ...plannedOutcome(table, plans, 'dry-run'), thresholds };
+      const outcome = await optimizeBuckets({
         session,
         delta: options.delta,
         engine,
@@ -107,6 +110,7 @@ export async function optimizeTable(options: OptimizeTableOptions): Promise<Opti
         onEvent: emit,
         now: clock,
       });
+      return { ...outcome, thresholds };
     } finally {
       await lease?.release();
     }
@@ -139,18 +143,19 @@ export interface OptimizeAfterBatchOptions {
  * or `table optimize`) finds the same buckets due.
  * @throws OptimizeError for a threshold out of range, or as optimizeBuckets.
  */
-export async function optimizeAfterBatch(options: OptimizeAfterBatchOptions): Promise<OptimizeOutcome> {
+export async function optimizeAfterBatch(options: OptimizeAfterBatchOptions): Promise<OptimizeTableResult> {
   const emit = options.onEvent ?? (() => {});
   const { table } = options;
   assertLakeTable(table);
-  const plans = bucketsToOptimize(table, thresholdsOf(table, options.thresholds), options.buckets);
+  const thresholds = thresholdsOf(table, options.thresholds);
+  const plans = bucketsToOptimize(table, thresholds, options.buckets);
   emit({
     code: OptimizeEventCode.planned,
     version: table.version,
     dryRun: false,
     buckets: plans.map(bucketSummary),
   });
-  return optimizeBuckets({
+  const outcome = await optimizeBuckets({
     session: options.session,
     delta: options.delta,
     engine: options.engine,
@@ -160,4 +165,5 @@ export async function optimizeAfterBatch(options: OptimizeAfterBatchOptions): Pr
     onEvent: emit,
     ...(options.now === undefined ? {} : { now: options.now }),
   });
+  return { ...outcome, thresholds };
 }

@@ -101,7 +101,11 @@ describe('ddb-lake table optimize', () => {
       outcome: 'nothing-to-do',
       version: null,
       filesRemoved: 0,
+      thresholds: { deletedShare: 0.2, maxSmallFiles: 4, smallFileRows: 5 },
     });
+    const human = await runDdbLake(['table', 'optimize', '--delta', table.store.rootDir]);
+    expect(human.stdout).toContain('Nothing to optimize');
+    expect(human.stdout).toContain('no bucket holds more than 4 small files (fewer than 5 rows)');
   });
 
   it('--dry-run --json lists the buckets it would rewrite and changes nothing', async () => {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { OptimizeEventCode } from '../../apply/optimize-events.ts';
 import { DEFAULT_DELETED_SHARE, DEFAULT_MAX_SMALL_FILES } from '../../apply/optimize-plan.ts';
-import { type OptimizeOutcome, optimizeTable } from '../../apply/table-optimize.ts';
+import { type OptimizeTableResult, optimizeTable } from '../../apply/table-optimize.ts';
 import { describeTable, type TableDescription } from '../../delta/describe.ts';
 import type { DeltaEngine } from '../../delta/engine.ts';
 import { type HistoryEntry, tableHistory } from '../../delta/history.ts';
@@ -233,10 +233,10 @@ function shareOf(value: string): number {
   return parsed;
 }
 
-function printOptimize(output: Output, result: OptimizeOutcome, tableUrl: string): void {
+function printOptimize(output: Output, result: OptimizeTableResult, tableUrl: string): void {
   if (result.outcome === 'nothing-to-do') {
     output.result(
-      `Nothing to optimize in ${tableUrl} (version ${result.readVersion}): no file passes the deleted share and no bucket holds too many small files.`,
+      `Nothing to optimize in ${tableUrl} (version ${result.readVersion}): no file has a deleted share of ${result.thresholds.deletedShare} or more, and no bucket holds more than ${result.thresholds.maxSmallFiles} small files (fewer than ${count(result.thresholds.smallFileRows)} rows).`,
     );
     return;
   }
