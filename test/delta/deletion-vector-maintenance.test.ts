@@ -30,7 +30,13 @@ const NOW = Date.UTC(2026, 0, 15);
 
 const ROWS = ['a', 'b', 'c', 'd', 'e'].map((pk, i) => ({ pk, amount: `${i}.5`, qty: i }));
 
-async function dvTable(): Promise<{ store: LocalFolderStore; snapshot: Snapshot }> {
+/** A table with deletion vectors and two data files: `first` holds a..e, `second` a2..e2. */
+async function dvTable(): Promise<{
+  store: LocalFolderStore;
+  snapshot: Snapshot;
+  first: string;
+  second: string;
+}> {
   const store = await workspace.store('dv-maintenance');
   const engine = await workspace.engine();
   const created = await createTable(store, {
@@ -47,7 +53,12 @@ async function dvTable(): Promise<{ store: LocalFolderStore; snapshot: Snapshot 
   await commit(store, engine, startTransaction(created).addFiles([...first, ...second]), {
     now: NOW - 40 * DAY,
   });
-  return { store, snapshot: await loadSnapshot(store, engine) };
+  return {
+    store,
+    snapshot: await loadSnapshot(store, engine),
+    first: (first[0] as AddFile).path,
+    second: (second[0] as AddFile).path,
+  };
 }
 
 /** Gives the file at `path` the vector `deletionVector` in a commit at `at`; returns the new snapshot. */
@@ -80,8 +91,7 @@ async function setAge(store: LocalFolderStore, key: string, at: number): Promise
 
 describe('vacuum with deletion vectors', () => {
   it('deletes vector files of expired tombstones and old orphans; keeps those of active files, live tombstones and young files', async () => {
-    const { store, snapshot } = await dvTable();
-    const filePath = (snapshot.files[0] as AddFile).path;
+    const { store, snapshot, first: filePath, second: otherPath } = await dvTable();
     const key = (dv: DeletionVectorDescriptor) => deletionVectorFileKey(dv, store.url);
     const file = { inlineMaxBytes: 0 };
     // 30 days ago: the first vector; 20 days ago it is replaced (its tombstone expires after 7 days).
@@ -93,8 +103,7 @@ describe('vacuum with deletion vectors', () => {
     const third = await writeDeletionVector(store, [0n, 1n, 3n], file);
     current = await mark(store, current, filePath, third, NOW - DAY);
     // An inline vector on the other file references no file at all.
-    const other = current.files.find((f) => f.path !== filePath) as AddFile;
-    current = await mark(store, current, other.path, await writeDeletionVector(store, [2n]), NOW - DAY);
+    current = await mark(store, current, otherPath, await writeDeletionVector(store, [2n]), NOW - DAY);
     // Vectors written and never committed: one old, one written just now (a writer about to commit).
     const orphan = await writeDeletionVector(store, [4n], { ...file, randomPrefixLength: 2 });
     const young = await writeDeletionVector(store, [4n], file);
