@@ -83,7 +83,7 @@ async function tableAfterBatches(batches: number, deletionVectors: boolean): Pro
   applied(await applyBatch({ landing, delta, table: TABLE, now: sampleClock, buckets: 2, deletionVectors }));
   for (let b = 1; b <= batches; b++) {
     await capture(landing, laterBatch(b));
-    applied(await applyBatch({ landing, delta, table: TABLE, now: sampleClock }));
+    applied(await applyBatch({ landing, delta, table: TABLE, now: sampleClock, autoOptimize: false }));
   }
   return delta;
 }
@@ -132,7 +132,7 @@ describe('optimize after apply batches', () => {
     applied(await applyBatch({ landing, delta, table: TABLE, now: sampleClock, buckets: 2 }));
     for (let b = 1; b <= 6; b++) {
       await capture(landing, laterBatch(b));
-      applied(await applyBatch({ landing, delta, table: TABLE, now: sampleClock }));
+      applied(await applyBatch({ landing, delta, table: TABLE, now: sampleClock, autoOptimize: false }));
     }
     expect((await optimizeTable({ delta })).outcome).toBe('optimized');
     await capture(landing, laterBatch(7));
