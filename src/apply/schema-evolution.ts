@@ -120,7 +120,8 @@ function conflictReason(
     return `NULL values cannot be told from an absent attribute in the ${shown}; kept as null in "${target}"`;
   if (type === kind)
     return `${type} values with more digits or scale than the ${shown} holds; kept as exact number text in "${target}"`;
-  const kept = type === 'S' ? 'as their own text' : type === 'N' ? 'as exact number text' : 'as plain JSON text';
+  const kept =
+    type === 'S' ? 'as their own text' : type === 'N' ? 'as exact number text' : 'as plain JSON text';
   return `${type} values do not fit the ${shown} (it holds ${kind}); kept ${kept} in "${target}"`;
 }
 
@@ -254,7 +255,11 @@ export class SchemaEvolution {
         rows: conflicting.reduce((rows, [, count]) => rows - count, column.presentCount),
       });
       for (const [conflictType, rows] of conflicting) {
-        pending.set(`${column.name}\u0000${conflictType}`, { attribute: column.name, type: conflictType, rows });
+        pending.set(`${column.name}\u0000${conflictType}`, {
+          attribute: column.name,
+          type: conflictType,
+          rows,
+        });
       }
     }
 

@@ -43,7 +43,18 @@ import { TableLayoutError } from './model-errors.ts';
  */
 export type ColumnKind = 'S' | 'N' | 'B' | 'BOOL' | 'SS' | 'NS' | 'BS' | 'M' | 'L' | 'JSON';
 
-export const COLUMN_KINDS: readonly ColumnKind[] = ['S', 'N', 'B', 'BOOL', 'SS', 'NS', 'BS', 'M', 'L', 'JSON'];
+export const COLUMN_KINDS: readonly ColumnKind[] = [
+  'S',
+  'N',
+  'B',
+  'BOOL',
+  'SS',
+  'NS',
+  'BS',
+  'M',
+  'L',
+  'JSON',
+];
 
 /** `hard`: a REMOVE deletes the row; `soft`: the row stays with `_ddb_deleted = true`. */
 export type DeletesMode = 'hard' | 'soft';

@@ -1,15 +1,21 @@
-import { type AttributeValue, attributeType, DYNAMO_TYPES, type DynamoType, type Item } from './attribute-value.ts';
+import {
+  type AttributeValue,
+  attributeType,
+  DYNAMO_TYPES,
+  type DynamoType,
+  type Item,
+} from './attribute-value.ts';
 import {
   arrayType,
   DECIMAL_PRECISION,
   decimalType,
-  MAX_DECIMAL_SCALE,
   LAKE_BIGINT,
   LAKE_BINARY,
   LAKE_BOOLEAN,
   LAKE_STRING,
   type LakeType,
   lakeTypeSql,
+  MAX_DECIMAL_SCALE,
 } from './lake-type.ts';
 import { type NumberShape, numberShape } from './number.ts';
 
@@ -194,7 +200,10 @@ function observeNS(stats: MutableNumberStats, texts: readonly string[]): void {
   observeValue(stats, scale, integerDigits, int64);
 }
 
-function mergeNumberStats(into: MutableNumberStats | null, from: NumberStats | null): MutableNumberStats | null {
+function mergeNumberStats(
+  into: MutableNumberStats | null,
+  from: NumberStats | null,
+): MutableNumberStats | null {
   if (from === null) return into;
   const stats = into ?? emptyNumberStats();
   stats.count += from.count;
