@@ -118,8 +118,10 @@ function conflictReason(
   const shown = `${deltaTypeText(columnType)} column "${column}"`;
   if (type === 'NULL')
     return `NULL values cannot be told from an absent attribute in the ${shown}; kept as null in "${target}"`;
-  if (type === kind)
-    return `${type} values with more digits or scale than the ${shown} holds; kept as exact number text in "${target}"`;
+  if (type === kind) {
+    const kept = type === 'NS' ? 'as plain JSON arrays of exact numbers' : 'as exact number text';
+    return `${type} values with more digits or scale than the ${shown} holds; kept ${kept} in "${target}"`;
+  }
   const kept =
     type === 'S' ? 'as their own text' : type === 'N' ? 'as exact number text' : 'as plain JSON text';
   return `${type} values do not fit the ${shown} (it holds ${kind}); kept ${kept} in "${target}"`;

@@ -253,7 +253,7 @@ export function numberLakeType(stats: NumberStats): {
     type,
     held,
     note:
-      `${plural(left, 'value')} of ${stats.values} need more than ${lakeTypeSql(type)} holds ` +
+      `${plural(left, 'value')} of ${stats.values} ${left === 1 ? 'needs' : 'need'} more than ${lakeTypeSql(type)} holds ` +
       `(numbers with up to ${plural(stats.maxScale, 'decimal place')} and ` +
       `${plural(stats.maxIntegerDigits, 'integer digit')}; a number column has a scale of at most ` +
       `${MAX_DECIMAL_SCALE}); they are kept as exact number text in the conflict column`,

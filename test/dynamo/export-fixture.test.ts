@@ -109,7 +109,7 @@ describe('the sample native export', () => {
     ]);
     expect(total.conflict?.reason).toMatch(/N in 2 items and S in 1 item; the column holds N/);
     expect(byName.get('qty')!.numbers).toMatchObject({ maxScale: 37, maxIntegerDigits: 1, decimalCount: 1 });
-    expect(byName.get('qty')!.notes.join()).toMatch(/1 value of 2 need more than bigint holds/);
+    expect(byName.get('qty')!.notes.join()).toMatch(/1 value of 2 needs more than bigint holds/);
     expect(byName.get('scores')!.setNumbers).toMatchObject({ maxScale: 130, values: 1 });
     expect(byName.get('lines')!.encoding).toBe('plain-json');
     expect(byName.get('meta')!.encoding).toBe('plain-json');

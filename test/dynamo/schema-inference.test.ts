@@ -71,7 +71,7 @@ describe('schema inference maps each DynamoDB type to its lake type', () => {
     expect(lakeTypeSql(x.lakeType)).toBe('decimal(38,1)');
     expect(x.notHeld).toBe(1);
     expect(x.notes.join()).toMatch(
-      /1 value of 2 need more than decimal\(38,1\) holds \(numbers with up to 37 decimal places and 1 integer digit; a number column has a scale of at most 18\)/,
+      /1 value of 2 needs more than decimal\(38,1\) holds \(numbers with up to 37 decimal places and 1 integer digit; a number column has a scale of at most 18\)/,
     );
   });
 
