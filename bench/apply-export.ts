@@ -182,12 +182,10 @@ export function duckdbSqlType(type: LakeType): string {
 
 /** The DynamoDB type tag an attribute's column takes its value from (for arrays: the set's tag). */
 function typeTag(column: BenchColumn): string {
-  const { lakeType, encoding } = column;
+  const { lakeType } = column;
   if (lakeType.kind === 'array') {
-    if (encoding === 'number-text') return 'NS';
     return lakeType.element.kind === 'binary' ? 'BS' : lakeType.element.kind === 'string' ? 'SS' : 'NS';
   }
-  if (encoding === 'number-text') return 'N';
   switch (lakeType.kind) {
     case 'string':
       return 'S';

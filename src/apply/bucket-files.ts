@@ -180,7 +180,7 @@ export async function writeBuckets(
 
 /**
  * Writes the rows of the DuckDB table `table` for each bucket of `buckets` (ascending) under
- * `_ddb_bucket=<b>/`, in the table's order, as files of at most `rowsPerFile` rows; a bucket
+ * `ddb_bucket=<b>/` (partition-path.ts), in the table's order, as files of at most `rowsPerFile` rows; a bucket
  * without rows writes nothing. The table must hold every column of `schema` in its DuckDB type
  * and have been filled sorted by `_ddb_bucket`, then `_ddb_key` (CREATE TABLE … AS … ORDER BY), so
  * each file is sorted by key; unlike `writeBucketQueries` no bucket is sorted again.
@@ -224,7 +224,7 @@ export async function writeBucketTable(
 
 /**
  * Writes, for each bucket of `buckets` (ascending), the rows of the query `sourceOf(bucket)` under
- * `_ddb_bucket=<b>/` as files of at most `rowsPerFile` rows, in the query's order (the query sorts
+ * `ddb_bucket=<b>/` (partition-path.ts) as files of at most `rowsPerFile` rows, in the query's order (the query sorts
  * by `_ddb_key`). `atMost` bounds a bucket's rows from above (a bucket above `rowsPerFile` is
  * split; one at or below it is written in one statement without a staging copy); a bucket whose
  * query has no rows writes nothing. Returns the `add` actions in bucket order; progress events as

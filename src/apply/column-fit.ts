@@ -4,11 +4,13 @@ import { numberShape } from '../dynamo/number.ts';
 import type { ColumnKind } from './table-layout.ts';
 
 /*
- * Whether a value fits its attribute's column (shared notes, "Lake table layout"): a column of kind
- * JSON takes every value (as plain JSON text, NULL as `null`); any other column takes values of its
- * own DynamoDB type that its Delta type holds exactly. Everything else — another type, NULL (a null
- * cell means "attribute absent"), a number with more scale or digits than the column holds — goes
- * to a conflict column. One place decides this, for schema evolution and for the rows alike.
+ * Whether a value fits its attribute's column (DESIGN.md "Lake table"): a column takes values of its
+ * own DynamoDB type that its Delta type holds exactly (an M column only maps, an L column only
+ * lists). Everything else — another type, NULL (a null cell means "attribute absent"), a number
+ * with more scale or digits than the column holds — goes to a conflict column. A column of kind
+ * JSON, which only tables written before one type per column have, takes every value (as plain
+ * JSON text, NULL as `null`). One place decides this, for schema inference (numberLakeType counts
+ * values by the same rule), schema evolution and the rows alike.
  */
 
 /**

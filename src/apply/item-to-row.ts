@@ -7,7 +7,7 @@ import { normalizeNumber, sortNumbers } from '../dynamo/number.ts';
 import { compareUtf8, valueToPlainJson } from '../dynamo/plain-json.ts';
 import { valueFits } from './column-fit.ts';
 import { RowShapeError } from './model-errors.ts';
-import type { ColumnKind, TableLayout } from './table-layout.ts';
+import type { ColumnKind, ConflictColumn, TableLayout } from './table-layout.ts';
 
 /*
  * An item as the attribute and conflict cells of its lake row (lake-value.ts gives the JS form of
@@ -16,8 +16,9 @@ import type { ColumnKind, TableLayout } from './table-layout.ts';
  *   S → string   N → bigint (long column) | exact decimal text with the column's scale | canonical
  *   number text (string column)   B → Uint8Array   BOOL → boolean   SS → string[] (UTF-8 order)
  *   NS → elements typed as the column's element type (by value)   BS → Uint8Array[] (byte order)
- *   JSON column → the value's plain JSON text (M, L, NULL as `null`, any type)
- *   a value that does not fit (column-fit.ts) → its conflict column: plain JSON text
+ *   M, L → the value's plain JSON text   JSON column (older tables) → plain JSON text of any value
+ *   a value that does not fit (column-fit.ts) → its conflict column: an S as its own text (older
+ *   tables' S conflict columns: JSON-quoted), any other type as plain JSON text (NULL as `null`)
  *
  * Sets are written in their canonical order, so one item always gives the same row.
  */
@@ -29,7 +30,7 @@ export interface AttributeCodec {
   readonly kind: ColumnKind;
   readonly type: DeltaType;
   /** Conflict columns of this attribute by DynamoDB type. */
-  readonly conflicts: ReadonlyMap<DynamoType, string>;
+  readonly conflicts: ReadonlyMap<DynamoType, ConflictColumn>;
 }
 
 /** The attributes of a layout, checked against a schema. */
@@ -60,7 +61,7 @@ export function rowCodec(layout: TableLayout, schema: StructType): RowCodec {
     }
     return type;
   };
-  const conflicts = new Map<string, Map<DynamoType, string>>();
+  const conflicts = new Map<string, Map<DynamoType, ConflictColumn>>();
   for (const conflict of layout.conflictColumns) {
     const type = typeOf(conflict.column, 'conflict');
     if (type.type !== 'primitive' || type.name !== 'string') {
@@ -73,7 +74,7 @@ export function rowCodec(layout: TableLayout, schema: StructType): RowCodec {
       byType = new Map();
       conflicts.set(conflict.attribute, byType);
     }
-    byType.set(conflict.type, conflict.column);
+    byType.set(conflict.type, conflict);
   }
   const codec = new Map<string, AttributeCodec>();
   for (const [attribute, column] of layout.columns) {
@@ -129,6 +130,8 @@ function numberCell(text: string, type: DeltaType): LakeValue {
 function cellOf(value: AttributeValue, codec: AttributeCodec): LakeValue {
   switch (codec.kind) {
     case 'JSON':
+    case 'M':
+    case 'L':
       return valueToPlainJson(value, codec.attribute);
     case 'S':
       return (value as { S: string }).S;
@@ -147,6 +150,12 @@ function cellOf(value: AttributeValue, codec: AttributeCodec): LakeValue {
     case 'BS':
       return (value as { BS: readonly string[] }).BS.slice().sort(compareBase64Bytes).map(base64ToBytes);
   }
+}
+
+/** The cell of a value in its conflict column: an S as its own text when the column says so, else plain JSON. */
+export function conflictCell(value: AttributeValue, conflict: ConflictColumn): string {
+  if (conflict.encoding === 'text' && 'S' in value) return value.S;
+  return valueToPlainJson(value, conflict.attribute);
 }
 
 /**
@@ -173,14 +182,14 @@ export function itemToRow(item: Item, layout: TableLayout, schema: StructType): 
       row[attributeCodec.column] = cellOf(value, attributeCodec);
       continue;
     }
-    const column = attributeCodec.conflicts.get(type);
-    if (column === undefined) {
+    const conflict = attributeCodec.conflicts.get(type);
+    if (conflict === undefined) {
       throw new RowShapeError(
         `The ${type} value of the attribute ${JSON.stringify(attribute)} does not fit its ${deltaTypeText(attributeCodec.type)} column ${JSON.stringify(attributeCodec.column)} and the table has no conflict column for ${type}; evolve the schema over the batch's items (SchemaEvolution) before converting them to rows.`,
       );
     }
-    row[column] = valueToPlainJson(value, attribute);
-    conflicts.push({ attribute, type, column });
+    row[conflict.column] = conflictCell(value, conflict);
+    conflicts.push({ attribute, type, column: conflict.column });
   }
   return { row, conflicts };
 }

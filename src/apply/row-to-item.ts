@@ -12,7 +12,8 @@ import type { TableLayout } from './table-layout.ts';
  * DynamoDB item a lake row stands for — exactly `itemToPlainJson` of the item the row was written
  * from, so `verify` and the tests compare a table with DynamoDB key by key as text. Decimal cells
  * come back as canonical numbers ("3.00" → 3), sets in their canonical order, binary as base64,
- * JSON and conflict cells as the plain JSON they hold.
+ * M, L, JSON and conflict cells as the plain JSON they hold (an S conflict column of `text`
+ * encoding holds the string itself, which is quoted here).
  */
 
 function wrong(codec: AttributeCodec, column: string, what: string): RowShapeError {
@@ -53,6 +54,8 @@ function bytesOf(cell: LakeValue, codec: AttributeCodec): string {
 function cellText(cell: LakeValue, codec: AttributeCodec): string {
   switch (codec.kind) {
     case 'JSON':
+    case 'M':
+    case 'L':
       if (typeof cell !== 'string') throw wrong(codec, codec.column, 'is not JSON text');
       return cell;
     case 'S':
@@ -108,10 +111,11 @@ export function rowToPlainItem(row: LakeRow, layout: TableLayout, schema: Struct
       text = cellText(cell, attributeCodec);
       from = attributeCodec.column;
     }
-    for (const column of attributeCodec.conflicts.values()) {
+    for (const conflict of attributeCodec.conflicts.values()) {
+      const column = conflict.column;
       const conflictCell = row[column];
       if (conflictCell === undefined || conflictCell === null) continue;
-      if (typeof conflictCell !== 'string') throw wrong(attributeCodec, column, 'is not JSON text');
+      if (typeof conflictCell !== 'string') throw wrong(attributeCodec, column, 'is not text');
       if (text !== undefined) {
         throw wrong(
           attributeCodec,
@@ -119,7 +123,7 @@ export function rowToPlainItem(row: LakeRow, layout: TableLayout, schema: Struct
           `holds a value while the column ${JSON.stringify(from)} holds one too`,
         );
       }
-      text = conflictCell;
+      text = conflict.encoding === 'text' ? JSON.stringify(conflictCell) : conflictCell;
       from = column;
     }
     if (text !== undefined) attributes.push([attributeCodec.attribute, text]);

@@ -17,6 +17,7 @@ import {
   CONFLICT_COLUMN_TYPE,
   type ColumnKind,
   type ConflictColumn,
+  conflictEncodingOf,
   layoutSchema,
   type TableLayout,
 } from './table-layout.ts';
@@ -25,14 +26,17 @@ import {
  * Schema evolution without loss (issue 6, "Schema evolution"; DESIGN.md "Lake table"): over the
  * items a batch writes, which columns the table needs that it does not have.
  *
- * - A new attribute adds a column, typed by SchemaInference over its values in the batch
- *   (deltaTypeOfLakeType of the inferred lake type); several types, M, L or only NULL make it a
- *   JSON column (plain JSON text). New attributes get their names in UTF-8 order of the attribute
- *   names, so the result does not depend on the order the items were seen in.
+ * - A new attribute adds a column of one type, typed by SchemaInference over its values in the
+ *   batch: the attribute's dominant type (deltaTypeOfLakeType of the inferred lake type; M and L as
+ *   plain JSON text of that type; only NULL: string). Its values of other types, its NULLs and its
+ *   numbers the column does not hold go to conflict columns in this same batch, as a later batch's
+ *   would. New attributes get their names in UTF-8 order of the attribute names, so the result
+ *   does not depend on the order the items were seen in.
  * - A value that does not fit its attribute's column (column-fit.ts) needs the conflict column
- *   `<column>__<TYPE>` (string, plain JSON text; `_2`, `_3`, … when the name is taken); a value
- *   that fits never creates one. An N that fits no existing long/decimal column goes to
- *   `<column>__N`; NULL in a typed column goes to `<column>__NULL`.
+ *   `<column>__<TYPE>` (string: an S as its own text, others plain JSON text; `_2`, `_3`, … when
+ *   the name is taken); a value that fits never creates one. An N that fits no long/decimal column
+ *   goes to `<column>__N` as exact number text; NULL goes to `<column>__NULL`. Columns of kind JSON
+ *   (tables written before one type per column) take every value, as they did.
  * - Columns are never dropped, renamed or retyped; new columns come after the existing ones.
  * Memory: one small record per distinct attribute and per (attribute, type) conflict.
  */
@@ -86,13 +90,22 @@ export interface EvolutionSummary {
 
 const TYPE_ORDER = new Map<DynamoType, number>(DYNAMO_TYPES.map((type, index) => [type, index]));
 
-/** The kind of a column created from an inferred column (table-layout.ts, `ddb_lake.columnKinds`). */
+/**
+ * The kind of a column created from an inferred column (table-layout.ts, `ddb_lake.columnKinds`):
+ * its one DynamoDB type; never JSON, which only older tables have.
+ */
 function kindOf(column: InferredColumn): ColumnKind {
-  if (column.encoding === 'plain-json') return 'JSON';
-  const seen = Object.keys(column.typeCounts).filter((type) => type !== 'NULL') as DynamoType[];
-  const only = seen.length === 1 ? seen[0] : undefined;
-  if (only === undefined || only === 'NULL' || only === 'M' || only === 'L') return 'JSON';
-  return only;
+  return column.valueType === 'NULL' ? 'S' : column.valueType;
+}
+
+/** The values of a new column that go to its conflict columns: other types, NULL, numbers it does not hold. */
+function newColumnConflicts(column: InferredColumn, kind: ColumnKind): [DynamoType, number][] {
+  const conflicts: [DynamoType, number][] = [];
+  for (const [type, count] of Object.entries(column.typeCounts) as [DynamoType, number][]) {
+    if (type !== kind && count > 0) conflicts.push([type, count]);
+  }
+  if (column.notHeld > 0) conflicts.push([kind as DynamoType, column.notHeld]);
+  return conflicts;
 }
 
 function conflictReason(
@@ -105,9 +118,13 @@ function conflictReason(
   const shown = `${deltaTypeText(columnType)} column "${column}"`;
   if (type === 'NULL')
     return `NULL values cannot be told from an absent attribute in the ${shown}; kept as null in "${target}"`;
-  if (type === kind)
-    return `${type} values with more digits or scale than the ${shown} holds; kept as exact number text in "${target}"`;
-  return `${type} values do not fit the ${shown} (it holds ${kind}); kept as plain JSON text in "${target}"`;
+  if (type === kind) {
+    const kept = type === 'NS' ? 'as plain JSON arrays of exact numbers' : 'as exact number text';
+    return `${type} values with more digits or scale than the ${shown} holds; kept ${kept} in "${target}"`;
+  }
+  const kept =
+    type === 'S' ? 'as their own text' : type === 'N' ? 'as exact number text' : 'as plain JSON text';
+  return `${type} values do not fit the ${shown} (it holds ${kind}); kept ${kept} in "${target}"`;
 }
 
 /**
@@ -226,23 +243,24 @@ export class SchemaEvolution {
       const name = columns.get(column.name) as string;
       taken.add(columnNameKey(name));
       const kind = kindOf(column);
-      const type = kind === 'JSON' ? CONFLICT_COLUMN_TYPE : deltaTypeOfLakeType(column.lakeType);
+      const type = deltaTypeOfLakeType(column.lakeType);
       kinds.set(column.name, kind);
       types.set(name, type);
       const notes = column.notes.length > 0 ? ` (${column.notes.join('; ')})` : '';
+      const conflicting = newColumnConflicts(column, kind);
       changes.push({
         change: 'column-added',
         attribute: column.name,
         column: name,
         type: deltaTypeText(type),
-        reason: `new attribute${kind === 'JSON' ? ', kept as plain JSON text' : `, ${kind} values`}${notes}`,
-        rows: column.presentCount,
+        reason: `new attribute, ${kind} values${kind === 'M' || kind === 'L' ? ' as plain JSON text' : ''}${notes}`,
+        rows: conflicting.reduce((rows, [, count]) => rows - count, column.presentCount),
       });
-      if (kind !== 'JSON' && column.nullCount > 0) {
-        pending.set(`${column.name}\u0000NULL`, {
+      for (const [conflictType, rows] of conflicting) {
+        pending.set(`${column.name}\u0000${conflictType}`, {
           attribute: column.name,
-          type: 'NULL',
-          rows: column.nullCount,
+          type: conflictType,
+          rows,
         });
       }
     }
@@ -265,7 +283,12 @@ export class SchemaEvolution {
         target = stem;
         for (let suffix = 2; taken.has(columnNameKey(target)); suffix++) target = `${stem}_${suffix}`;
         taken.add(columnNameKey(target));
-        conflictColumns.push({ attribute: need.attribute, type: need.type, column: target });
+        conflictColumns.push({
+          attribute: need.attribute,
+          type: need.type,
+          column: target,
+          encoding: conflictEncodingOf(need.type),
+        });
         const kind = kinds.get(need.attribute) as ColumnKind;
         const columnType = types.get(column) ?? (this.#codec.get(need.attribute)?.type as DeltaType);
         conflictChanges.push({

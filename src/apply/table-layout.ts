@@ -23,28 +23,59 @@ import { TableLayoutError } from './model-errors.ts';
  *   ddb_lake.appId            "ddb-lake-apply"                         the txn appId
  *   ddb_lake.columnNames      [["attr","column"], …]                   column-names.ts
  *   ddb_lake.columnKinds      [["attr","N"], …]                        what each attribute column holds
- *   ddb_lake.conflictColumns  [["attr","S","attr__S"], …]              values that fit no column
+ *   ddb_lake.conflictColumns  [["attr","N","attr__N"],                 values that fit no column
+ *                              ["attr","S","attr__S","text"], …]
  *
  * `ddb_lake.columnKinds` says what an attribute column holds, which its Delta type alone does not
- * tell (a string column may hold S values, numbers as text, or plain JSON): the DynamoDB type whose
- * values it takes as they are, or `JSON` for a column of plain JSON text that takes every value (M,
- * L, an attribute first seen with several types, or only NULL). An attribute's value of any other
- * type goes to its conflict column for that type, `<column>__<TYPE>`, a string of plain JSON text.
+ * tell (a string column may hold S values, numbers as text, or plain JSON): the one DynamoDB type
+ * whose values it takes (M and L as plain JSON text of that type only). Tables written before one
+ * type per column was the rule may also have `JSON`: a column of plain JSON text that takes every
+ * value (M, L, an attribute first seen with several types, or only NULL), and keeps taking them.
+ * An attribute's value of any other type goes to its conflict column for that type,
+ * `<column>__<TYPE>`, a string column: S values as their own text (a fourth member `text`; S
+ * conflict columns of older tables lack it and hold JSON-quoted text), every other type as plain
+ * JSON (for N the exact number text).
  */
 
-/** What an attribute column holds: one DynamoDB type as its Delta type holds it, or plain JSON of any value. */
-export type ColumnKind = 'S' | 'N' | 'B' | 'BOOL' | 'SS' | 'NS' | 'BS' | 'JSON';
+/**
+ * What an attribute column holds: one DynamoDB type as its Delta type holds it (M and L as plain
+ * JSON), or, in tables written before one type per column, `JSON`: plain JSON of any value.
+ */
+export type ColumnKind = 'S' | 'N' | 'B' | 'BOOL' | 'SS' | 'NS' | 'BS' | 'M' | 'L' | 'JSON';
 
-export const COLUMN_KINDS: readonly ColumnKind[] = ['S', 'N', 'B', 'BOOL', 'SS', 'NS', 'BS', 'JSON'];
+export const COLUMN_KINDS: readonly ColumnKind[] = [
+  'S',
+  'N',
+  'B',
+  'BOOL',
+  'SS',
+  'NS',
+  'BS',
+  'M',
+  'L',
+  'JSON',
+];
 
 /** `hard`: a REMOVE deletes the row; `soft`: the row stays with `_ddb_deleted = true`. */
 export type DeletesMode = 'hard' | 'soft';
 
-/** A string column holding the plain JSON text of the values of `attribute` whose type is `type`. */
+/**
+ * How a conflict column holds its values: `text` — an S value's own string (S only);
+ * `plain-json` — the value's plain JSON text (plain-json.ts; an N's exact number text).
+ */
+export type ConflictEncoding = 'text' | 'plain-json';
+
+/** A string column holding the values of `attribute` whose type is `type`. */
 export interface ConflictColumn {
   readonly attribute: string;
   readonly type: DynamoType;
   readonly column: string;
+  readonly encoding: ConflictEncoding;
+}
+
+/** The encoding of a conflict column created now: S as its own text, every other type plain JSON. */
+export function conflictEncodingOf(type: DynamoType): ConflictEncoding {
+  return type === 'S' ? 'text' : 'plain-json';
 }
 
 /** The layout of one lake table. Immutable: evolution returns a new value. */
@@ -343,7 +374,7 @@ export function readTableLayout(configuration: Readonly<Record<string, string>>)
   for (const entry of conflictList) {
     if (
       !Array.isArray(entry) ||
-      entry.length !== 3 ||
+      (entry.length !== 3 && !(entry.length === 4 && entry[1] === 'S' && entry[3] === 'text')) ||
       typeof entry[0] !== 'string' ||
       !DYNAMO_TYPE_SET.has(entry[1]) ||
       typeof entry[2] !== 'string' ||
@@ -351,10 +382,11 @@ export function readTableLayout(configuration: Readonly<Record<string, string>>)
     ) {
       throw corrupt(
         LAYOUT_PROPERTY.conflictColumns,
-        `holds ${JSON.stringify(entry)}, not an [attribute, DynamoDB type, column] triple`,
+        `holds ${JSON.stringify(entry)}, not an [attribute, DynamoDB type, column] triple (with "text" after an S column)`,
       );
     }
     const [attribute, type, column] = entry as [string, DynamoType, string];
+    const encoding: ConflictEncoding = entry.length === 4 ? 'text' : 'plain-json';
     if (!columns.has(attribute))
       throw corrupt(
         LAYOUT_PROPERTY.conflictColumns,
@@ -364,7 +396,7 @@ export function readTableLayout(configuration: Readonly<Record<string, string>>)
     if (conflictSeen.has(id))
       throw corrupt(LAYOUT_PROPERTY.conflictColumns, `lists ${type} of ${JSON.stringify(attribute)} twice`);
     conflictSeen.add(id);
-    conflictColumns.push({ attribute, type, column });
+    conflictColumns.push({ attribute, type, column, encoding });
   }
 
   const layout: TableLayout = {
@@ -438,7 +470,9 @@ export function layoutConfiguration(
   }
   if (layout.conflictColumns.length > 0) {
     configuration[LAYOUT_PROPERTY.conflictColumns] = JSON.stringify(
-      layout.conflictColumns.map((c) => [c.attribute, c.type, c.column]),
+      layout.conflictColumns.map((c) =>
+        c.encoding === 'text' ? [c.attribute, c.type, c.column, 'text'] : [c.attribute, c.type, c.column],
+      ),
     );
   } else {
     delete configuration[LAYOUT_PROPERTY.conflictColumns];

@@ -22,7 +22,8 @@ import { assertWritable } from './writer-features.ts';
  * the retention (a writer may be about to commit it),
  * or when it is hidden: any path segment starting with `_` or `.` (`_delta_log/`, `_ddb_lake/`,
  * `_change_data/`, temporary files), except a partition folder of a partition column whose name
- * starts with `_`.
+ * starts with `_`: Spark names such folders after the column, and so did ddb-lake before its data
+ * folders dropped the `_` (`_ddb_bucket=N/`, now `ddb_bucket=N/`; partition-path.ts).
  *
  * Temporary files of interrupted writes (the local folder store's `.ddb-lake-tmp-*`, left by a
  * process killed mid-write, anywhere below the root, `_delta_log/` included) are no part of any

@@ -5,6 +5,14 @@ import type { PartitionValues } from '../delta/actions.ts';
  * Hive's path escaping (ExternalCatalogUtils.escapePathName) and `__HIVE_DEFAULT_PARTITION__` for
  * null. Delta readers take partition values from the log, never from the path; the layout only
  * keeps the table familiar to people and tools that list it.
+ *
+ * One departure from Spark: a column whose name starts with `_` or `.` (apply's `_ddb_bucket`)
+ * names its folder without those characters (`ddb_bucket=3/`). PROTOCOL.md ("Data Files") puts
+ * data files in the table root or in non-hidden subdirectories, whose names do not start with `_`,
+ * and Hadoop's listing, Spark's file index and tools that copy or sync a table skip such folders as
+ * hidden. The folder name is for people only, so nothing is lost: the column keeps its name and its
+ * values come from the log's `partitionValues`. Files written before under `_ddb_bucket=N/` keep
+ * their paths, which the log names.
  */
 
 /** Hive's name of the null partition. */
@@ -27,8 +35,18 @@ export function escapePartitionPathName(value: string): string {
 }
 
 /**
+ * The folder name of a partition column: the escaped name without leading `_` and `.`, so that the
+ * folder is never hidden (see the top of this file); `partition` when nothing else is left. Pure.
+ */
+export function partitionFolderName(column: string): string {
+  const visible = escapePartitionPathName(column).replace(/^[_.]+/, '');
+  return visible === '' ? 'partition' : visible;
+}
+
+/**
  * The folder (no trailing slash) of a file in the partition `values`, columns in `columns` order:
- * `region=eu/day=2026-11-23`; `''` for an unpartitioned table. Pure.
+ * `region=eu/day=2026-11-23`, `_ddb_bucket` as `ddb_bucket=3` (never a hidden folder); `''` for an
+ * unpartitioned table. Pure.
  */
 export function partitionFolder(columns: readonly string[], values: PartitionValues): string {
   return columns
@@ -38,7 +56,7 @@ export function partitionFolder(columns: readonly string[], values: PartitionVal
         value === null || value === undefined || value === ''
           ? HIVE_DEFAULT_PARTITION
           : escapePartitionPathName(value);
-      return `${escapePartitionPathName(column)}=${text}`;
+      return `${partitionFolderName(column)}=${text}`;
     })
     .join('/');
 }

@@ -4,8 +4,11 @@ import { DdbLakeError } from '../errors.ts';
  * The column types of the lake table (DESIGN.md, Formats, "Lake table"), as small immutable values.
  * Only types that need no Delta reader feature: no VARIANT, no TIMESTAMP_NTZ.
  *
- *   S → string   N → bigint | decimal(38, s) | string   B → binary   BOOL → boolean
+ *   S → string   N → bigint | decimal(38, s ≤ 18)   B → binary   BOOL → boolean
  *   SS → array<string>   NS → array<number type>   BS → array<binary>   M, L → string (plain JSON)
+ *
+ * (Tables written before scale was capped may have an N column of string, number text, or a decimal
+ * with a larger scale; they keep them: columns are never retyped.)
  *
  * `timestamp` (microseconds, UTC) is not an attribute type: it types the `_ddb_ts` column.
  */
@@ -21,6 +24,14 @@ export type LakeType =
 
 /** The precision of every decimal column: DynamoDB's 38 significant digits. */
 export const DECIMAL_PRECISION = 38;
+
+/**
+ * The largest scale schema inference gives a decimal column (DESIGN.md, "Lake table"): at least 20
+ * integer digits stay, room for sums. Engines type `sum()` of decimal(38, s) as decimal(38, s), so a
+ * column of decimal(38,37) overflows at a sum of 10 (and DuckDB 1.5 has returned a wrong sum then).
+ * Numbers that need more scale go to the conflict column as exact text.
+ */
+export const MAX_DECIMAL_SCALE = 18;
 
 export const LAKE_STRING: LakeType = Object.freeze({ kind: 'string' });
 export const LAKE_BIGINT: LakeType = Object.freeze({ kind: 'bigint' });

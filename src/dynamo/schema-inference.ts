@@ -1,4 +1,10 @@
-import { type AttributeValue, attributeType, type DynamoType, type Item } from './attribute-value.ts';
+import {
+  type AttributeValue,
+  attributeType,
+  DYNAMO_TYPES,
+  type DynamoType,
+  type Item,
+} from './attribute-value.ts';
 import {
   arrayType,
   DECIMAL_PRECISION,
@@ -9,36 +15,53 @@ import {
   LAKE_STRING,
   type LakeType,
   lakeTypeSql,
+  MAX_DECIMAL_SCALE,
 } from './lake-type.ts';
-import { numberShape } from './number.ts';
+import { type NumberShape, numberShape } from './number.ts';
 
 /*
  * Schema inference over a stream of items (DESIGN.md, Formats, "Lake table"): one column per
- * top-level attribute, typed by the rules in lake-type.ts. An attribute seen with two types (NULL
- * aside, which only makes a column nullable) becomes a string column of plain JSON, and the result
- * says which types were seen and how often; nothing is dropped.
+ * top-level attribute, and one type per column. The column holds the attribute's dominant type, the
+ * type of the most values (a tie goes to the type DynamoDB lists first: S, N, B, BOOL, SS, NS, BS,
+ * L, M), typed by the rules in lake-type.ts; values of every other type, NULL included (a null
+ * cell means "absent"), go to conflict columns, which the caller names and counts from the result.
+ * A number column is bigint or decimal(38, s) with s ≤ 18, whichever holds the most of the
+ * attribute's values (ties: bigint, then the smallest scale); numbers it does not hold go to the
+ * conflict column of N (or NS) as exact text. The result says which types were seen and how often;
+ * nothing is dropped.
  */
 
-/** What the numbers of a column (N values, or NS elements) need. */
+/**
+ * What the numbers of one type of values (N values, or NS sets) need. The counts of values a column
+ * type holds add up over parts of a batch, so summaries of several readers merge by addition.
+ */
 export interface NumberStats {
-  /** Number values seen: one per N, one per NS element. */
+  /** Numbers seen: one per N, one per NS element. */
   readonly count: number;
   readonly integerCount: number;
-  /** Values with a fractional part. */
+  /** Numbers with a fractional part. */
   readonly decimalCount: number;
-  /** Every value is an integer within −2^63 … 2^63−1. */
+  /** Every number is an integer within −2^63 … 2^63−1. */
   readonly allFitInt64: boolean;
   readonly maxPrecision: number;
   readonly maxScale: number;
   readonly maxIntegerDigits: number;
+  /** Values seen: one per N, one per NS set. */
+  readonly values: number;
+  /** Values a bigint column holds: integers within int64 (a set: every element). */
+  readonly int64Values: number;
+  /**
+   * `decimalValues[s]`: values a decimal(38, s) column holds (at most s fractional and 38 − s
+   * integer digits; a set: every element), for s from 0 to MAX_DECIMAL_SCALE.
+   */
+  readonly decimalValues: readonly number[];
 }
 
 /**
  * How a column's values are written: `value` — as the lake type holds them (a string column of S
- * holds the string itself); `number-text` — numbers that fit no decimal(38, s), as canonical number
- * text; `plain-json` — each value as its plain JSON text (plain-json.ts): M, L, and conflicting types.
+ * holds the string itself); `plain-json` — each value as its plain JSON text (plain-json.ts): M, L.
  */
-export type ColumnEncoding = 'value' | 'number-text' | 'plain-json';
+export type ColumnEncoding = 'value' | 'plain-json';
 
 /** Two or more non-NULL types seen for one attribute, in first-seen order with their counts. */
 export interface TypeConflict {
@@ -48,6 +71,8 @@ export interface TypeConflict {
 
 export interface InferredColumn {
   readonly name: string;
+  /** The DynamoDB type whose values the column holds: the dominant type; S when only NULL was seen. */
+  readonly valueType: DynamoType;
   readonly lakeType: LakeType;
   readonly encoding: ColumnEncoding;
   /** Values seen per type, NULL included, in first-seen order. */
@@ -59,10 +84,18 @@ export interface InferredColumn {
   readonly nullCount: number;
   /** Absent from some item, or NULL in some item. */
   readonly nullable: boolean;
-  /** Present when N or NS was seen. */
+  /** Of the N values, when some were seen. */
   readonly numbers: NumberStats | null;
+  /** Of the NS values, when some were seen. */
+  readonly setNumbers: NumberStats | null;
+  /**
+   * Values of `valueType` (N or NS) whose numbers `lakeType` does not hold: they go to the conflict
+   * column of that type. 0 for every other type.
+   */
+  readonly notHeld: number;
+  /** Other non-NULL types seen (they go to conflict columns); null when only one was. */
   readonly conflict: TypeConflict | null;
-  /** Why the column got a type other than the direct one (conflict, numbers that fit no decimal, only NULL). */
+  /** Why the column got its type, when the values did not all fit it (other types, numbers, only NULL). */
   readonly notes: readonly string[];
 }
 
@@ -78,7 +111,10 @@ export interface ColumnSummary {
   /** Values seen per type, in first-seen order. */
   readonly typeCounts: readonly (readonly [DynamoType, number])[];
   readonly presentCount: number;
+  /** Of the N values. */
   readonly numbers: NumberStats | null;
+  /** Of the NS values. */
+  readonly setNumbers: NumberStats | null;
 }
 
 /** The state of a `SchemaInference` as plain data; see `SchemaInference.summary`. */
@@ -96,6 +132,9 @@ interface MutableNumberStats {
   maxPrecision: number;
   maxScale: number;
   maxIntegerDigits: number;
+  values: number;
+  int64Values: number;
+  decimalValues: number[];
 }
 
 interface ColumnAccumulator {
@@ -103,55 +142,136 @@ interface ColumnAccumulator {
   readonly typeCounts: Map<DynamoType, number>;
   presentCount: number;
   numbers: MutableNumberStats | null;
+  setNumbers: MutableNumberStats | null;
 }
 
-function observeNumber(accumulator: ColumnAccumulator, text: string): void {
+function emptyNumberStats(): MutableNumberStats {
+  return {
+    count: 0,
+    integerCount: 0,
+    decimalCount: 0,
+    allFitInt64: true,
+    maxPrecision: 0,
+    maxScale: 0,
+    maxIntegerDigits: 0,
+    values: 0,
+    int64Values: 0,
+    decimalValues: new Array<number>(MAX_DECIMAL_SCALE + 1).fill(0),
+  };
+}
+
+/** Counts one number (an N, or an element of an NS) in the per-number fields; returns its shape. */
+function observeNumber(stats: MutableNumberStats, text: string): NumberShape {
   const shape = numberShape(text);
-  let stats = accumulator.numbers;
-  if (stats === null) {
-    stats = {
-      count: 0,
-      integerCount: 0,
-      decimalCount: 0,
-      allFitInt64: true,
-      maxPrecision: 0,
-      maxScale: 0,
-      maxIntegerDigits: 0,
-    };
-    accumulator.numbers = stats;
-  }
   stats.count++;
   if (shape.isInteger) stats.integerCount++;
   else stats.decimalCount++;
-  if (!shape.fitsInt64) stats.allFitInt64 = false;
   if (shape.precision > stats.maxPrecision) stats.maxPrecision = shape.precision;
-  if (shape.scale > stats.maxScale) stats.maxScale = shape.scale;
-  if (shape.integerDigits > stats.maxIntegerDigits) stats.maxIntegerDigits = shape.integerDigits;
+  return shape;
+}
+
+/** Counts one value (an N, or a whole NS) whose numbers need `scale`, `integerDigits` and fit int64 or not. */
+function observeValue(stats: MutableNumberStats, scale: number, integerDigits: number, int64: boolean): void {
+  stats.values++;
+  if (!int64) stats.allFitInt64 = false;
+  else stats.int64Values++;
+  if (scale > stats.maxScale) stats.maxScale = scale;
+  if (integerDigits > stats.maxIntegerDigits) stats.maxIntegerDigits = integerDigits;
+  // decimal(38, s) holds the value for scale ≤ s ≤ 38 − integer digits.
+  const last = Math.min(MAX_DECIMAL_SCALE, DECIMAL_PRECISION - integerDigits);
+  for (let s = scale; s <= last; s++) (stats.decimalValues[s] as number)++;
+}
+
+function observeN(stats: MutableNumberStats, text: string): void {
+  const shape = observeNumber(stats, text);
+  observeValue(stats, shape.scale, shape.integerDigits, shape.fitsInt64);
+}
+
+function observeNS(stats: MutableNumberStats, texts: readonly string[]): void {
+  let scale = 0;
+  let integerDigits = 0;
+  let int64 = true;
+  for (const text of texts) {
+    const shape = observeNumber(stats, text);
+    if (!shape.fitsInt64) int64 = false;
+    if (shape.scale > scale) scale = shape.scale;
+    if (shape.integerDigits > integerDigits) integerDigits = shape.integerDigits;
+  }
+  observeValue(stats, scale, integerDigits, int64);
+}
+
+function mergeNumberStats(
+  into: MutableNumberStats | null,
+  from: NumberStats | null,
+): MutableNumberStats | null {
+  if (from === null) return into;
+  const stats = into ?? emptyNumberStats();
+  stats.count += from.count;
+  stats.integerCount += from.integerCount;
+  stats.decimalCount += from.decimalCount;
+  stats.allFitInt64 &&= from.allFitInt64;
+  stats.maxPrecision = Math.max(stats.maxPrecision, from.maxPrecision);
+  stats.maxScale = Math.max(stats.maxScale, from.maxScale);
+  stats.maxIntegerDigits = Math.max(stats.maxIntegerDigits, from.maxIntegerDigits);
+  stats.values += from.values;
+  stats.int64Values += from.int64Values;
+  for (let s = 0; s <= MAX_DECIMAL_SCALE; s++) {
+    stats.decimalValues[s] = (stats.decimalValues[s] as number) + (from.decimalValues[s] ?? 0);
+  }
+  return stats;
+}
+
+function copyNumberStats(stats: MutableNumberStats | null): NumberStats | null {
+  return stats === null ? null : { ...stats, decimalValues: [...stats.decimalValues] };
 }
 
 const plural = (count: number, word: string): string => `${count} ${word}${count === 1 ? '' : 's'}`;
 
 /**
- * The lake type of a column's numbers: bigint when all are integers that fit int64; else
- * decimal(38, s) with s the largest scale, when every value also has at most 38 − s integer digits;
- * else string (canonical number text), with the reason. Pure.
+ * The lake type of a column of numbers: of bigint and decimal(38, s) for s from 0 to 18, the one
+ * that holds the most values; on a tie bigint, then the smallest scale (the most integer digits,
+ * room for sums). `held` is how many values it holds; the others (`values − held`) go to the
+ * conflict column as exact text, and `note` says why. Pure.
  */
 export function numberLakeType(stats: NumberStats): {
   readonly type: LakeType;
+  readonly held: number;
   readonly note: string | null;
 } {
-  if (stats.decimalCount === 0 && stats.allFitInt64) return { type: LAKE_BIGINT, note: null };
-  const scale = stats.maxScale;
-  if (scale <= DECIMAL_PRECISION && stats.maxIntegerDigits <= DECIMAL_PRECISION - scale) {
-    return { type: decimalType(scale), note: null };
+  let type: LakeType = LAKE_BIGINT;
+  let held = stats.int64Values;
+  for (let s = 0; s <= MAX_DECIMAL_SCALE; s++) {
+    const count = stats.decimalValues[s] ?? 0;
+    if (count > held) {
+      held = count;
+      type = decimalType(s);
+    }
   }
+  const left = stats.values - held;
+  if (left === 0) return { type, held, note: null };
   return {
-    type: LAKE_STRING,
+    type,
+    held,
     note:
-      `numbers need scale ${scale} and ${plural(stats.maxIntegerDigits, 'integer digit')}, ` +
-      `more than decimal(${DECIMAL_PRECISION},s) holds; stored as exact number text`,
+      `${plural(left, 'value')} of ${stats.values} ${left === 1 ? 'needs' : 'need'} more than ${lakeTypeSql(type)} holds ` +
+      `(numbers with up to ${plural(stats.maxScale, 'decimal place')} and ` +
+      `${plural(stats.maxIntegerDigits, 'integer digit')}; a number column has a scale of at most ` +
+      `${MAX_DECIMAL_SCALE}); they are kept as exact number text in the conflict column`,
   };
 }
+
+const TYPE_ORDER = new Map<DynamoType, number>(DYNAMO_TYPES.map((type, index) => [type, index]));
+
+/** The lake type of a column of one DynamoDB type other than N and NS. */
+const DIRECT_TYPES: Partial<Record<DynamoType, LakeType>> = {
+  S: LAKE_STRING,
+  B: LAKE_BINARY,
+  BOOL: LAKE_BOOLEAN,
+  SS: arrayType(LAKE_STRING),
+  BS: arrayType(LAKE_BINARY),
+  M: LAKE_STRING,
+  L: LAKE_STRING,
+};
 
 function finish(accumulator: ColumnAccumulator, itemCount: number): InferredColumn {
   const typeCounts: Partial<Record<DynamoType, number>> = {};
@@ -162,51 +282,60 @@ function finish(accumulator: ColumnAccumulator, itemCount: number): InferredColu
   }
   const nullCount = accumulator.typeCounts.get('NULL') ?? 0;
   const absentCount = itemCount - accumulator.presentCount;
-  const numbers = accumulator.numbers === null ? null : { ...accumulator.numbers };
+  const numbers = copyNumberStats(accumulator.numbers);
+  const setNumbers = copyNumberStats(accumulator.setNumbers);
   const notes: string[] = [];
-  let lakeType: LakeType = LAKE_STRING;
-  let encoding: ColumnEncoding = 'value';
-  let conflict: TypeConflict | null = null;
 
-  const only = seen.length === 1 ? (seen[0] as { type: DynamoType }).type : null;
+  // The dominant type: the most values; a tie goes to the type DynamoDB lists first.
+  let valueType: DynamoType = 'S';
+  let most = 0;
+  for (const { type, count } of seen) {
+    if (
+      count > most ||
+      (count === most && (TYPE_ORDER.get(type) as number) < (TYPE_ORDER.get(valueType) as number))
+    ) {
+      valueType = type;
+      most = count;
+    }
+  }
+  let lakeType: LakeType = LAKE_STRING;
+  let notHeld = 0;
   if (seen.length === 0) {
-    notes.push('only NULL seen; typed string until a value arrives');
-  } else if (only === 'N' || only === 'NS') {
-    const inferred = numberLakeType(numbers as NumberStats);
+    notes.push('only NULL seen: a string column, the NULL values in the NULL column');
+  } else if (valueType === 'N' || valueType === 'NS') {
+    const stats = (valueType === 'N' ? numbers : setNumbers) as NumberStats;
+    const inferred = numberLakeType(stats);
     if (inferred.note !== null) notes.push(inferred.note);
-    if (inferred.type.kind === 'string') encoding = 'number-text';
-    lakeType = only === 'N' ? inferred.type : arrayType(inferred.type);
-  } else if (only === 'S') {
-    lakeType = LAKE_STRING;
-  } else if (only === 'B') {
-    lakeType = LAKE_BINARY;
-  } else if (only === 'BOOL') {
-    lakeType = LAKE_BOOLEAN;
-  } else if (only === 'SS') {
-    lakeType = arrayType(LAKE_STRING);
-  } else if (only === 'BS') {
-    lakeType = arrayType(LAKE_BINARY);
-  } else if (only === 'M' || only === 'L') {
-    encoding = 'plain-json';
+    notHeld = stats.values - inferred.held;
+    lakeType = valueType === 'N' ? inferred.type : arrayType(inferred.type);
   } else {
-    encoding = 'plain-json';
+    lakeType = DIRECT_TYPES[valueType] as LakeType;
+  }
+  let conflict: TypeConflict | null = null;
+  if (seen.length > 1) {
     const counts = seen.map(({ type, count }) => `${type} in ${plural(count, 'item')}`);
+    const tie = seen.filter(({ count }) => count === most).length > 1;
     const reason =
       `seen as ${counts.slice(0, -1).join(', ')} and ${counts[counts.length - 1]}; ` +
-      'typed string holding each value as plain JSON';
+      `the column holds ${valueType}, the type of the most items` +
+      (tie ? ' (a tie, which goes to the type DynamoDB lists first)' : '') +
+      ', and each other type goes to a column of its own';
     conflict = { types: seen, reason };
     notes.push(reason);
   }
   return {
     name: accumulator.name,
+    valueType,
     lakeType,
-    encoding,
+    encoding: valueType === 'M' || valueType === 'L' ? 'plain-json' : 'value',
     typeCounts,
     presentCount: accumulator.presentCount,
     absentCount,
     nullCount,
     nullable: absentCount > 0 || nullCount > 0,
     numbers,
+    setNumbers,
+    notHeld,
     conflict,
     notes,
   };
@@ -231,16 +360,18 @@ export class SchemaInference {
       const value = item[name] as AttributeValue;
       let accumulator = this.#columns.get(name);
       if (accumulator === undefined) {
-        accumulator = { name, typeCounts: new Map(), presentCount: 0, numbers: null };
+        accumulator = { name, typeCounts: new Map(), presentCount: 0, numbers: null, setNumbers: null };
         this.#columns.set(name, accumulator);
       }
       accumulator.presentCount++;
       const type = attributeType(value);
       accumulator.typeCounts.set(type, (accumulator.typeCounts.get(type) ?? 0) + 1);
       if ('N' in value) {
-        observeNumber(accumulator, value.N);
+        accumulator.numbers ??= emptyNumberStats();
+        observeN(accumulator.numbers, value.N);
       } else if ('NS' in value) {
-        for (const element of value.NS) observeNumber(accumulator, element);
+        accumulator.setNumbers ??= emptyNumberStats();
+        observeNS(accumulator.setNumbers, value.NS);
       }
     }
   }
@@ -261,7 +392,8 @@ export class SchemaInference {
         name: accumulator.name,
         typeCounts: [...accumulator.typeCounts],
         presentCount: accumulator.presentCount,
-        numbers: accumulator.numbers === null ? null : { ...accumulator.numbers },
+        numbers: copyNumberStats(accumulator.numbers),
+        setNumbers: copyNumberStats(accumulator.setNumbers),
       });
     }
     return { itemCount: this.#itemCount, columns };
@@ -277,27 +409,21 @@ export class SchemaInference {
     for (const column of summary.columns) {
       let accumulator = this.#columns.get(column.name);
       if (accumulator === undefined) {
-        accumulator = { name: column.name, typeCounts: new Map(), presentCount: 0, numbers: null };
+        accumulator = {
+          name: column.name,
+          typeCounts: new Map(),
+          presentCount: 0,
+          numbers: null,
+          setNumbers: null,
+        };
         this.#columns.set(column.name, accumulator);
       }
       accumulator.presentCount += column.presentCount;
       for (const [type, count] of column.typeCounts) {
         accumulator.typeCounts.set(type, (accumulator.typeCounts.get(type) ?? 0) + count);
       }
-      const numbers = column.numbers;
-      if (numbers === null) continue;
-      const stats = accumulator.numbers;
-      if (stats === null) {
-        accumulator.numbers = { ...numbers };
-        continue;
-      }
-      stats.count += numbers.count;
-      stats.integerCount += numbers.integerCount;
-      stats.decimalCount += numbers.decimalCount;
-      stats.allFitInt64 &&= numbers.allFitInt64;
-      stats.maxPrecision = Math.max(stats.maxPrecision, numbers.maxPrecision);
-      stats.maxScale = Math.max(stats.maxScale, numbers.maxScale);
-      stats.maxIntegerDigits = Math.max(stats.maxIntegerDigits, numbers.maxIntegerDigits);
+      accumulator.numbers = mergeNumberStats(accumulator.numbers, column.numbers);
+      accumulator.setNumbers = mergeNumberStats(accumulator.setNumbers, column.setNumbers);
     }
   }
 

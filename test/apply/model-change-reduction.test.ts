@@ -320,6 +320,18 @@ describe('the sample exports (test/fixtures/export)', () => {
         itemToPlainJson(item),
       );
     }
-    expect(plan.layout.kinds.get('total')).toBe('JSON');
+    // One type per column: total holds the N values (decimal(38,2)), n/a goes to total__S as its text.
+    expect(plan.layout.kinds.get('total')).toBe('N');
+    expect(plan.schema.fields.find((field) => field.name === 'total')?.type).toEqual({
+      type: 'decimal',
+      precision: 38,
+      scale: 2,
+    });
+    // qty's 37 decimal places and the scores set holding -1E-130 fit no decimal(38, s ≤ 18).
+    expect(plan.conflicts).toEqual([
+      { attribute: 'qty', type: 'N', column: 'qty__N', rows: 1 },
+      { attribute: 'scores', type: 'NS', column: 'scores__NS', rows: 1 },
+      { attribute: 'total', type: 'S', column: 'total__S', rows: 1 },
+    ]);
   });
 });

@@ -4,8 +4,13 @@ import { itemToRow } from '../../src/apply/item-to-row.ts';
 import { RowShapeError } from '../../src/apply/model-errors.ts';
 import { rowToPlainItem } from '../../src/apply/row-to-item.ts';
 import { evolveSchema, type SchemaEvolutionPlan } from '../../src/apply/schema-evolution.ts';
-import { newTableLayout } from '../../src/apply/table-layout.ts';
-import type { StructType } from '../../src/delta/schema.ts';
+import {
+  layoutConfiguration,
+  layoutSchema,
+  newTableLayout,
+  readTableLayout,
+} from '../../src/apply/table-layout.ts';
+import { type DeltaType, deltaTypeText, type StructType } from '../../src/delta/schema.ts';
 import { loadLakeRows, readLakeRows } from '../../src/duckdb/lake-rows.ts';
 import type { LakeRow } from '../../src/duckdb/lake-value.ts';
 import { DuckSession } from '../../src/duckdb/session.ts';
@@ -58,13 +63,14 @@ function rowsOf(items: readonly Item[], plan: SchemaEvolutionPlan): LakeRow[] {
 
 describe('itemToRow and rowToPlainItem', () => {
   it('give back the plain JSON of every item, across batches with type conflicts', () => {
-    const seen = { conflictRows: 0, typedNumbers: 0, jsonColumns: 0 };
+    const seen = { conflictRows: 0, typedNumbers: 0, firstBatchConflicts: 0 };
     fc.assert(
       fc.property(
         fc.array(itemModel, { maxLength: 8 }),
         fc.array(itemModel, { maxLength: 8 }),
         (first, second) => {
           const one = evolveSchema(fresh(), EMPTY, first.map(toItem));
+          seen.firstBatchConflicts += one.conflicts.filter((c) => c.type !== 'NULL').length;
           const two = evolveSchema(one.layout, one.schema, second.map(toItem));
           for (const entries of [...first, ...second]) {
             const item = toItem(entries);
@@ -81,7 +87,8 @@ describe('itemToRow and rowToPlainItem', () => {
             )
               seen.typedNumbers++;
           }
-          for (const kind of two.layout.kinds.values()) if (kind === 'JSON') seen.jsonColumns++;
+          // One type per column: no new column is of kind JSON (plain JSON of any type).
+          for (const kind of two.layout.kinds.values()) expect(kind).not.toBe('JSON');
         },
       ),
       { numRuns: 400 },
@@ -89,23 +96,31 @@ describe('itemToRow and rowToPlainItem', () => {
     // The generator must reach the cases this property is about.
     expect(seen.conflictRows).toBeGreaterThan(50);
     expect(seen.typedNumbers).toBeGreaterThan(50);
-    expect(seen.jsonColumns).toBeGreaterThan(50);
+    expect(seen.firstBatchConflicts).toBeGreaterThan(50);
   });
 
-  it('never creates a conflict column for values that fit their column', () => {
+  it('creates a conflict column only for values that do not fit their column, in the batch that creates the column', () => {
     fc.assert(
       fc.property(fc.array(itemModel, { maxLength: 10 }), (models) => {
         const items = models.map(toItem);
         const plan = evolveSchema(fresh(), EMPTY, items);
-        // Only NULL in a typed column needs a conflict column in the batch that creates the column.
-        for (const conflict of plan.layout.conflictColumns) expect(conflict.type).toBe('NULL');
         const again = evolveSchema(plan.layout, plan.schema, items);
         expect(again.changed).toBe(false);
         expect(again.changes).toEqual([]);
+        // Every conflict column holds a value of the batch, and holds as many as the plan counted.
+        const used = new Map<string, number>();
         for (const item of items) {
-          const { conflicts } = itemToRow(item, plan.layout, plan.schema);
-          for (const conflict of conflicts) expect(conflict.type).toBe('NULL');
+          const { row, conflicts } = itemToRow(item, plan.layout, plan.schema);
+          for (const conflict of conflicts) used.set(conflict.column, (used.get(conflict.column) ?? 0) + 1);
+          // A value in its attribute column is of the column's own type.
+          for (const [attribute, value] of Object.entries(item)) {
+            const column = plan.layout.columns.get(attribute) as string;
+            if (row[column] !== undefined)
+              expect(Object.keys(value)[0]).toBe(plan.layout.kinds.get(attribute));
+          }
         }
+        expect(new Map(plan.conflicts.map((c) => [c.column, c.rows]))).toEqual(used);
+        expect(plan.layout.conflictColumns.map((c) => c.column).sort()).toEqual([...used.keys()].sort());
       }),
       { numRuns: 300 },
     );
@@ -140,33 +155,75 @@ describe('itemToRow cells', () => {
       meta: { M: { z: { N: '1.50' }, a: { L: [{ S: 'x' }] } } },
       refund: { NULL: true },
     },
-    { pk: { S: 'b' }, qty: { N: '4' }, total: { N: '5' }, big: { N: '7' }, ids: { NS: ['2', '1'] } },
+    {
+      pk: { S: 'b' },
+      qty: { N: '4' },
+      total: { N: '5' },
+      big: { N: '7' },
+      ids: { NS: ['2', '1'] },
+      scores: { NS: ['0.25'] },
+      meta: { L: [] },
+    },
+    { pk: { S: 'c' }, scores: { NS: ['1', '1.5'] }, meta: { M: {} } },
   ].map((item) => parseItem(item));
   const plan = evolveSchema(fresh(), EMPTY, items);
 
-  it('types each column as DESIGN.md says and writes exact values', () => {
+  it('types each column as DESIGN.md says and writes exact values, the rest to conflict columns', () => {
+    expect(
+      plan.schema.fields.slice(0, -5).map((field) => `${field.name} ${deltaTypeText(field.type)}`),
+    ).toEqual([
+      'pk string',
+      'big bigint',
+      'blobs array<binary>',
+      'ids array<bigint>',
+      'meta string',
+      'paid boolean',
+      'qty bigint',
+      'refund string',
+      'scores array<decimal(38,2)>',
+      'sig binary',
+      'tags array<string>',
+      'total decimal(38,2)',
+      'big__N string',
+      'meta__L string',
+      'refund__NULL string',
+      'scores__NS string',
+    ]);
+    expect(plan.layout.kinds.get('meta')).toBe('M');
+    expect(plan.layout.kinds.get('refund')).toBe('S');
     const { row, conflicts } = itemToRow(items[0] as Item, plan.layout, plan.schema);
-    expect(conflicts).toEqual([]);
+    expect(conflicts.map((c) => c.column)).toEqual(['big__N', 'scores__NS', 'refund__NULL']);
     expect(row).toEqual({
       pk: 'a',
       qty: 3n,
       total: '129.95',
-      big: `1${'0'.repeat(125)}`,
-      scores: [`-0.${'0'.repeat(129)}1`, '1', '2.5'],
+      big__N: `1${'0'.repeat(125)}`,
+      scores__NS: `[-0.${'0'.repeat(129)}1,1,2.5]`,
       sig: new Uint8Array([0xde, 0xad, 0xbe, 0xef]),
       paid: true,
       tags: ['gift', 'priority'],
       blobs: [new Uint8Array([0, 1]), new Uint8Array([0xff])],
       meta: '{"a":["x"],"z":1.5}',
-      refund: 'null',
+      refund__NULL: 'null',
     });
     expect(itemToRow(items[1] as Item, plan.layout, plan.schema).row).toEqual({
       pk: 'b',
       qty: 4n,
       total: '5.00',
-      big: '7',
+      big: 7n,
       ids: [1n, 2n],
+      scores: ['0.25'],
+      meta__L: '[]',
     });
+    expect(itemToRow(items[2] as Item, plan.layout, plan.schema).row).toEqual({
+      pk: 'c',
+      scores: ['1.00', '1.50'],
+      meta: '{}',
+    });
+    for (const item of items) {
+      const { row } = itemToRow(item, plan.layout, plan.schema);
+      expect(rowToPlainItem(row, plan.layout, plan.schema)).toBe(itemToPlainJson(item));
+    }
   });
 
   it('sends a value that does not fit to its conflict column once the schema has it', () => {
@@ -179,8 +236,10 @@ describe('itemToRow cells', () => {
       ['total', 'total__S', 1],
     ]);
     expect(evolved.changes[1]?.reason).toContain('more digits or scale than the bigint column "qty"');
+    expect(evolved.changes[2]?.reason).toContain('kept as their own text in "total__S"');
     const { row, conflicts } = itemToRow(late, evolved.layout, evolved.schema);
-    expect(row).toEqual({ pk: 'c', qty__N: '0.5', total__S: '"n/a"', paid__NULL: 'null' });
+    // An S in its conflict column is its own text: total__S = 'n/a' finds it.
+    expect(row).toEqual({ pk: 'c', qty__N: '0.5', total__S: 'n/a', paid__NULL: 'null' });
     expect(conflicts.map((c) => c.column)).toEqual(['qty__N', 'total__S', 'paid__NULL']);
     expect(rowToPlainItem(row, evolved.layout, evolved.schema)).toBe(itemToPlainJson(late));
   });
@@ -196,8 +255,61 @@ describe('itemToRow cells', () => {
       parseItem({ pk: { S: 'c' }, total: { S: 'n/a' } }),
     ]);
     expect(() =>
-      rowToPlainItem({ pk: 'c', total: '1.00', total__S: '"n/a"' }, evolved.layout, evolved.schema),
+      rowToPlainItem({ pk: 'c', total: '1.00', total__S: 'n/a' }, evolved.layout, evolved.schema),
     ).toThrow(/holds a value while the column "total" holds one too/);
+  });
+});
+
+describe('tables written before one type per column', () => {
+  // As apply wrote them: a JSON column taking every type, a decimal(38,37) column, an S conflict
+  // column holding JSON-quoted text (three members, no "text").
+  const configuration = {
+    'ddb_lake.keys': '{"partition":"pk"}',
+    'ddb_lake.buckets': '16',
+    'ddb_lake.deletes': 'hard',
+    'ddb_lake.exportTime': '0',
+    'ddb_lake.marginMs': '900000',
+    'ddb_lake.appId': 'ddb-lake-apply',
+    'ddb_lake.columnNames': '[["pk","pk"],["total","total"],["qty","qty"]]',
+    'ddb_lake.columnKinds': '[["pk","S"],["total","JSON"],["qty","N"]]',
+    'ddb_lake.conflictColumns': '[["qty","S","qty__S"]]',
+  };
+  const layout = readTableLayout(configuration);
+  const schema = layoutSchema(
+    layout,
+    new Map<string, DeltaType>([
+      ['pk', { type: 'primitive', name: 'string' }],
+      ['total', { type: 'primitive', name: 'string' }],
+      ['qty', { type: 'decimal', precision: 38, scale: 37 }],
+    ]),
+  );
+
+  it('keep their JSON columns, wide decimals and JSON-quoted S conflict columns; new S conflict columns hold text', () => {
+    const items = [
+      { pk: { S: 'a' }, total: { S: 'n/a' }, code: { N: '1' } },
+      { pk: { S: 'b' }, total: { N: '1.5' }, code: { N: '2' } },
+      { pk: { S: 'c' }, qty: { S: 'x' }, code: { S: 'z' } },
+      { pk: { S: 'd' }, qty: { N: '0.5' }, total: { M: { k: { BOOL: true } } } },
+    ].map((item) => parseItem(item));
+    const plan = evolveSchema(layout, schema, items);
+    expect(plan.changes.map((c) => [c.change, c.column, c.type])).toEqual([
+      ['column-added', 'code', 'bigint'],
+      ['conflict-column-added', 'code__S', 'string'],
+    ]);
+    expect(plan.layout.kinds.get('total')).toBe('JSON');
+    const rows = items.map((item) => itemToRow(item, plan.layout, plan.schema).row);
+    expect(rows).toEqual([
+      { pk: 'a', total: '"n/a"', code: 1n },
+      { pk: 'b', total: '1.5', code: 2n },
+      { pk: 'c', qty__S: '"x"', code__S: 'z' },
+      { pk: 'd', qty: `0.5${'0'.repeat(36)}`, total: '{"k":true}' },
+    ]);
+    for (const [index, row] of rows.entries()) {
+      expect(rowToPlainItem(row, plan.layout, plan.schema)).toBe(itemToPlainJson(items[index] as Item));
+    }
+    const written = layoutConfiguration(plan.layout);
+    expect(written['ddb_lake.conflictColumns']).toBe('[["qty","S","qty__S"],["code","S","code__S","text"]]');
+    expect(readTableLayout(written).conflictColumns).toEqual(plan.layout.conflictColumns);
   });
 });
 

@@ -107,7 +107,8 @@ describe('layout in the table configuration', () => {
       ['Total', 'BOOL'],
       ['_ddb_key', 'S'],
       ['odd name', 'SS'],
-      ['total', 'JSON'],
+      // One N, one S: a tie, which goes to S, the type DynamoDB lists first.
+      ['total', 'S'],
     ]);
     // Key attributes take their names first; the others in UTF-8 order: "Total" before "total",
     // which becomes total_2.
@@ -118,6 +119,7 @@ describe('layout in the table configuration', () => {
       '_ddb_key_2 string',
       'odd_name array<string>',
       'total_2 string',
+      'total_2__N string',
       '_ddb_key string not null',
       '_ddb_bucket int not null',
       '_ddb_seq string not null',
@@ -143,7 +145,9 @@ describe('layout in the table configuration', () => {
     const reloaded = await loadSnapshot(store, engine);
     expect(readTableLayout(reloaded.metadata.configuration)).toEqual(second.layout);
     expect(describeSchema(reloaded.schema).slice(-2)).toEqual(['extra bigint', 'sk__S string']);
-    expect(reloaded.metadata.configuration[LAYOUT_PROPERTY.conflictColumns]).toBe('[["sk","S","sk__S"]]');
+    expect(reloaded.metadata.configuration[LAYOUT_PROPERTY.conflictColumns]).toBe(
+      '[["total","N","total_2__N"],["sk","S","sk__S","text"]]',
+    );
     expect(reloaded.metadata.configuration['delta.enableDeletionVectors']).toBe('false');
   });
 

@@ -101,4 +101,10 @@ describe('partition folders', () => {
     );
     expect(partitionFolder([], {})).toBe('');
   });
+
+  test('a column whose name starts with _ or . names a folder without them, so no data folder is hidden', () => {
+    expect(partitionFolder(['_ddb_bucket'], { _ddb_bucket: '3' })).toBe('ddb_bucket=3');
+    expect(partitionFolder(['._x', 'day'], { '._x': 'a', day: '1' })).toBe('x=a/day=1');
+    expect(partitionFolder(['__'], { __: '0' })).toBe('partition=0');
+  });
 });

@@ -72,36 +72,50 @@ describe('the sample native export', () => {
     expect(items[1]!.total).toEqual({ N: '12345678901234567890123456789012345678' });
   });
 
-  it('infers the lake types DESIGN.md gives, with the conflict on total explained', () => {
+  it('infers the lake types DESIGN.md gives: one type per column, scale at most 18, the rest explained', () => {
     const schema = inferSchema(fullExportItems());
-    const summary = schema.columns.map((c) => [c.name, lakeTypeSql(c.lakeType), c.nullable]);
+    const summary = schema.columns.map((c) => [
+      c.name,
+      c.valueType,
+      lakeTypeSql(c.lakeType),
+      c.nullable,
+      c.notHeld,
+    ]);
     expect(summary).toEqual([
-      ['pk', 'string', false],
-      ['sk', 'string', false],
-      ['total', 'string', true],
-      ['qty', 'decimal(38,37)', true],
-      ['paid', 'boolean', true],
-      ['tags', 'array<string>', true],
-      ['lines', 'string', true],
-      ['note', 'string', true],
-      ['refund', 'string', true],
-      ['sig', 'binary', true],
-      ['scores', 'array<string>', true],
-      ['blobs', 'array<binary>', true],
-      ['meta', 'string', true],
+      ['pk', 'S', 'string', false, 0],
+      ['sk', 'S', 'string', false, 0],
+      // 129.95 and a 38-digit integer: no decimal(38,s) holds both; of those holding one, the
+      // smallest scale.
+      ['total', 'N', 'decimal(38,0)', true, 1],
+      // 3 and 0.1000000000000000000000000000000000001 (scale 37, more than 18).
+      ['qty', 'N', 'bigint', true, 1],
+      ['paid', 'BOOL', 'boolean', true, 0],
+      ['tags', 'SS', 'array<string>', true, 0],
+      ['lines', 'L', 'string', true, 0],
+      ['note', 'S', 'string', true, 0],
+      ['refund', 'S', 'string', true, 0],
+      ['sig', 'B', 'binary', true, 0],
+      // -1E-130 needs scale 130: the one set goes to the conflict column.
+      ['scores', 'NS', 'array<bigint>', true, 1],
+      ['blobs', 'BS', 'array<binary>', true, 0],
+      ['meta', 'M', 'string', true, 0],
     ]);
     const byName = new Map(schema.columns.map((c) => [c.name, c]));
     const total = byName.get('total')!;
-    expect(total.encoding).toBe('plain-json');
+    expect(total.encoding).toBe('value');
     expect(total.conflict?.types).toEqual([
       { type: 'N', count: 2 },
       { type: 'S', count: 1 },
     ]);
-    expect(total.conflict?.reason).toMatch(/N in 2 items and S in 1 item/);
+    expect(total.conflict?.reason).toMatch(/N in 2 items and S in 1 item; the column holds N/);
     expect(byName.get('qty')!.numbers).toMatchObject({ maxScale: 37, maxIntegerDigits: 1, decimalCount: 1 });
-    expect(byName.get('scores')!.numbers).toMatchObject({ maxScale: 130 });
-    expect(byName.get('scores')!.encoding).toBe('number-text');
+    expect(byName.get('qty')!.notes.join()).toMatch(/1 value of 2 needs more than bigint holds/);
+    expect(byName.get('scores')!.setNumbers).toMatchObject({ maxScale: 130, values: 1 });
     expect(byName.get('lines')!.encoding).toBe('plain-json');
+    expect(byName.get('meta')!.encoding).toBe('plain-json');
     expect(byName.get('refund')).toMatchObject({ nullCount: 1, absentCount: 3 });
+    expect(byName.get('refund')!.notes).toEqual([
+      'only NULL seen: a string column, the NULL values in the NULL column',
+    ]);
   });
 });

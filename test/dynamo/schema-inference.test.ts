@@ -61,24 +61,47 @@ describe('schema inference maps each DynamoDB type to its lake type', () => {
 
   it('types decimals as decimal(38, largest scale) when every value also fits the integer digits left', () => {
     expect(sqlOf([{ x: n('129.95') }, { x: n('3') }, { x: n('0.001') }])).toBe('decimal(38,3)');
-    // 35 integer digits and scale 3: exactly 38.
-    expect(sqlOf([{ x: n(`${'9'.repeat(35)}`) }, { x: n('0.125') }])).toBe('decimal(38,3)');
+    // 20 integer digits and scale 18: exactly 38.
+    expect(sqlOf([{ x: n(`${'9'.repeat(20)}`) }, { x: n('0.125000000000000001') }])).toBe('decimal(38,18)');
   });
 
-  it('falls back to exact number text when no decimal(38, s) holds every value, saying why', () => {
-    const schema = inferSchema([{ x: n(`${'9'.repeat(36)}`) }, { x: n('0.125') }]);
+  it('never gives a scale above 18: numbers with more scale stay exact in the conflict column', () => {
+    const schema = inferSchema([{ x: n('0.1000000000000000000000000000000000001') }, { x: n('2.5') }]);
     const x = column(schema, 'x');
-    expect(lakeTypeSql(x.lakeType)).toBe('string');
-    expect(x.encoding).toBe('number-text');
-    expect(x.notes.join()).toMatch(/scale 3 and 36 integer digits/);
-    expect(sqlOf([{ x: n('1E+125') }])).toBe('string');
-    expect(sqlOf([{ x: n('1E-39') }])).toBe('string');
+    expect(lakeTypeSql(x.lakeType)).toBe('decimal(38,1)');
+    expect(x.notHeld).toBe(1);
+    expect(x.notes.join()).toMatch(
+      /1 value of 2 needs more than decimal\(38,1\) holds \(numbers with up to 37 decimal places and 1 integer digit; a number column has a scale of at most 18\)/,
+    );
   });
 
-  it('types NS as an array of the number type its elements need', () => {
+  it('picks the number type that holds the most values; the others go to the conflict column', () => {
+    // decimal(38,3) holds 0.125 but not 36 integer digits (36 > 38 − 3); decimal(38,0) the reverse.
+    const twoOfThree = inferSchema([{ x: n(`${'9'.repeat(36)}`) }, { x: n('0.125') }, { x: n('0.375') }]);
+    expect(lakeTypeSql(column(twoOfThree, 'x').lakeType)).toBe('decimal(38,3)');
+    expect(column(twoOfThree, 'x').notHeld).toBe(1);
+    // A tie: the smallest scale holding that many (here 0, the most integer digits).
+    const tie = inferSchema([{ x: n(`${'9'.repeat(36)}`) }, { x: n('0.125') }]);
+    expect(lakeTypeSql(column(tie, 'x').lakeType)).toBe('decimal(38,0)');
+    expect(column(tie, 'x').notHeld).toBe(1);
+    // bigint on a tie with decimal(38,0); a decimal as soon as it holds more.
+    expect(sqlOf([{ x: n('1') }, { x: n('1E-39') }])).toBe('bigint');
+    expect(sqlOf([{ x: n('1') }, { x: n('0.5') }])).toBe('decimal(38,1)');
+    // Nothing fits: bigint, every value in the conflict column.
+    const none = inferSchema([{ x: n('1E+125') }, { x: n('1E-39') }]);
+    expect(lakeTypeSql(column(none, 'x').lakeType)).toBe('bigint');
+    expect(column(none, 'x').notHeld).toBe(2);
+  });
+
+  it('types NS as an array of the number type holding the most sets, a set fitting when all its elements do', () => {
     expect(sqlOf([{ x: { NS: ['1', '2'] } }])).toBe('array<bigint>');
     expect(sqlOf([{ x: { NS: ['1', '2.5'] } }, { x: { NS: ['0.25'] } }])).toBe('array<decimal(38,2)>');
-    expect(sqlOf([{ x: { NS: ['1', '-1E-130'] } }])).toBe('array<string>');
+    const schema = inferSchema([{ x: { NS: ['1', '-1E-130'] } }, { x: { NS: ['1', '2.5'] } }]);
+    const x = column(schema, 'x');
+    expect(lakeTypeSql(x.lakeType)).toBe('array<decimal(38,1)>');
+    expect(x.notHeld).toBe(1);
+    expect(x.setNumbers).toMatchObject({ count: 4, values: 2, int64Values: 0, maxScale: 130 });
+    expect(x.numbers).toBeNull();
   });
 });
 
@@ -104,19 +127,46 @@ describe('schema inference records presence, nulls and conflicts', () => {
     expect(inferSchema([{ c: { S: 'x' } }]).columns[0]?.nullable).toBe(false);
   });
 
-  it('types an attribute seen with two types as string of plain JSON, recording which and how often', () => {
+  it('types an attribute seen with two types by its dominant type, recording which and how often', () => {
     const schema = inferSchema([{ t: n('1') }, { t: { S: 'n/a' } }, { t: n('2.5') }, { t: { NULL: true } }]);
     const t = column(schema, 't');
-    expect(lakeTypeSql(t.lakeType)).toBe('string');
-    expect(t.encoding).toBe('plain-json');
+    expect(t.valueType).toBe('N');
+    expect(lakeTypeSql(t.lakeType)).toBe('decimal(38,1)');
+    expect(t.encoding).toBe('value');
+    expect(t.notHeld).toBe(0);
     expect(t.conflict?.types).toEqual([
       { type: 'N', count: 2 },
       { type: 'S', count: 1 },
     ]);
     expect(t.conflict?.reason).toBe(
-      'seen as N in 2 items and S in 1 item; typed string holding each value as plain JSON',
+      'seen as N in 2 items and S in 1 item; the column holds N, the type of the most items, and each other type goes to a column of its own',
     );
     expect(t.numbers).toMatchObject({ count: 2, integerCount: 1, decimalCount: 1, maxScale: 1 });
+  });
+
+  it('breaks a tie between types by the order DynamoDB lists them, whatever the order of the items', () => {
+    const items = [
+      { t: { M: {} } },
+      { t: { BOOL: true } },
+      { t: n('3') },
+      { t: { L: [] } },
+      { t: n('4') },
+      { t: { BOOL: false } },
+    ];
+    const forward = column(inferSchema(items.map((item) => parseItem(item))), 't');
+    const backward = column(inferSchema(items.reverse().map((item) => parseItem(item))), 't');
+    expect(forward.valueType).toBe('N');
+    expect(backward.valueType).toBe('N');
+    expect(forward.conflict?.reason).toMatch(
+      /the column holds N, the type of the most items \(a tie, which goes to the type DynamoDB lists first\)/,
+    );
+    expect(column(inferSchema([{ m: { L: [] } }, { m: { M: {} } }]), 'm').valueType).toBe('L');
+  });
+
+  it('types M and L columns as string holding plain JSON of that one type', () => {
+    const m = column(inferSchema([{ m: { M: {} } }, { m: { M: { a: n('1') } } }, { m: { L: [] } }]), 'm');
+    expect(m).toMatchObject({ valueType: 'M', encoding: 'plain-json', notHeld: 0 });
+    expect(lakeTypeSql(m.lakeType)).toBe('string');
   });
 
   it('keeps columns in first-seen order and can report at any point', () => {
@@ -129,12 +179,12 @@ describe('schema inference records presence, nulls and conflicts', () => {
     expect(schema.columns.map((c) => c.name)).toEqual(['z', 'a', 'm']);
     expect(describeSchema(schema)).toEqual([
       'z: string',
-      'a: string not null (seen as S in 1 item and BOOL in 1 item; typed string holding each value as plain JSON)',
+      'a: string not null (seen as S in 1 item and BOOL in 1 item; the column holds S, the type of the most items (a tie, which goes to the type DynamoDB lists first), and each other type goes to a column of its own)',
       'm: string',
     ]);
   });
 
-  it('gathers number stats over N values: precision, scale, integer digits', () => {
+  it('gathers number stats over N values: precision, scale, integer digits, values each type holds', () => {
     const schema = inferSchema([
       { q: n('3') },
       { q: n('0.1000000000000000000000000000000000001') },
@@ -148,9 +198,29 @@ describe('schema inference records presence, nulls and conflicts', () => {
       maxPrecision: 37,
       maxScale: 37,
       maxIntegerDigits: 1,
+      values: 3,
+      int64Values: 1,
+      decimalValues: [1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2],
     });
-    expect(lakeTypeSql(column(schema, 'q').lakeType)).toBe('decimal(38,37)');
-    // One more integer digit and decimal(38,37) no longer holds every value.
-    expect(sqlOf([{ x: n('0.1000000000000000000000000000000000001') }, { x: n('12') }])).toBe('string');
+    expect(lakeTypeSql(column(schema, 'q').lakeType)).toBe('decimal(38,1)');
+    expect(column(schema, 'q').notHeld).toBe(1);
+  });
+
+  it('merges summaries of parts into the state of observing every item in one inference', () => {
+    const items = [
+      { q: n('3'), s: { NS: ['1', '0.25'] } },
+      { q: n('0.1000000000000000000000000000000000001'), s: { S: 'x' } },
+      { q: { S: 'n/a' }, s: { NS: ['1E+40'] } },
+      { q: n('12345678901234567890.5') },
+    ].map((item) => parseItem(item));
+    const whole = new SchemaInference();
+    for (const item of items) whole.observe(item);
+    const first = new SchemaInference();
+    const second = new SchemaInference();
+    for (const item of items.slice(0, 2)) first.observe(item);
+    for (const item of items.slice(2)) second.observe(item);
+    first.merge(structuredClone(second.summary()));
+    expect(first.summary()).toEqual(whole.summary());
+    expect(first.result()).toEqual(whole.result());
   });
 });

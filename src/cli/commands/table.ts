@@ -55,7 +55,9 @@ It keeps:
   - any file younger than the retention, referenced or not: a writer may have written it and be
     about to commit it;
   - everything else in hidden folders or with hidden names (starting with _ or .): _delta_log/
-    (the transaction log), _ddb_lake/ (ddb-lake's own state), _change_data/.
+    (the transaction log), _ddb_lake/ (ddb-lake's own state), _change_data/. The one exception is a
+    partition folder of a partition column starting with _: tables ddb-lake wrote before data went
+    to ddb_bucket=N/ folders keep older files in _ddb_bucket=N/, and those are data folders.
 It also deletes the temporary files (.ddb-lake-tmp-*) a write to a local folder leaves when its
 process is killed mid-write, wherever they are (the log's folder too), by the same age rule: once
 they are older than the retention (a write in progress keeps its file recent).
