@@ -113,9 +113,12 @@ export const BENCHES: readonly BenchSpec[] = [
   {
     name: 'apply-merge',
     script: 'apply-merge.ts',
+    // biome-ignore format: flags and their values in pairs
     sizes: {
-      small: ['--items', '20000', '--batches', '100,1000'],
-      medium: ['--items', '500000', '--batches', '1000,10000,100000'],
+      small: ['--items', '20000', '--base-items', '2000', '--batches', '100,1000',
+        '--history-batches', '20', '--history-changes', '100'],
+      medium: ['--items', '500000', '--base-items', '50000', '--batches', '1000,10000,100000',
+        '--history-batches', '100', '--history-changes', '1000'],
       full: [],
     },
   },
