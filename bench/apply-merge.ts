@@ -114,7 +114,7 @@ function describeTable(facts: TableFacts): string {
 
 function describeLoad(label: string, loaded: TimedBatch, facts: TableFacts): string {
   return (
-    `${label}: ${loaded.result.inserted.toLocaleString('en-US')} rows, ${describeTable(facts)}, ` +
+    `${label}: ${loaded.result.rowsWritten.toLocaleString('en-US')} rows, ${describeTable(facts)}, ` +
     `${facts.mergeOnRead ? 'merge-on-read (deletion vectors)' : 'copy-on-write (no deletion vectors)'}, ` +
     `loaded by apply in ${loaded.seconds.toFixed(1)} s`
   );
