@@ -83,12 +83,13 @@ export async function commit(
   options: CommitOptions = {},
 ): Promise<CommitOutcome> {
   const snapshot = transaction.snapshot;
-  assertWritable(snapshot, { removesData: transaction.removesData });
+  const intent = {
+    removesData: transaction.removesData,
+    addsDeletionVectors: transaction.addsDeletionVectors,
+  };
+  assertWritable(snapshot, intent);
   if (transaction.changesMetadata) {
-    assertWritable(
-      { ...snapshot, metadata: transaction.metadata, schema: transaction.schema },
-      { removesData: transaction.removesData },
-    );
+    assertWritable({ ...snapshot, metadata: transaction.metadata, schema: transaction.schema }, intent);
   }
   const txn = transaction.txn;
   if (txn !== undefined) {

@@ -7,7 +7,7 @@ import { commitFileKey, DELTA_LOG_DIR, parseLogFileName } from './log-files.ts';
 import { type StructType, serializeSchema } from './schema.ts';
 import { assertSchemaWritable } from './schema-change.ts';
 import type { Snapshot } from './snapshot.ts';
-import { assertTablePropertiesWritable, PINNED_PROPERTIES } from './table-properties.ts';
+import { assertTablePropertiesWritable, pinnedProperties } from './table-properties.ts';
 
 /*
  * Creating a table (PROTOCOL.md, "Change Metadata", "Protocol Evolution", "Creation of New Log
@@ -15,8 +15,21 @@ import { assertTablePropertiesWritable, PINNED_PROPERTIES } from './table-proper
  * put-if-absent, so of two creators exactly one wins and an existing table is never overwritten.
  */
 
-/** The protocol of every table ddb-lake creates: no reader feature, writer version 2 (append-only, invariants). */
+/** The protocol of the tables ddb-lake creates without deletion vectors: no reader feature, writer version 2 (append-only, invariants). */
 export const CREATED_TABLE_PROTOCOL: Protocol = { minReaderVersion: 1, minWriterVersion: 2 };
+
+/**
+ * The protocol of the tables ddb-lake creates with deletion vectors (PROTOCOL.md, "Deletion
+ * Vectors": reader 3, writer 7, `deletionVectors` in both feature lists). The writer features of
+ * writer version 2 (`appendOnly`, `invariants`) stay listed, as Spark lists them when it moves a
+ * table to table features, so `delta.appendOnly` keeps its meaning.
+ */
+export const CREATED_DV_TABLE_PROTOCOL: Protocol = {
+  minReaderVersion: 3,
+  minWriterVersion: 7,
+  readerFeatures: ['deletionVectors'],
+  writerFeatures: ['appendOnly', 'deletionVectors', 'invariants'],
+};
 
 export interface CreateTableOptions {
   readonly schema: StructType;
@@ -27,6 +40,13 @@ export interface CreateTableOptions {
   readonly description?: string;
   /** Milliseconds since the epoch for `createdTime` and the commit's timestamp; default now. */
   readonly now?: number;
+  /**
+   * True: the table gets the `deletionVectors` feature (`CREATED_DV_TABLE_PROTOCOL`) and
+   * `delta.enableDeletionVectors=true`, so writes may mark rows deleted instead of rewriting files.
+   * Default false: reader 1 / writer 2 and `delta.enableDeletionVectors=false`, readable by every
+   * Delta reader.
+   */
+  readonly deletionVectors?: boolean;
 }
 
 /** An error thrown when a table already exists where one is to be created. */
@@ -45,10 +65,12 @@ async function existingLogFile(store: ObjectStore): Promise<string | undefined> 
 }
 
 /**
- * Creates a Delta table at the store's root: commit 0 with `protocol` (reader 1, writer 2),
- * `metaData` (a new UUID, Parquet format, the schema, partition columns, the configuration with
- * `delta.enableDeletionVectors=false` and `delta.checkpointPolicy=classic`) and `commitInfo`
- * (`CREATE TABLE`). Returns the table's snapshot at version 0.
+ * Creates a Delta table at the store's root: commit 0 with `protocol` (reader 1, writer 2; with
+ * `deletionVectors`, reader 3, writer 7 and the `deletionVectors` feature), `metaData` (a new UUID,
+ * Parquet format, the schema, partition columns, the configuration with
+ * `delta.enableDeletionVectors` false, or true with `deletionVectors`, and
+ * `delta.checkpointPolicy=classic`) and `commitInfo` (`CREATE TABLE`). Returns the table's
+ * snapshot at version 0.
  *
  * Never overwrites: a location whose log already holds a commit or checkpoint (also one whose
  * early commits were cleaned up) is refused before writing, and a concurrent creator that wins
@@ -60,16 +82,19 @@ export async function createTable(store: ObjectStore, options: CreateTableOption
   const partitionColumns = [...(options.partitionColumns ?? [])];
   assertSchemaWritable(options.schema, partitionColumns);
   const requested = options.configuration ?? {};
-  for (const [key, value] of Object.entries(PINNED_PROPERTIES)) {
+  const deletionVectors = options.deletionVectors === true;
+  const pinned = pinnedProperties(deletionVectors);
+  const protocol = deletionVectors ? CREATED_DV_TABLE_PROTOCOL : CREATED_TABLE_PROTOCOL;
+  for (const [key, value] of Object.entries(pinned)) {
     const given = requested[key];
     if (given !== undefined && given.trim().toLowerCase() !== value) {
       throw new DeltaInvalidWriteError(
-        `The table property ${key} = ${JSON.stringify(given)} cannot be set: ddb-lake creates tables with ${key} = ${value} (one writer at a time and only features it implements: rule 5 of docs/DESIGN.md).`,
+        `The table property ${key} = ${JSON.stringify(given)} cannot be set: ddb-lake creates ${deletionVectors ? 'tables with deletion vectors' : 'tables without deletion vectors'} with ${key} = ${value} (one writer at a time and only features it implements: rules 5 and 6 of docs/DESIGN.md).${key === 'delta.enableDeletionVectors' ? ' Ask for a table with or without deletion vectors instead.' : ''}`,
       );
     }
   }
-  const configuration: Record<string, string> = { ...requested, ...PINNED_PROPERTIES };
-  assertTablePropertiesWritable({}, configuration);
+  const configuration: Record<string, string> = { ...requested, ...pinned };
+  assertTablePropertiesWritable({}, configuration, protocol);
 
   const found = await existingLogFile(store);
   if (found !== undefined) throw tableExists(store, found);
@@ -96,7 +121,7 @@ export async function createTable(store: ObjectStore, options: CreateTableOption
     timestamp: now,
     isBlindAppend: true,
   });
-  const actions: Action[] = [commitInfo, { protocol: CREATED_TABLE_PROTOCOL }, { metaData: metadata }];
+  const actions: Action[] = [commitInfo, { protocol }, { metaData: metadata }];
   const body = serializeCommitFile(actions);
   const key = commitFileKey(0);
   const put = await store.putIfAbsent(key, body);
@@ -107,7 +132,7 @@ export async function createTable(store: ObjectStore, options: CreateTableOption
   return {
     tableUrl: store.url,
     version: 0,
-    protocol: CREATED_TABLE_PROTOCOL,
+    protocol,
     metadata,
     schema: options.schema,
     partitionColumns,

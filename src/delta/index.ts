@@ -13,6 +13,8 @@ export * from './conflicts.ts';
 export * from './create-table.ts';
 export * from './data-path.ts';
 export * from './deletion-vector.ts';
+export * from './deletion-vector-update.ts';
+export * from './deletion-vector-write.ts';
 export * from './describe.ts';
 export * from './engine.ts';
 export * from './errors.ts';

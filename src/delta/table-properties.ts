@@ -12,11 +12,40 @@ export const CHECKPOINT_INTERVAL = 'delta.checkpointInterval';
 export const DELETED_FILE_RETENTION = 'delta.deletedFileRetentionDuration';
 export const APPEND_ONLY = 'delta.appendOnly';
 
-/** Properties every table ddb-lake creates carries, with these values (DESIGN.md rule 5). */
+export const ENABLE_DELETION_VECTORS = 'delta.enableDeletionVectors';
+
+/**
+ * Properties every table ddb-lake creates without deletion vectors carries, with these values
+ * (DESIGN.md rule 5). `pinnedProperties` gives the pins of either kind of table.
+ */
 export const PINNED_PROPERTIES: Readonly<Record<string, string>> = {
-  'delta.enableDeletionVectors': 'false',
+  [ENABLE_DELETION_VECTORS]: 'false',
   'delta.checkpointPolicy': 'classic',
 };
+
+/**
+ * The properties a table ddb-lake creates carries, with these values: classic checkpoints, and
+ * `delta.enableDeletionVectors` true exactly when the table is created with the deletion vector
+ * feature (DESIGN.md rules 5 and 6). Pure.
+ */
+export function pinnedProperties(deletionVectors: boolean): Readonly<Record<string, string>> {
+  return { ...PINNED_PROPERTIES, [ENABLE_DELETION_VECTORS]: String(deletionVectors) };
+}
+
+/**
+ * True when writers may add deletion vectors to the table (PROTOCOL.md, "Deletion Vectors": only
+ * with the `deletionVectors` writer feature and `delta.enableDeletionVectors` = true). Pure.
+ */
+export function deletionVectorsEnabled(
+  protocol: { readonly minWriterVersion: number; readonly writerFeatures?: readonly string[] },
+  configuration: Readonly<Record<string, string>>,
+): boolean {
+  return (
+    protocol.minWriterVersion === 7 &&
+    (protocol.writerFeatures ?? []).includes('deletionVectors') &&
+    booleanProperty(configuration, ENABLE_DELETION_VECTORS)
+  );
+}
 
 export const DEFAULT_CHECKPOINT_INTERVAL = 10;
 /** Spark's default `delta.deletedFileRetentionDuration`: `interval 1 week`. */
@@ -111,6 +140,17 @@ const isInterval =
     return undefined;
   };
 
+/** `delta.enableDeletionVectors`: any boolean with the writer feature, else only false. */
+function deletionVectorsCheck(protocol: WriterFeatureList): Check {
+  const featured =
+    protocol.minWriterVersion === 7 && (protocol.writerFeatures ?? []).includes('deletionVectors');
+  if (featured) return isBoolean;
+  return (v) =>
+    v.trim().toLowerCase() === 'false'
+      ? undefined
+      : 'the table lacks the deletionVectors table feature (reader version 3, writer version 7); create the table with deletion vectors instead';
+}
+
 /** The `delta.*` properties a ddb-lake write may set or change, and what values each may take. */
 const WRITABLE_DELTA_PROPERTIES: Readonly<Record<string, Check>> = {
   [APPEND_ONLY]: isBoolean,
@@ -119,7 +159,6 @@ const WRITABLE_DELTA_PROPERTIES: Readonly<Record<string, Check>> = {
   [DELETED_FILE_RETENTION]: isInterval(DELETED_FILE_RETENTION),
   'delta.logRetentionDuration': isInterval('delta.logRetentionDuration'),
   'delta.enableExpiredLogCleanup': isBoolean,
-  'delta.enableDeletionVectors': only('false'),
   'delta.checkpointPolicy': only('classic'),
   'delta.enableChangeDataFeed': only('false'),
   'delta.columnMapping.mode': only('none'),
@@ -131,10 +170,18 @@ const WRITABLE_DELTA_PROPERTIES: Readonly<Record<string, Check>> = {
   'delta.dataSkippingStatsColumns': () => undefined,
 };
 
+/** The table features a table's protocol lists for writers (`writerFeatures` at writer version 7). */
+export interface WriterFeatureList {
+  readonly minWriterVersion: number;
+  readonly writerFeatures?: readonly string[];
+}
+
 /**
- * Checks the table properties a write sets, changes or removes (`before` → `after`): a `delta.*`
- * property must be one ddb-lake knows how to honour, with a value it honours (anything else needs
- * a table feature or a protocol change it does not write). Other keys (`ddb_lake.*`, users') are free.
+ * Checks the table properties a write sets, changes or removes (`before` → `after`) on a table of
+ * `protocol` (default: one without table features): a `delta.*` property must be one ddb-lake knows
+ * how to honour, with a value it honours (anything else needs a table feature or a protocol change
+ * it does not write); `delta.enableDeletionVectors` may be true only when the protocol has the
+ * `deletionVectors` writer feature. Other keys (`ddb_lake.*`, users') are free.
  * Properties left as they were are not checked, so a table written by Spark keeps its own. A
  * changed column name mapping (`ddb_lake.columnNames`) must be one `assignColumnNames` writes.
  * @throws DeltaInvalidWriteError naming the property.
@@ -142,12 +189,14 @@ const WRITABLE_DELTA_PROPERTIES: Readonly<Record<string, Check>> = {
 export function assertTablePropertiesWritable(
   before: Readonly<Record<string, string>>,
   after: Readonly<Record<string, string>>,
+  protocol: WriterFeatureList = { minWriterVersion: 2 },
 ): void {
   if (before[COLUMN_NAMES_PROPERTY] !== after[COLUMN_NAMES_PROPERTY]) assertColumnNameMappingValid(after);
   const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
   for (const key of keys) {
     if (!key.startsWith('delta.') || before[key] === after[key]) continue;
-    const check = WRITABLE_DELTA_PROPERTIES[key];
+    const check =
+      key === ENABLE_DELETION_VECTORS ? deletionVectorsCheck(protocol) : WRITABLE_DELTA_PROPERTIES[key];
     if (check === undefined) {
       throw new DeltaInvalidWriteError(
         `ddb-lake does not set the table property ${key}: it needs a table feature or protocol change that ddb-lake does not write. Set it with Spark or Databricks if the table needs it (ddb-lake will then refuse writes it cannot honour).`,

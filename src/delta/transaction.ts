@@ -1,11 +1,11 @@
-import type { Action, AddFile, Metadata, RemoveFile, Txn } from './actions.ts';
+import type { Action, AddFile, DeletionVectorDescriptor, Metadata, Txn } from './actions.ts';
 import { commitInfoAction, operationMetricsOf } from './commit-info.ts';
+import { deletionVectorUpdate, removeOf } from './deletion-vector-update.ts';
 import { DeltaInvalidWriteError } from './errors.ts';
-import { deletionVectorUniqueId } from './log-replay.ts';
 import { type StructType, serializeSchema } from './schema.ts';
 import { assertSchemaEvolution } from './schema-change.ts';
 import type { Snapshot } from './snapshot.ts';
-import { assertTablePropertiesWritable } from './table-properties.ts';
+import { assertTablePropertiesWritable, deletionVectorsEnabled } from './table-properties.ts';
 
 /*
  * A transaction (PROTOCOL.md, "Actions", "Transaction Identifiers", "Delta Log Entries"): what one
@@ -39,12 +39,26 @@ interface StagedRemove {
   readonly dataChange: boolean;
 }
 
+/** A data file of the snapshot and the new deletion vector it gets. */
+export interface DeletionVectorChange {
+  /** The active file (its `add`, or its path). */
+  readonly file: AddFile | string;
+  /** The new vector: the old one's rows and the newly deleted ones (writeDeletionVector). */
+  readonly deletionVector: DeletionVectorDescriptor;
+}
+
+interface StagedDeletionVector {
+  readonly file: AddFile;
+  readonly deletionVector: DeletionVectorDescriptor;
+}
+
 interface TransactionState {
   readonly snapshot: Snapshot;
   readonly operation: string;
   readonly operationParameters: Readonly<Record<string, string>>;
   readonly adds: readonly AddFile[];
   readonly removes: readonly StagedRemove[];
+  readonly deletionVectors: readonly StagedDeletionVector[];
   readonly txn: { readonly appId: string; readonly version: number } | undefined;
   readonly schema: StructType | undefined;
   readonly configuration: Readonly<Record<string, string>> | undefined;
@@ -71,6 +85,7 @@ export class Transaction {
       operationParameters: options.operationParameters ?? {},
       adds: [],
       removes: [],
+      deletionVectors: [],
       txn: undefined,
       schema: undefined,
       configuration: undefined,
@@ -100,14 +115,33 @@ export class Transaction {
     return this.#state.adds;
   }
 
-  /** The files this transaction removes, as they are in the snapshot. */
+  /**
+   * The files this transaction removes, as they are in the snapshot: those removed whole and those
+   * that get a new deletion vector (their old logical file is removed).
+   */
   get removedFiles(): readonly AddFile[] {
-    return this.#state.removes.map((remove) => remove.file);
+    return [
+      ...this.#state.removes.map((remove) => remove.file),
+      ...this.#state.deletionVectors.map((change) => change.file),
+    ];
   }
 
-  /** True when some removed file's rows leave the table (`dataChange: true`). */
+  /** True when some removed file's rows leave the table (`dataChange: true`), or rows are marked deleted. */
   get removesData(): boolean {
-    return this.#state.removes.some((remove) => remove.dataChange);
+    return this.#state.deletionVectors.length > 0 || this.#state.removes.some((remove) => remove.dataChange);
+  }
+
+  /** True when the commit gives files new deletion vectors. */
+  get addsDeletionVectors(): boolean {
+    return this.#state.deletionVectors.length > 0;
+  }
+
+  /** The staged deletion vector changes: each file as in the snapshot and its new vector. */
+  get deletionVectorChanges(): readonly {
+    readonly file: AddFile;
+    readonly deletionVector: DeletionVectorDescriptor;
+  }[] {
+    return this.#state.deletionVectors;
   }
 
   get txn(): { readonly appId: string; readonly version: number } | undefined {
@@ -148,6 +182,7 @@ export class Transaction {
   get isBlindAppend(): boolean {
     return (
       this.#state.removes.length === 0 &&
+      this.#state.deletionVectors.length === 0 &&
       this.#state.reads.kind === 'nothing' &&
       this.#state.adds.every((add) => add.dataChange)
     );
@@ -163,13 +198,19 @@ export class Transaction {
     const adds = [...this.#state.adds];
     const added = new Set(adds.map((add) => add.path));
     const removed = new Set(this.#state.removes.map((remove) => remove.file.path));
+    const marked = new Set(this.#state.deletionVectors.map((change) => change.file.path));
     for (const file of files) {
       if (file.path === '') throw new DeltaInvalidWriteError('An add action needs a path.');
       if (added.has(file.path)) {
         throw new DeltaInvalidWriteError(`The file ${file.path} is added twice in one commit.`);
       }
-      if (removed.has(file.path) && !replacesDeletionVector(file, this.#state.removes)) {
+      if (removed.has(file.path)) {
         throw new DeltaInvalidWriteError(`The file ${file.path} is both added and removed in one commit.`);
+      }
+      if (marked.has(file.path)) {
+        throw new DeltaInvalidWriteError(
+          `The file ${file.path} is both added and given a new deletion vector in one commit.`,
+        );
       }
       if (!sameKeys(Object.keys(file.partitionValues), partitionColumns)) {
         throw new DeltaInvalidWriteError(
@@ -195,6 +236,7 @@ export class Transaction {
     const active = new Map(this.#state.snapshot.files.map((file) => [file.path, file]));
     const removes = [...this.#state.removes];
     const removed = new Set(removes.map((remove) => remove.file.path));
+    const added = new Set(this.#state.adds.map((add) => add.path));
     for (const given of files) {
       const path = typeof given === 'string' ? given : given.path;
       const file = active.get(path);
@@ -205,9 +247,13 @@ export class Transaction {
       }
       if (removed.has(path))
         throw new DeltaInvalidWriteError(`The file ${path} is removed twice in one commit.`);
-      const readded = this.#state.adds.find((add) => add.path === path);
-      if (readded !== undefined && !replacesDeletionVector(readded, [{ file }])) {
+      if (added.has(path)) {
         throw new DeltaInvalidWriteError(`The file ${path} is both added and removed in one commit.`);
+      }
+      if (this.#state.deletionVectors.some((change) => change.file.path === path)) {
+        throw new DeltaInvalidWriteError(
+          `The file ${path} is both removed and given a new deletion vector in one commit.`,
+        );
       }
       removed.add(path);
       removes.push({
@@ -217,6 +263,51 @@ export class Transaction {
       });
     }
     return this.#with({ removes });
+  }
+
+  /**
+   * Stages new deletion vectors (PROTOCOL.md, "Deletion Vectors"): per file, the `remove` of the
+   * logical file (path, old vector) and the `add` of (path, new vector), stats marked
+   * `tightBounds: false` (deletion-vector-update.ts). The file counts as removed for the conflict
+   * rules: a concurrent commit that removes it, or gives it a vector of its own, conflicts.
+   * @throws DeltaInvalidWriteError when the table does not allow new deletion vectors (the
+   *   `deletionVectors` feature and `delta.enableDeletionVectors` = true), for a path that is not an
+   *   active file, one staged twice, also added or removed, or one `deletionVectorUpdate` refuses
+   *   (no `numRecords` in its stats, a vector with fewer rows than the old one).
+   */
+  updateDeletionVectors(changes: readonly DeletionVectorChange[]): Transaction {
+    const snapshot = this.#state.snapshot;
+    if (changes.length > 0 && !deletionVectorsEnabled(snapshot.protocol, this.configuration)) {
+      throw new DeltaInvalidWriteError(
+        `The table at ${snapshot.tableUrl} does not allow new deletion vectors: it needs the deletionVectors table feature and delta.enableDeletionVectors = true. Rewrite the files instead.`,
+      );
+    }
+    const active = new Map(snapshot.files.map((file) => [file.path, file]));
+    const staged = [...this.#state.deletionVectors];
+    const taken = new Set([
+      ...staged.map((change) => change.file.path),
+      ...this.#state.removes.map((remove) => remove.file.path),
+      ...this.#state.adds.map((add) => add.path),
+    ]);
+    for (const change of changes) {
+      const path = typeof change.file === 'string' ? change.file : change.file.path;
+      const file = active.get(path);
+      if (file === undefined) {
+        throw new DeltaInvalidWriteError(
+          `The file ${path} is not in the table at version ${this.readVersion}, so it cannot get a deletion vector.`,
+        );
+      }
+      if (taken.has(path)) {
+        throw new DeltaInvalidWriteError(
+          `The file ${path} is already added, removed or given a deletion vector in this commit; a commit changes a file once.`,
+        );
+      }
+      // Checks numRecords and the cardinalities now, so a bad plan fails before anything is written.
+      deletionVectorUpdate(file, change.deletionVector, { deletionTimestamp: 0 });
+      taken.add(path);
+      staged.push({ file, deletionVector: change.deletionVector });
+    }
+    return this.#with({ deletionVectors: staged });
   }
 
   /**
@@ -257,7 +348,7 @@ export class Transaction {
    * @throws DeltaInvalidWriteError naming the property.
    */
   updateConfiguration(configuration: Readonly<Record<string, string>>): Transaction {
-    assertTablePropertiesWritable(this.configuration, configuration);
+    assertTablePropertiesWritable(this.configuration, configuration, this.#state.snapshot.protocol);
     return this.#with({ configuration: { ...configuration } });
   }
 
@@ -282,9 +373,19 @@ export class Transaction {
   actions(now: number): Action[] {
     const state = this.#state;
     const fileActions: Action[] = [
-      ...state.removes.map((remove): Action => ({ remove: removeAction(remove, now) })),
+      ...state.removes.map(
+        (remove): Action => ({
+          remove: removeOf(remove.file, {
+            deletionTimestamp: remove.deletionTimestamp ?? now,
+            dataChange: remove.dataChange,
+          }),
+        }),
+      ),
       ...state.adds.map((add): Action => ({ add })),
     ];
+    const updates = state.deletionVectors.map((change) =>
+      deletionVectorUpdate(change.file, change.deletionVector, { deletionTimestamp: now }),
+    );
     const actions: Action[] = [
       commitInfoAction({
         operation: state.operation,
@@ -292,7 +393,10 @@ export class Transaction {
         timestamp: now,
         readVersion: state.snapshot.version,
         isBlindAppend: this.isBlindAppend,
-        operationMetrics: operationMetricsOf(fileActions),
+        operationMetrics: {
+          ...operationMetricsOf(fileActions),
+          ...deletionVectorMetrics(state.deletionVectors),
+        },
       }),
     ];
     if (this.changesMetadata) actions.push({ metaData: this.metadata });
@@ -300,40 +404,29 @@ export class Transaction {
       const txn: Txn = { appId: state.txn.appId, version: state.txn.version, lastUpdated: now };
       actions.push({ txn });
     }
-    actions.push(...fileActions);
+    actions.push(
+      ...updates.map((update): Action => ({ remove: update.remove })),
+      ...fileActions,
+      ...updates.map((update): Action => ({ add: update.add })),
+    );
     return actions;
   }
 }
 
-/**
- * True when `add` puts its data file back under another deletion vector than the one a staged
- * remove of the same path took away (PROTOCOL.md, "Deletion Vectors": a logical file is its path
- * and its vector's unique id), the only way one commit may both remove and add a path.
- */
-function replacesDeletionVector(add: AddFile, removes: readonly { readonly file: AddFile }[]): boolean {
-  const removed = removes.find((remove) => remove.file.path === add.path);
-  if (removed === undefined || add.deletionVector === undefined || add.deletionVector === null) return false;
-  const old = removed.file.deletionVector;
-  return (
-    old === undefined || old === null || deletionVectorUniqueId(old) !== deletionVectorUniqueId(add.deletionVector)
+/** Spark's DELETE metrics of deletion vectors: vectors added and replaced, rows newly marked deleted. */
+function deletionVectorMetrics(changes: readonly StagedDeletionVector[]): Record<string, string> {
+  if (changes.length === 0) return {};
+  const replaced = changes.filter(
+    (change) => change.file.deletionVector !== undefined && change.file.deletionVector !== null,
   );
-}
-
-function removeAction(remove: StagedRemove, now: number): RemoveFile {
-  const { file } = remove;
+  const rows = changes.reduce(
+    (sum, change) => sum + change.deletionVector.cardinality - (change.file.deletionVector?.cardinality ?? 0),
+    0,
+  );
   return {
-    path: file.path,
-    deletionTimestamp: remove.deletionTimestamp ?? now,
-    dataChange: remove.dataChange,
-    extendedFileMetadata: true,
-    partitionValues: file.partitionValues,
-    size: file.size,
-    ...(file.stats === undefined || file.stats === null ? {} : { stats: file.stats }),
-    ...(file.tags === undefined || file.tags === null ? {} : { tags: file.tags }),
-    // The logical file removed is the path under this vector (PROTOCOL.md, "Deletion Vectors").
-    ...(file.deletionVector === undefined || file.deletionVector === null
-      ? {}
-      : { deletionVector: file.deletionVector }),
+    numDeletionVectorsAdded: String(changes.length),
+    numDeletionVectorsRemoved: String(replaced.length),
+    numDeletedRows: String(rows),
   };
 }
 

@@ -2,13 +2,20 @@ import type { Metadata, Protocol } from './actions.ts';
 import { DeltaUnsupportedFeatureError } from './errors.ts';
 import { assertReadable } from './reader-features.ts';
 import type { StructType } from './schema.ts';
-import { APPEND_ONLY, booleanProperty } from './table-properties.ts';
+import {
+  APPEND_ONLY,
+  booleanProperty,
+  deletionVectorsEnabled,
+  ENABLE_DELETION_VECTORS,
+} from './table-properties.ts';
 
 /*
  * Whether ddb-lake may write a table (PROTOCOL.md, "Writer Version Requirements", "Table
  * Features", and each feature's writer requirements). A writer must respect every feature the
  * protocol makes it responsible for; ddb-lake respects a feature either by honouring it (append-only:
- * no data removed) or by refusing to write while it is active (invariants, CHECK constraints,
+ * no data removed; deletion vectors: every read applies them, a `remove` names the file with its
+ * vector, new vectors only while `delta.enableDeletionVectors` is true and on files whose stats hold
+ * `numRecords`, with `tightBounds` false) or by refusing to write while it is active (invariants, CHECK constraints,
  * generated or identity columns, change data feed, column mapping), because it cannot evaluate SQL
  * expressions or write change data. Anything it does not know refuses the write outright, so a
  * table written by Databricks is never corrupted.
@@ -21,13 +28,14 @@ export const MAX_READER_VERSION = 3;
 
 /**
  * The writer features (writer version 7) ddb-lake respects. Each is refused later when it is
- * active and ddb-lake cannot honour it; every feature not listed here (deletionVectors, rowTracking,
+ * active and ddb-lake cannot honour it; every feature not listed here (rowTracking,
  * domainMetadata, v2Checkpoint, inCommitTimestamp, clustering, icebergCompat*, typeWidening,
  * variantType, catalogManaged, vacuumProtocolCheck, timestampNtz, any unknown name) refuses writes.
  */
 export const RESPECTED_WRITER_FEATURES: ReadonlySet<string> = new Set([
   'appendOnly',
   'invariants',
+  'deletionVectors',
   'checkConstraints',
   'changeDataFeed',
   'generatedColumns',
@@ -40,6 +48,8 @@ export const RESPECTED_WRITER_FEATURES: ReadonlySet<string> = new Set([
 export interface WriteIntent {
   /** True when the write removes data (`remove` with `dataChange: true`). */
   readonly removesData?: boolean;
+  /** True when the write adds new deletion vectors (PROTOCOL.md, "Deletion Vectors"). */
+  readonly addsDeletionVectors?: boolean;
 }
 
 /** The parts of a snapshot the check reads. */
@@ -90,8 +100,9 @@ function refuse(table: WritableTable, feature: string, why: string): never {
  * Refuses, before anything is written, a write ddb-lake cannot do correctly: a reader version
  * above 3 or writer version above 7, a reader or writer feature it does not respect, or a
  * respected feature that is active in a way it cannot honour (append-only when the write removes
- * data; column invariants; CHECK constraints; change data feed; generated, identity or default
- * columns; column mapping other than `none`; `delta.checkpoint.writeStatsAsStruct`). Pure.
+ * data; new deletion vectors where the table does not allow them; column invariants; CHECK
+ * constraints; change data feed; generated, identity or default columns; column mapping other
+ * than `none`; `delta.checkpoint.writeStatsAsStruct`). Pure.
  * @throws DeltaUnsupportedFeatureError('write', feature, …) naming the feature.
  */
 export function assertWritable(table: WritableTable, intent: WriteIntent = {}): void {
@@ -214,7 +225,17 @@ export function assertWritable(table: WritableTable, intent: WriteIntent = {}): 
       );
     }
   }
+  if (intent.addsDeletionVectors && !deletionVectorsEnabled(protocol, configuration)) {
+    refuse(
+      table,
+      'deletionVectors',
+      protocol.minWriterVersion === 7 && (protocol.writerFeatures ?? []).includes('deletionVectors')
+        ? `this write adds deletion vectors, and the table does not allow new ones (${ENABLE_DELETION_VECTORS} is not true); rewrite the files instead, or set ${ENABLE_DELETION_VECTORS} to true`
+        : 'this write adds deletion vectors, and the table lacks the deletionVectors table feature (reader version 3, writer version 7); rewrite the files instead',
+    );
+  }
   // A writer reads the table first (PROTOCOL.md, "Table Features"): whatever the reader refuses,
-  // the writer refuses too.
-  assertReadable(protocol, metadata, { tableUrl: table.tableUrl });
+  // the writer refuses too. ddb-lake reads rows only through table-scan.ts, which applies deletion
+  // vectors, so rewriting a file never brings back its deleted rows.
+  assertReadable(protocol, metadata, { tableUrl: table.tableUrl, deletionVectors: true });
 }

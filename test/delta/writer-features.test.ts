@@ -88,8 +88,7 @@ describe('assertWritable refuses writes it cannot do correctly, naming the featu
     );
   });
 
-  it('tables Databricks and delta-rs wrote with deletion vectors or column mapping are refused, their logs untouched', async () => {
-    await expectWriteRefused(await workspace.fixtureCopy('table-with-dv-small'), 'deletionVectors');
+  it('a table Databricks wrote with column mapping is refused, its log untouched', async () => {
     await expectWriteRefused(
       await workspace.fixtureCopy('table_with_column_mapping'),
       'columnMapping',
@@ -231,7 +230,6 @@ describe('assertWritable refuses writes it cannot do correctly, naming the featu
 
   it('every version 7 writer feature ddb-lake does not respect is refused by name', () => {
     const refused = [
-      'deletionVectors',
       'rowTracking',
       'domainMetadata',
       'v2Checkpoint',

@@ -1,0 +1,187 @@
+import { describe, expect, it } from 'vitest';
+import { type AppliedBatch, type ApplyBatchResult, applyBatch } from '../../src/apply/apply-batch.ts';
+import type { Action } from '../../src/delta/actions.ts';
+import { readDeletionVector } from '../../src/delta/deletion-vector.ts';
+import { commitFileKey } from '../../src/delta/log-files.ts';
+import type { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
+import {
+  capture,
+  change,
+  coverageRecord,
+  MINUTE,
+  orderKey,
+  readTable,
+  SAMPLE_T,
+  sampleClock,
+  sampleLanding,
+  seq,
+  TABLE,
+  tempStore,
+} from './run-support.ts';
+
+/*
+ * Merge-on-read (DESIGN.md rule 6): a later batch marks the rows it replaces or deletes in
+ * deletion vectors of their files and appends the winners as new files; no data file is rewritten.
+ */
+
+const AFTER = SAMPLE_T + 30 * MINUTE;
+
+function applied(result: ApplyBatchResult): AppliedBatch {
+  expect(result.outcome).toBe('applied');
+  return result as AppliedBatch;
+}
+
+async function loadedTable(options: { deletes?: 'hard' | 'soft'; deletionVectors?: boolean } = {}) {
+  const landing = await sampleLanding();
+  await capture(landing, [coverageRecord()]);
+  const delta = await tempStore('delta');
+  applied(await applyBatch({ landing, delta, table: TABLE, now: sampleClock, ...options }));
+  return { landing, delta };
+}
+
+async function apply(landing: LocalFolderStore, delta: LocalFolderStore) {
+  return applied(await applyBatch({ landing, delta, table: TABLE, now: sampleClock }));
+}
+
+async function commitActions(delta: LocalFolderStore, version: number): Promise<Action[]> {
+  const text = Buffer.from(await delta.getBytes(commitFileKey(version))).toString('utf8');
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Action);
+}
+
+describe('merge-on-read', () => {
+  it('creates tables with deletion vectors: reader 3, writer 7, the feature and the property', async () => {
+    const { delta } = await loadedTable();
+    const { snapshot } = await readTable(delta);
+    expect(snapshot.protocol).toMatchObject({ minReaderVersion: 3, minWriterVersion: 7 });
+    expect(snapshot.protocol.readerFeatures).toContain('deletionVectors');
+    expect(snapshot.protocol.writerFeatures).toContain('deletionVectors');
+    expect(snapshot.metadata.configuration['delta.enableDeletionVectors']).toBe('true');
+  });
+
+  it('a batch marks the replaced and deleted rows in deletion vectors, appends the winners, and rewrites no file', async () => {
+    const { landing, delta } = await loadedTable();
+    const before = await readTable(delta);
+    const beforePaths = before.snapshot.files.map((file) => file.path).sort();
+    await capture(landing, [
+      change({ op: 'MODIFY', pk: 'customer#2', sk: 'profile', seq: seq(10), ts: AFTER, attributes: { vip: { BOOL: true } } }),
+      change({ op: 'INSERT', pk: 'customer#5', sk: 'order#0001', seq: seq(11), ts: AFTER, attributes: { qty: { N: '2' } } }),
+      change({ op: 'REMOVE', pk: 'customer#3', sk: 'order#0001', seq: seq(12), ts: AFTER }),
+    ]);
+    const second = await apply(landing, delta);
+    expect(second).toMatchObject({ inserted: 1, updated: 1, deleted: 1, filesRewritten: 0, bytesRewritten: 0, rowsMarked: 2 });
+    expect(second.filesMarked).toBeGreaterThan(0);
+    expect(second.filesWritten).toBeGreaterThan(0);
+
+    const after = await readTable(delta);
+    // Every data file of batch 1 is still there, now some under a deletion vector.
+    for (const path of beforePaths) expect(after.snapshot.files.some((file) => file.path === path)).toBe(true);
+    const withVectors = after.snapshot.files.filter((file) => file.deletionVector != null);
+    expect(withVectors.length).toBe(second.filesMarked);
+    let marked = 0;
+    for (const file of withVectors) {
+      const rows = await readDeletionVector(delta, after.snapshot.tableUrl, file.deletionVector as never);
+      marked += rows.length;
+      expect(JSON.parse(file.stats as string)).toMatchObject({ tightBounds: false });
+    }
+    expect(marked).toBe(2);
+    expect(after.items.get(orderKey('customer#2', 'profile'))).toContain('"vip":true');
+    expect(after.items.get(orderKey('customer#5', 'order#0001'))).toBe('{"pk":"customer#5","qty":2,"sk":"order#0001"}');
+    expect(after.items.has(orderKey('customer#3', 'order#0001'))).toBe(false);
+    expect(after.rows).toBe(before.rows);
+    for (const key of [orderKey('customer#1', 'order#0001'), orderKey('customer#4', 'order#0001')]) {
+      expect(after.items.get(key)).toBe(before.items.get(key));
+    }
+    // The commit removes each marked file as it was and adds it back under its vector.
+    const actions = await commitActions(delta, second.version);
+    const removes = actions.flatMap((action) => ('remove' in action ? [action.remove] : []));
+    const adds = actions.flatMap((action) => ('add' in action ? [action.add] : []));
+    for (const file of withVectors) {
+      expect(removes.some((remove) => remove.path === file.path && remove.deletionVector == null)).toBe(true);
+      expect(adds.some((add) => add.path === file.path && add.deletionVector != null)).toBe(true);
+    }
+  });
+
+  it('a later batch on a marked file keeps the old vector rows and adds the new ones, removing the file under its old vector', async () => {
+    const { landing, delta } = await loadedTable();
+    await capture(landing, [
+      change({ op: 'MODIFY', pk: 'customer#2', sk: 'profile', seq: seq(10), ts: AFTER, attributes: { vip: { BOOL: true } } }),
+    ]);
+    await apply(landing, delta);
+    const afterSecond = await readTable(delta);
+    const firstVector = afterSecond.snapshot.files.find((file) => file.deletionVector != null);
+    expect(firstVector).toBeDefined();
+    await capture(landing, [
+      change({ op: 'MODIFY', pk: 'customer#2', sk: 'profile', seq: seq(20), ts: AFTER + MINUTE, attributes: { vip: { BOOL: false } } }),
+      change({ op: 'REMOVE', pk: 'customer#1', sk: 'order#0001', seq: seq(21), ts: AFTER + MINUTE }),
+    ]);
+    const third = await apply(landing, delta);
+    expect(third).toMatchObject({ updated: 1, deleted: 1, rowsMarked: 2, filesRewritten: 0 });
+    const afterThird = await readTable(delta);
+    expect(afterThird.items.get(orderKey('customer#2', 'profile'))).toContain('"vip":false');
+    expect(afterThird.items.has(orderKey('customer#1', 'order#0001'))).toBe(false);
+    expect(afterThird.rows).toBe(afterSecond.rows - 1);
+    const actions = await commitActions(delta, third.version);
+    const removes = actions.flatMap((action) => ('remove' in action ? [action.remove] : []));
+    const old = firstVector as NonNullable<typeof firstVector>;
+    const removedOld = removes.find((remove) => remove.path === old.path);
+    if (removedOld !== undefined) {
+      // The file marked in batch 2 was touched again: it is removed under the vector batch 2 gave it.
+      expect(removedOld.deletionVector).toEqual(old.deletionVector);
+      const now = afterThird.snapshot.files.find((file) => file.path === old.path);
+      const rows = await readDeletionVector(delta, afterThird.snapshot.tableUrl, now?.deletionVector as never);
+      const previous = await readDeletionVector(delta, afterSecond.snapshot.tableUrl, old.deletionVector as never);
+      for (const row of previous) expect(rows).toContain(row);
+      expect(rows.length).toBeGreaterThan(previous.length);
+    }
+  });
+
+  it('a change older than the row marks nothing and writes nothing', async () => {
+    const { landing, delta } = await loadedTable();
+    await capture(landing, [
+      change({ op: 'MODIFY', pk: 'customer#2', sk: 'profile', seq: seq(30), ts: AFTER, attributes: { vip: { BOOL: true } } }),
+    ]);
+    await apply(landing, delta);
+    const before = await readTable(delta);
+    await capture(landing, [
+      change({ op: 'MODIFY', pk: 'customer#2', sk: 'profile', seq: seq(25), ts: AFTER, attributes: { vip: { BOOL: false } } }),
+    ]);
+    const late = await apply(landing, delta);
+    expect(late).toMatchObject({ filesMarked: 0, rowsMarked: 0, filesWritten: 0 });
+    expect(late.skipped.olderThanRow).toBe(1);
+    const after = await readTable(delta);
+    expect(after.items).toEqual(before.items);
+    expect(after.snapshot.files.map((file) => file.path).sort()).toEqual(before.snapshot.files.map((file) => file.path).sort());
+  });
+
+  it('with soft deletes a delete marks the row and appends it flagged, with the attributes it had', async () => {
+    const { landing, delta } = await loadedTable({ deletes: 'soft' });
+    const before = await readTable(delta);
+    await capture(landing, [change({ op: 'REMOVE', pk: 'customer#3', sk: 'order#0001', seq: seq(12), ts: AFTER })]);
+    const second = await apply(landing, delta);
+    expect(second).toMatchObject({ deleted: 1, rowsMarked: 1, filesRewritten: 0 });
+    const after = await readTable(delta);
+    const key = orderKey('customer#3', 'order#0001');
+    expect(after.items.get(key)).toBe(before.items.get(key));
+    expect(after.system.get(key)?.[2]).toBe(true);
+    expect(after.rows).toBe(before.rows);
+  });
+
+  it('--deletion-vectors off keeps copy-on-write: a table without the feature, files rewritten, no vectors', async () => {
+    const { landing, delta } = await loadedTable({ deletionVectors: false });
+    const before = await readTable(delta);
+    expect(before.snapshot.protocol.readerFeatures ?? []).not.toContain('deletionVectors');
+    expect(before.snapshot.metadata.configuration['delta.enableDeletionVectors']).toBe('false');
+    await capture(landing, [
+      change({ op: 'MODIFY', pk: 'customer#2', sk: 'profile', seq: seq(10), ts: AFTER, attributes: { vip: { BOOL: true } } }),
+    ]);
+    const second = await apply(landing, delta);
+    expect(second.filesRewritten).toBeGreaterThan(0);
+    expect(second).toMatchObject({ filesMarked: 0, rowsMarked: 0 });
+    const after = await readTable(delta);
+    expect(after.snapshot.files.every((file) => file.deletionVector == null)).toBe(true);
+    expect(after.items.get(orderKey('customer#2', 'profile'))).toContain('"vip":true');
+  });
+});
