@@ -85,27 +85,56 @@ export async function keyFingerprint(session: DuckSession, from: string): Promis
   return (result.getRows()[0] ?? []).map(String).join(' / ');
 }
 
+/** A full scan's result and where its time went, in seconds. */
+export interface FullRowScan {
+  /** `count / checksum` of every column. */
+  readonly print: string;
+  /** The table's columns, sorted by name. */
+  readonly columns: readonly string[];
+  /** loadSnapshot: the log replay. */
+  readonly logSeconds: number;
+  /** createSnapshotView: the view and the table of deleted rows from the deletion vectors. */
+  readonly viewSeconds: number;
+  /** The query over the view. */
+  readonly querySeconds: number;
+  readonly seconds: number;
+}
+
 /**
  * Count and checksum of every column of the Delta table at `delta` (through createSnapshotView,
  * which leaves out the rows its deletion vectors mark), columns hashed in the order of their names
- * so that two tables whose schemas evolved in another order compare equal; with the column list.
+ * so that two tables whose schemas evolved in another order compare equal; timed from the log
+ * replay to the query's last row.
  */
 export async function fullRowScan(
   session: DuckSession,
   delta: LocalFolderStore,
   view: string,
-): Promise<{ readonly print: string; readonly columns: readonly string[] }> {
-  await createSnapshotView(session, delta, await snapshotOf(session, delta), view);
+): Promise<FullRowScan> {
+  const started = performance.now();
+  const snapshot = await snapshotOf(session, delta);
+  const loaded = performance.now();
+  await createSnapshotView(session, delta, snapshot, view);
+  const viewed = performance.now();
   try {
     const described = await session.all(`DESCRIBE ${quoteIdentifier(view)}`);
     const columns = described
       .getRows()
       .map(([name]) => String(name))
       .sort();
+    const queried = performance.now();
     const result = await session.all(
       `SELECT count(*), sum(hash(${columns.map(quoteIdentifier).join(', ')})) FROM ${quoteIdentifier(view)}`,
     );
-    return { print: (result.getRows()[0] ?? []).map(String).join(' / '), columns };
+    const ended = performance.now();
+    return {
+      print: (result.getRows()[0] ?? []).map(String).join(' / '),
+      columns,
+      logSeconds: (loaded - started) / 1000,
+      viewSeconds: (viewed - loaded) / 1000,
+      querySeconds: (ended - queried) / 1000,
+      seconds: (ended - started) / 1000,
+    };
   } finally {
     await session.run(`DROP VIEW ${quoteIdentifier(view)}`);
   }

@@ -41,6 +41,7 @@ import { DuckSession } from '../src/duckdb/session.ts';
 import { LocalFolderStore } from '../src/storage/local-folder-store.ts';
 import { BENCH_KEYS, benchExport, numberOption, RssSampler } from './apply-export.ts';
 import {
+  type FullRowScan,
   fullRowScan,
   MergePair,
   optimizeCommits,
@@ -199,11 +200,7 @@ async function measureHistory(
     const fresh = tableFacts(await snapshotOf(session, freshDelta));
     console.log(describeLoad('fresh table (export and every change file in one first batch)', loaded, fresh));
 
-    const scan = async (delta: LocalFolderStore) => {
-      const at = performance.now();
-      const result = await fullRowScan(session, delta, 'scanned_rows');
-      return { ...result, seconds: seconds(at) };
-    };
+    const scan = (delta: LocalFolderStore) => fullRowScan(session, delta, 'scanned_rows');
     const livedFirst = await scan(pair.delta);
     const freshFirst = await scan(freshDelta);
     if (livedFirst.columns.join(',') !== freshFirst.columns.join(',')) {
@@ -219,16 +216,22 @@ async function measureHistory(
           `tables in ${pair.deltaFolder} and ${freshFolder}`,
       );
     }
-    const livedScans: number[] = [];
-    const freshScans: number[] = [];
+    const livedScans: FullRowScan[] = [];
+    const freshScans: FullRowScan[] = [];
     for (let round = 0; round < options.scanRounds; round++) {
-      livedScans.push((await scan(pair.delta)).seconds);
-      freshScans.push((await scan(freshDelta)).seconds);
+      livedScans.push(await scan(pair.delta));
+      freshScans.push(await scan(freshDelta));
     }
-    console.log(
-      `full scans (s): after the batches ${livedScans.map((s) => s.toFixed(3)).join(', ')}; ` +
-        `fresh ${freshScans.map((s) => s.toFixed(3)).join(', ')}; both hold ${livedFirst.print} (count / checksum)`,
-    );
+    const shown = (scans: readonly FullRowScan[]) =>
+      scans
+        .map(
+          (s) =>
+            `${s.seconds.toFixed(3)} (log ${s.logSeconds.toFixed(3)}, view ${s.viewSeconds.toFixed(3)}, query ${s.querySeconds.toFixed(3)})`,
+        )
+        .join(', ');
+    console.log(`full scans after the batches (s): ${shown(livedScans)}`);
+    console.log(`full scans of the fresh table (s): ${shown(freshScans)}`);
+    console.log(`both tables hold ${livedFirst.print} (count / checksum of every column)`);
     return {
       batches: options.batches,
       changes: options.changes,
@@ -238,8 +241,8 @@ async function measureHistory(
       lived,
       fresh,
       freshLoadSeconds: loaded.seconds,
-      livedScanSeconds: median(livedScans),
-      freshScanSeconds: median(freshScans),
+      livedScanSeconds: median(livedScans.map((s) => s.seconds)),
+      freshScanSeconds: median(freshScans.map((s) => s.seconds)),
       rows: livedFirst.print,
     };
   } finally {
