@@ -1,4 +1,3 @@
-import { mergesOnRead } from './merge-on-read.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DeltaEngine } from '../delta/engine.ts';
 import { DeltaTableNotFoundError } from '../delta/errors.ts';
@@ -23,6 +22,7 @@ import { firstBatch } from './first-batch.ts';
 import { assertFirstRunFlags } from './first-run-flags.ts';
 import { assertLandingHasObjects } from './landing-check.ts';
 import { laterBatch } from './later-batch.ts';
+import { mergesOnRead } from './merge-on-read.ts';
 import { DEFAULT_APP_ID, hasTableLayout, readTableLayout, type TableLayout } from './table-layout.ts';
 import { acquireTableLease } from './table-lease.ts';
 import { writeTakenIndex } from './taken-index.ts';

@@ -4,7 +4,7 @@ import { DeltaConflictError } from '../delta/errors.ts';
 import { loadSnapshot } from '../delta/load-snapshot.ts';
 import { serializeSchema } from '../delta/schema.ts';
 import { latestTxnVersion, type Snapshot } from '../delta/snapshot.ts';
-import { startTransaction, type Transaction } from '../delta/transaction.ts';
+import { type DeletionVectorChange, startTransaction, type Transaction } from '../delta/transaction.ts';
 import { isCheckpointBehind, writeCheckpoint } from '../delta/write-checkpoint.ts';
 import { ApplyEventCode } from './apply-events.ts';
 import type { BatchContext } from './batch-context.ts';
@@ -33,6 +33,8 @@ export interface CommitPlan {
   readonly plan: SchemaEvolutionPlan;
   readonly removed: readonly AddFile[];
   readonly adds: readonly AddFile[];
+  /** Merge-on-read: files given new deletion vectors. */
+  readonly deletionVectors?: readonly DeletionVectorChange[];
   readonly batch: number;
   readonly appId: string;
 }
@@ -60,6 +62,8 @@ export async function commitBatch(
     operationParameters: { ddbLakeBatch: String(batch), appId },
   });
   if (planned.removed.length > 0) transaction = transaction.removeFiles(planned.removed);
+  if ((planned.deletionVectors?.length ?? 0) > 0)
+    transaction = transaction.updateDeletionVectors(planned.deletionVectors ?? []);
   transaction = transaction.addFiles(planned.adds).setTxn(appId, batch).readWholeTable();
   if (serializeSchema(plan.schema) !== serializeSchema(base.schema))
     transaction = transaction.updateSchema(plan.schema);

@@ -90,12 +90,13 @@ export async function laterBatch(
   );
   faultPoint('after-data-files');
   const removed = merged?.removed ?? [];
-  const adds = [...(marked?.marked ?? []), ...(merged?.written.adds ?? [])];
+  const adds = merged?.written.adds ?? [];
   const committed = await commitBatch(context, {
     base: table,
     plan,
     removed,
     adds,
+    deletionVectors: marked?.marked ?? [],
     batch: record.batch,
     appId: record.appId,
   });

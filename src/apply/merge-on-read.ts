@@ -1,13 +1,13 @@
 import type { AddFile, DeletionVectorDescriptor } from '../delta/actions.ts';
 import { dataFileKey } from '../delta/data-path.ts';
 import { readDeletionVector } from '../delta/deletion-vector.ts';
-import { deletionVectorAdd } from '../delta/deletion-vector-actions.ts';
 import { writeDeletionVector } from '../delta/deletion-vector-write.ts';
 import type { StructField } from '../delta/schema.ts';
 import type { Snapshot } from '../delta/snapshot.ts';
+import type { DeletionVectorChange } from '../delta/transaction.ts';
 import { duckdbTypeOf } from '../duckdb/duckdb-type.ts';
 import { localDataFiles } from '../duckdb/local-data-files.ts';
-import { type DuckSession, quoteIdentifier, quoteLiteral } from '../duckdb/session.ts';
+import { quoteIdentifier, quoteLiteral } from '../duckdb/session.ts';
 import { createSnapshotView } from '../duckdb/table-scan.ts';
 import { mapLimited } from '../map-limited.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
@@ -53,10 +53,10 @@ const q = quoteIdentifier;
 
 /** What a merge-on-read batch produced for the commit. */
 export interface MergeOnReadOutcome extends MergeOutcome {
-  /** The touched files as the table held them (path and old deletion vector): the commit removes them. */
+  /** Files whose every row is now deleted: the commit removes them whole. */
   readonly removed: readonly AddFile[];
-  /** The same files re-added with their new deletion vectors (a file whose rows are all deleted is not re-added). */
-  readonly marked: readonly AddFile[];
+  /** The other touched files and their new deletion vectors (the old one's rows and the new ones). */
+  readonly marked: readonly DeletionVectorChange[];
   /** Rows newly marked deleted in the touched files. */
   readonly rowsMarked: number;
   /** Bytes of the deletion vector files written (inline vectors count nothing). */
@@ -114,7 +114,9 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
         ? []
         : await readDeletionVector(delta, table.tableUrl, file.deletionVector),
     );
-    await session.run(`CREATE OR REPLACE TEMP TABLE ${q(OLD_DELETED)} (file_index INTEGER, row_index BIGINT)`);
+    await session.run(
+      `CREATE OR REPLACE TEMP TABLE ${q(OLD_DELETED)} (file_index INTEGER, row_index BIGINT)`,
+    );
     const appender = await session.connection.createAppender(OLD_DELETED);
     try {
       oldDeleted.forEach((rows, index) => {
@@ -139,7 +141,10 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
     const found =
       lookups.length === 0
         ? `SELECT CAST(NULL AS INTEGER) AS ${q(FILE_INDEX)}, CAST(NULL AS BIGINT) AS ${q(ROW_INDEX)}, ${versionColumns
-            .map((name) => `CAST(NULL AS ${name === SYSTEM_COLUMN.ts ? 'TIMESTAMPTZ' : name === SYSTEM_COLUMN.deleted ? 'BOOLEAN' : 'VARCHAR'}) AS ${q(name)}`)
+            .map(
+              (name) =>
+                `CAST(NULL AS ${name === SYSTEM_COLUMN.ts ? 'TIMESTAMPTZ' : name === SYSTEM_COLUMN.deleted ? 'BOOLEAN' : 'VARCHAR'}) AS ${q(name)}`,
+            )
             .join(', ')} WHERE false`
         : lookups.join(' UNION ALL ');
     await session.run(
@@ -159,8 +164,16 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
 
     const col = (alias: string, name: string) => `${alias}.${q(name)}`;
     const applies = supersedesSql(
-      { source: col('c', SYSTEM_COLUMN.source), seq: col('c', SYSTEM_COLUMN.seq), ts: col('c', SYSTEM_COLUMN.ts) },
-      { source: col('o', SYSTEM_COLUMN.source), seq: col('o', SYSTEM_COLUMN.seq), ts: col('o', SYSTEM_COLUMN.ts) },
+      {
+        source: col('c', SYSTEM_COLUMN.source),
+        seq: col('c', SYSTEM_COLUMN.seq),
+        ts: col('c', SYSTEM_COLUMN.ts),
+      },
+      {
+        source: col('o', SYSTEM_COLUMN.source),
+        seq: col('o', SYSTEM_COLUMN.seq),
+        ts: col('o', SYSTEM_COLUMN.ts),
+      },
     );
     const wasDeleted = versionColumns.includes(SYSTEM_COLUMN.deleted)
       ? `coalesce(${col('o', SYSTEM_COLUMN.deleted)}, false)`
@@ -208,7 +221,9 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
       if (holding.length > 0) {
         await createSnapshotView(session, delta, { ...table, files: holding }, FLAGGED_OLD);
         const flagged = fields
-          .map((field) => (SYSTEM_NAMES.has(field.name) ? col('c', field.name) : oldColumn(field, oldNames, 'o')))
+          .map((field) =>
+            SYSTEM_NAMES.has(field.name) ? col('c', field.name) : oldColumn(field, oldNames, 'o'),
+          )
           .join(', ');
         flaggedSource = `SELECT ${flagged} FROM ${q(COMPARED)} c JOIN ${q(FLAGGED_OLD)} o ON ${col('o', key)} = ${col('c', key)} WHERE c.${q(APPLIES)} AND c.${q(OP)} = 'delete' AND c.${q(EXISTED)}`;
       }
@@ -216,14 +231,17 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
 
     const fresh = fields.map((field) => col('c', field.name)).join(', ');
     const typed = fields
-      .map((field: StructField) => `CAST(${q(field.name)} AS ${duckdbTypeOf(field.type)}) AS ${q(field.name)}`)
+      .map(
+        (field: StructField) => `CAST(${q(field.name)} AS ${duckdbTypeOf(field.type)}) AS ${q(field.name)}`,
+      )
       .join(', ');
     const inBucket = (alias: string, bucket: number) => `${col(alias, SYSTEM_COLUMN.bucket)} = ${bucket}`;
     const sourceOf = (bucket: number): string => {
       const parts = [
         `SELECT ${fresh} FROM ${q(COMPARED)} c WHERE ${inBucket('c', bucket)} AND c.${q(APPLIES)} AND (c.${q(OP)} = 'put'${soft ? ` OR NOT c.${q(EXISTED)}` : ''})`,
       ];
-      if (flaggedSource !== undefined) parts.push(`SELECT * FROM (${flaggedSource}) WHERE ${q(SYSTEM_COLUMN.bucket)} = ${bucket}`);
+      if (flaggedSource !== undefined)
+        parts.push(`SELECT * FROM (${flaggedSource}) WHERE ${q(SYSTEM_COLUMN.bucket)} = ${bucket}`);
       return `SELECT ${typed} FROM (${parts.join(' UNION ALL ')}) ORDER BY ${q(key)}`;
     };
     const written = await writeBucketQueries(
@@ -258,14 +276,20 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
       rowsMarked += added.length;
       const rows = [...(oldDeleted[index] ?? []), ...added].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       const physical = fileRows(file);
-      if (physical !== undefined && rows.length >= physical) return { file, marked: undefined };
-      const descriptor = await writeDeletionVector(delta, rows);
-      deletionVectorBytes += vectorFileBytes(descriptor);
-      return { file, marked: deletionVectorAdd(file, descriptor) };
+      if (physical !== undefined && rows.length >= physical) return { file, deletionVector: undefined };
+      const deletionVector = await writeDeletionVector(delta, rows);
+      deletionVectorBytes += vectorFileBytes(deletionVector);
+      return { file, deletionVector };
     });
+    const marked: DeletionVectorChange[] = [];
+    const removed: AddFile[] = [];
+    for (const { file, deletionVector } of results) {
+      if (deletionVector === undefined) removed.push(file);
+      else marked.push({ file, deletionVector });
+    }
     return {
-      removed: results.map((result) => result.file),
-      marked: results.flatMap((result) => (result.marked === undefined ? [] : [result.marked])),
+      removed,
+      marked,
       written,
       buckets: buckets.size,
       inserted: Number(counts[0]),

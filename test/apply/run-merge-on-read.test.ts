@@ -31,11 +31,14 @@ function applied(result: ApplyBatchResult): AppliedBatch {
   return result as AppliedBatch;
 }
 
-async function loadedTable(options: { deletes?: 'hard' | 'soft'; deletionVectors?: boolean } = {}) {
+/** The sample table in one bucket, so its rows share a file: a batch marks some of a file's rows. */
+async function loadedTable(
+  options: { deletes?: 'hard' | 'soft'; deletionVectors?: boolean; buckets?: number } = {},
+) {
   const landing = await sampleLanding();
   await capture(landing, [coverageRecord()]);
   const delta = await tempStore('delta');
-  applied(await applyBatch({ landing, delta, table: TABLE, now: sampleClock, ...options }));
+  applied(await applyBatch({ landing, delta, table: TABLE, now: sampleClock, buckets: 1, ...options }));
   return { landing, delta };
 }
 
@@ -66,18 +69,40 @@ describe('merge-on-read', () => {
     const before = await readTable(delta);
     const beforePaths = before.snapshot.files.map((file) => file.path).sort();
     await capture(landing, [
-      change({ op: 'MODIFY', pk: 'customer#2', sk: 'profile', seq: seq(10), ts: AFTER, attributes: { vip: { BOOL: true } } }),
-      change({ op: 'INSERT', pk: 'customer#5', sk: 'order#0001', seq: seq(11), ts: AFTER, attributes: { qty: { N: '2' } } }),
+      change({
+        op: 'MODIFY',
+        pk: 'customer#2',
+        sk: 'profile',
+        seq: seq(10),
+        ts: AFTER,
+        attributes: { vip: { BOOL: true } },
+      }),
+      change({
+        op: 'INSERT',
+        pk: 'customer#5',
+        sk: 'order#0001',
+        seq: seq(11),
+        ts: AFTER,
+        attributes: { qty: { N: '2' } },
+      }),
       change({ op: 'REMOVE', pk: 'customer#3', sk: 'order#0001', seq: seq(12), ts: AFTER }),
     ]);
     const second = await apply(landing, delta);
-    expect(second).toMatchObject({ inserted: 1, updated: 1, deleted: 1, filesRewritten: 0, bytesRewritten: 0, rowsMarked: 2 });
+    expect(second).toMatchObject({
+      inserted: 1,
+      updated: 1,
+      deleted: 1,
+      filesRewritten: 0,
+      bytesRewritten: 0,
+      rowsMarked: 2,
+    });
     expect(second.filesMarked).toBeGreaterThan(0);
     expect(second.filesWritten).toBeGreaterThan(0);
 
     const after = await readTable(delta);
     // Every data file of batch 1 is still there, now some under a deletion vector.
-    for (const path of beforePaths) expect(after.snapshot.files.some((file) => file.path === path)).toBe(true);
+    for (const path of beforePaths)
+      expect(after.snapshot.files.some((file) => file.path === path)).toBe(true);
     const withVectors = after.snapshot.files.filter((file) => file.deletionVector != null);
     expect(withVectors.length).toBe(second.filesMarked);
     let marked = 0;
@@ -88,7 +113,9 @@ describe('merge-on-read', () => {
     }
     expect(marked).toBe(2);
     expect(after.items.get(orderKey('customer#2', 'profile'))).toContain('"vip":true');
-    expect(after.items.get(orderKey('customer#5', 'order#0001'))).toBe('{"pk":"customer#5","qty":2,"sk":"order#0001"}');
+    expect(after.items.get(orderKey('customer#5', 'order#0001'))).toBe(
+      '{"pk":"customer#5","qty":2,"sk":"order#0001"}',
+    );
     expect(after.items.has(orderKey('customer#3', 'order#0001'))).toBe(false);
     expect(after.rows).toBe(before.rows);
     for (const key of [orderKey('customer#1', 'order#0001'), orderKey('customer#4', 'order#0001')]) {
@@ -107,14 +134,28 @@ describe('merge-on-read', () => {
   it('a later batch on a marked file keeps the old vector rows and adds the new ones, removing the file under its old vector', async () => {
     const { landing, delta } = await loadedTable();
     await capture(landing, [
-      change({ op: 'MODIFY', pk: 'customer#2', sk: 'profile', seq: seq(10), ts: AFTER, attributes: { vip: { BOOL: true } } }),
+      change({
+        op: 'MODIFY',
+        pk: 'customer#2',
+        sk: 'profile',
+        seq: seq(10),
+        ts: AFTER,
+        attributes: { vip: { BOOL: true } },
+      }),
     ]);
     await apply(landing, delta);
     const afterSecond = await readTable(delta);
     const firstVector = afterSecond.snapshot.files.find((file) => file.deletionVector != null);
     expect(firstVector).toBeDefined();
     await capture(landing, [
-      change({ op: 'MODIFY', pk: 'customer#2', sk: 'profile', seq: seq(20), ts: AFTER + MINUTE, attributes: { vip: { BOOL: false } } }),
+      change({
+        op: 'MODIFY',
+        pk: 'customer#2',
+        sk: 'profile',
+        seq: seq(20),
+        ts: AFTER + MINUTE,
+        attributes: { vip: { BOOL: false } },
+      }),
       change({ op: 'REMOVE', pk: 'customer#1', sk: 'order#0001', seq: seq(21), ts: AFTER + MINUTE }),
     ]);
     const third = await apply(landing, delta);
@@ -127,39 +168,81 @@ describe('merge-on-read', () => {
     const removes = actions.flatMap((action) => ('remove' in action ? [action.remove] : []));
     const old = firstVector as NonNullable<typeof firstVector>;
     const removedOld = removes.find((remove) => remove.path === old.path);
-    if (removedOld !== undefined) {
-      // The file marked in batch 2 was touched again: it is removed under the vector batch 2 gave it.
-      expect(removedOld.deletionVector).toEqual(old.deletionVector);
-      const now = afterThird.snapshot.files.find((file) => file.path === old.path);
-      const rows = await readDeletionVector(delta, afterThird.snapshot.tableUrl, now?.deletionVector as never);
-      const previous = await readDeletionVector(delta, afterSecond.snapshot.tableUrl, old.deletionVector as never);
-      for (const row of previous) expect(rows).toContain(row);
-      expect(rows.length).toBeGreaterThan(previous.length);
-    }
+    // The file marked in batch 2 (the table's one bucket) is touched again: removed under the vector batch 2 gave it.
+    expect(removedOld?.deletionVector).toEqual(old.deletionVector);
+    const now = afterThird.snapshot.files.find((file) => file.path === old.path);
+    const rows = await readDeletionVector(delta, afterThird.snapshot.tableUrl, now?.deletionVector as never);
+    const previous = await readDeletionVector(
+      delta,
+      afterSecond.snapshot.tableUrl,
+      old.deletionVector as never,
+    );
+    for (const row of previous) expect(rows).toContain(row);
+    expect(rows.length).toBe(previous.length + 2);
+  });
+
+  it('a file whose every row is replaced is removed whole, without a deletion vector', async () => {
+    // 16 buckets for 4 items: files of one row each.
+    const { landing, delta } = await loadedTable({ buckets: 16 });
+    const before = await readTable(delta);
+    await capture(landing, [
+      change({
+        op: 'MODIFY',
+        pk: 'customer#2',
+        sk: 'profile',
+        seq: seq(10),
+        ts: AFTER,
+        attributes: { vip: { BOOL: true } },
+      }),
+    ]);
+    const second = await apply(landing, delta);
+    expect(second).toMatchObject({ updated: 1, filesMarked: 0, rowsMarked: 1, filesWritten: 1 });
+    const after = await readTable(delta);
+    expect(after.snapshot.files.every((file) => file.deletionVector == null)).toBe(true);
+    expect(after.snapshot.files.length).toBe(before.snapshot.files.length);
+    expect(after.items.get(orderKey('customer#2', 'profile'))).toContain('"vip":true');
   });
 
   it('a change older than the row marks nothing and writes nothing', async () => {
     const { landing, delta } = await loadedTable();
     await capture(landing, [
-      change({ op: 'MODIFY', pk: 'customer#2', sk: 'profile', seq: seq(30), ts: AFTER, attributes: { vip: { BOOL: true } } }),
+      change({
+        op: 'MODIFY',
+        pk: 'customer#2',
+        sk: 'profile',
+        seq: seq(30),
+        ts: AFTER,
+        attributes: { vip: { BOOL: true } },
+      }),
     ]);
     await apply(landing, delta);
     const before = await readTable(delta);
     await capture(landing, [
-      change({ op: 'MODIFY', pk: 'customer#2', sk: 'profile', seq: seq(25), ts: AFTER, attributes: { vip: { BOOL: false } } }),
+      change({
+        op: 'MODIFY',
+        pk: 'customer#2',
+        sk: 'profile',
+        seq: seq(25),
+        ts: AFTER,
+        attributes: { vip: { BOOL: false } },
+      }),
     ]);
     const late = await apply(landing, delta);
     expect(late).toMatchObject({ filesMarked: 0, rowsMarked: 0, filesWritten: 0 });
     expect(late.skipped.olderThanRow).toBe(1);
     const after = await readTable(delta);
     expect(after.items).toEqual(before.items);
-    expect(after.snapshot.files.map((file) => file.path).sort()).toEqual(before.snapshot.files.map((file) => file.path).sort());
+    expect(after.snapshot.files.map((file) => file.path).sort()).toEqual(
+      before.snapshot.files.map((file) => file.path).sort(),
+    );
   });
 
   it('with soft deletes a delete marks the row and appends it flagged, with the attributes it had', async () => {
     const { landing, delta } = await loadedTable({ deletes: 'soft' });
     const before = await readTable(delta);
-    await capture(landing, [change({ op: 'REMOVE', pk: 'customer#3', sk: 'order#0001', seq: seq(12), ts: AFTER })]);
+    await capture(landing, [
+      change({ op: 'REMOVE', pk: 'customer#3', sk: 'order#0001', seq: seq(12), ts: AFTER }),
+    ]);
     const second = await apply(landing, delta);
     expect(second).toMatchObject({ deleted: 1, rowsMarked: 1, filesRewritten: 0 });
     const after = await readTable(delta);
@@ -175,7 +258,14 @@ describe('merge-on-read', () => {
     expect(before.snapshot.protocol.readerFeatures ?? []).not.toContain('deletionVectors');
     expect(before.snapshot.metadata.configuration['delta.enableDeletionVectors']).toBe('false');
     await capture(landing, [
-      change({ op: 'MODIFY', pk: 'customer#2', sk: 'profile', seq: seq(10), ts: AFTER, attributes: { vip: { BOOL: true } } }),
+      change({
+        op: 'MODIFY',
+        pk: 'customer#2',
+        sk: 'profile',
+        seq: seq(10),
+        ts: AFTER,
+        attributes: { vip: { BOOL: true } },
+      }),
     ]);
     const second = await apply(landing, delta);
     expect(second.filesRewritten).toBeGreaterThan(0);
