@@ -146,7 +146,12 @@ export async function optimizeCommits(folder: string): Promise<number> {
   let count = 0;
   for (const name of await readdir(log)) {
     if (!/^\d{20}\.json$/.test(name)) continue;
-    if ((await readFile(path.join(log, name), 'utf8')).includes('"operation":"OPTIMIZE"')) count++;
+    const lines = (await readFile(path.join(log, name), 'utf8')).split('\n').filter((line) => line !== '');
+    const optimized = lines.some(
+      (line) =>
+        (JSON.parse(line) as { commitInfo?: { operation?: string } }).commitInfo?.operation === 'OPTIMIZE',
+    );
+    if (optimized) count++;
   }
   return count;
 }
