@@ -66,6 +66,11 @@ export interface ApplyOptions {
    * keeps the copy-on-write layout for readers without deletion vectors.
    */
   readonly deletionVectors?: boolean;
+  /**
+   * After a batch, optimize the buckets it touched that pass the thresholds (a deleted share of 20 %,
+   * more than 4 small files: table-optimize.ts); default true. False leaves it to `table optimize`.
+   */
+  readonly autoOptimize?: boolean;
   /** Rows per data file (first run); default 250,000. */
   readonly rowsPerFile?: number;
   /**

@@ -86,8 +86,27 @@ export interface AppliedBatch {
   readonly rowsWritten: number;
   readonly tombstones: number;
   readonly checkpoint: 'not-due' | 'written' | 'failed';
+  /**
+   * The optimize run after the batch (table-optimize.ts) on the buckets it touched; null when none
+   * ran (first batch, nothing merged, or --no-auto-optimize). A failure leaves the batch committed.
+   */
+  readonly optimize: AutoOptimizeReport | null;
   readonly durationMs: number;
 }
+
+/** What apply's automatic optimize did after a batch. */
+export type AutoOptimizeReport =
+  | {
+      readonly outcome: 'optimized' | 'nothing-to-do';
+      readonly version: number | null;
+      readonly buckets: number;
+      readonly filesRemoved: number;
+      readonly filesAdded: number;
+      readonly rows: number;
+      readonly deletedRowsPurged: number;
+      readonly bytesAdded: number;
+    }
+  | { readonly outcome: 'failed'; readonly message: string };
 
 export type ApplyBatchResult =
   | AppliedBatch

@@ -31,7 +31,20 @@ export const REPLAN_FAULT_POINTS = [
   'replan-after-record',
 ] as const;
 
-export type FaultPoint = (typeof FAULT_POINTS)[number] | (typeof REPLAN_FAULT_POINTS)[number];
+/** The places a `table optimize` (optimize-buckets.ts) can be killed, in order. */
+export const OPTIMIZE_FAULT_POINTS = [
+  /** The rewritten buckets' new data files are stored; the commit that swaps them in is not. */
+  'optimize-after-data-files',
+  /** Right before the put-if-absent of the optimize's commit. */
+  'optimize-before-commit',
+  /** The optimize's commit is written; the checkpoint (when one is due) is not. */
+  'optimize-after-commit',
+] as const;
+
+export type FaultPoint =
+  | (typeof FAULT_POINTS)[number]
+  | (typeof REPLAN_FAULT_POINTS)[number]
+  | (typeof OPTIMIZE_FAULT_POINTS)[number];
 
 /** The environment variable that names the fault point. */
 export const FAULT_ENV = 'DDB_LAKE_FAULT';

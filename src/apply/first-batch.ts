@@ -147,6 +147,7 @@ export async function firstBatch(
     rowsWritten: load.written.rows,
     tombstones,
     checkpoint: committed.checkpoint,
+    optimize: null,
     durationMs: clock() - context.started,
   };
 }

@@ -1,10 +1,11 @@
+import { loadSnapshot } from '../delta/load-snapshot.ts';
 import type { Snapshot } from '../delta/snapshot.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
 import { commitBatch } from './batch-commit.ts';
 import type { BatchContext } from './batch-context.ts';
 import { foldChanges, quarantineBadLines, rowsPerFileOf, writeTombstonesOf } from './batch-context.ts';
 import type { BatchRecord } from './batch-record.ts';
-import type { ApplyBatchResult } from './batch-result.ts';
+import type { ApplyBatchResult, AutoOptimizeReport } from './batch-result.ts';
 import { captureQuarantineOf, schemaChangesOf } from './batch-result.ts';
 import { winnerItem } from './batch-rows.ts';
 import { supersedes } from './change-order.ts';
@@ -14,12 +15,48 @@ import { type MergeOutcome, mergeWinners } from './merge.ts';
 import { type MergeOnReadOutcome, mergeOnRead, mergesOnRead } from './merge-on-read.ts';
 import { SchemaEvolution } from './schema-evolution.ts';
 import type { TableLayout } from './table-layout.ts';
+import { optimizeAfterBatch } from './table-optimize.ts';
 import { readTombstones } from './tombstones.ts';
 
 /*
  * A later batch (DESIGN.md rules 1 and 3): the new inputs folded, tombstones consulted, the schema
  * evolved, the files of the changed keys rewritten (merge.ts), one commit.
  */
+
+/**
+ * The optimize after a committed batch, on the buckets it touched, under the batch's lease; its
+ * failure is reported, never thrown: the batch is in the table, and the next run optimizes again.
+ */
+async function autoOptimize(
+  context: BatchContext,
+  version: number,
+  buckets: ReadonlySet<number>,
+): Promise<AutoOptimizeReport> {
+  const { options, session, engine, clock } = context;
+  try {
+    const table = await loadSnapshot(options.delta, engine, { version });
+    const done = await optimizeAfterBatch({
+      session,
+      delta: options.delta,
+      engine,
+      table,
+      buckets,
+      now: clock,
+    });
+    return {
+      outcome: done.outcome === 'optimized' ? 'optimized' : 'nothing-to-do',
+      version: done.version,
+      buckets: done.buckets.length,
+      filesRemoved: done.filesRemoved,
+      filesAdded: done.filesAdded,
+      rows: done.rows,
+      deletedRowsPurged: done.deletedRowsPurged,
+      bytesAdded: done.bytesAdded,
+    };
+  } catch (error) {
+    return { outcome: 'failed', message: (error as Error).message };
+  }
+}
 
 /**
  * Runs a batch after the first from its record: folds the inputs, drops winners not newer than
@@ -144,6 +181,10 @@ export async function laterBatch(
     rowsWritten: merged?.written.rows ?? 0,
     tombstones,
     checkpoint: committed.checkpoint,
+    optimize:
+      options.autoOptimize === false || kept.length === 0
+        ? null
+        : await autoOptimize(context, committed.version, new Set(kept.map((winner) => winner.bucket))),
     durationMs: clock() - context.started,
   };
 }

@@ -1,8 +1,9 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import type { ObjectStore } from '../storage/object-store.ts';
-import type { DeletionVectorDescriptor } from './actions.ts';
-import { deletionVectorFileKey } from './deletion-vector.ts';
+import type { AddFile, DeletionVectorDescriptor } from './actions.ts';
+import { numRecordsOf } from './commit-info.ts';
+import { deletionVectorFileKey, readDeletionVector } from './deletion-vector.ts';
 import { DeltaInvalidWriteError } from './errors.ts';
 import { encodePortableRoaring64 } from './roaring-bitmap.ts';
 import { encodeZ85 } from './z85.ts';
@@ -173,4 +174,60 @@ export async function writeDeletionVector(
   throw new DeltaInvalidWriteError(
     `Could not write a deletion vector below ${store.url}: ${MAX_NAME_ATTEMPTS} fresh random file names were all taken, which points at a store that reports every object as existing. Nothing was committed; check the store.`,
   );
+}
+
+/**
+ * The ascending union of two ascending, distinct lists of row indexes (duplicates across the two
+ * kept once). Pure; O(a + b).
+ */
+export function unionRowIndexes(a: readonly bigint[], b: readonly bigint[]): bigint[] {
+  const out: bigint[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = a[i];
+    const y = b[j];
+    if (y === undefined || (x !== undefined && x < y)) {
+      out.push(x as bigint);
+      i++;
+    } else if (x === undefined || y < x) {
+      out.push(y);
+      j++;
+    } else {
+      out.push(x);
+      i++;
+      j++;
+    }
+  }
+  return out;
+}
+
+/**
+ * Writes the deletion vector `file` (an active `add` of the table in `store`) must get so that
+ * `rows` (ascending, distinct row indexes of its data file) are deleted too: its current vector's
+ * rows (read and checked with `readDeletionVector`) united with `rows`, written by
+ * `writeDeletionVector`. Returns the new descriptor, or `file.deletionVector` itself when `rows`
+ * adds nothing (nothing is written then, and the file needs no new vector). Give the result to
+ * `Transaction.updateDeletionVectors`.
+ * @throws DeltaInvalidWriteError for rows out of order, or at or past the file's `numRecords`;
+ *   DeltaLogCorruptError when the current vector cannot be read; StorageError when the put fails.
+ */
+export async function extendDeletionVector(
+  store: ObjectStore,
+  file: AddFile,
+  rows: readonly bigint[],
+  options: WriteDeletionVectorOptions = {},
+): Promise<DeletionVectorDescriptor> {
+  const numRecords = numRecordsOf(file.stats);
+  const last = rows.at(-1);
+  if (numRecords !== undefined && last !== undefined && last >= BigInt(numRecords)) {
+    throw new DeltaInvalidWriteError(
+      `The data file ${file.path} holds ${numRecords} rows, so it has no row ${last} to delete. No deletion vector was written.`,
+    );
+  }
+  const current = file.deletionVector ?? undefined;
+  const old = current === undefined ? [] : await readDeletionVector(store, store.url, current);
+  const union = unionRowIndexes(old, rows);
+  if (current !== undefined && union.length === old.length) return current;
+  return writeDeletionVector(store, union, options);
 }

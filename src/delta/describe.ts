@@ -1,10 +1,11 @@
 import type { ObjectStore } from '../storage/object-store.ts';
-import type { Protocol, Txn } from './actions.ts';
+import type { AddFile, Protocol, Txn } from './actions.ts';
 import { columnNameMapping } from './column-names.ts';
 import { numRecordsOf } from './commit-info.ts';
 import type { DeltaEngine } from './engine.ts';
 import { loadSnapshot } from './load-snapshot.ts';
 import { LAST_CHECKPOINT_KEY } from './log-files.ts';
+import { deletionVectorUniqueId } from './log-replay.ts';
 import { deltaTypeText } from './schema.ts';
 
 /*
@@ -18,6 +19,20 @@ export interface ColumnDescription {
   /** Spark SQL spelling: `bigint`, `decimal(38,2)`, `array<string>`. */
   readonly type: string;
   readonly nullable: boolean;
+}
+
+/** The table's deletion vectors (PROTOCOL.md, "Deletion Vectors"), from the active files' descriptors. */
+export interface DeletionVectorSummary {
+  /** Rows the vectors mark deleted: the sum of the active files' `cardinality`. */
+  readonly deletedRows: number;
+  /** Active data files with a deletion vector. */
+  readonly filesWithDeletionVectors: number;
+  /** Distinct files holding those vectors (`u` and `p` descriptors). */
+  readonly deletionVectorFiles: number;
+  /** Vectors stored inline in the log (`i` descriptors). */
+  readonly inlineDeletionVectors: number;
+  /** Bytes of the vectors themselves (their `sizeInBytes`, inline ones included). */
+  readonly deletionVectorBytes: number;
 }
 
 export interface TableDescription {
@@ -38,6 +53,8 @@ export interface TableDescription {
   /** The rows the table holds: the files' `numRecords` less the rows their deletion vectors remove, or null when some file has no stats. */
   readonly numRecords: number | null;
   readonly filesWithoutStats: number;
+  /** Deleted rows and deletion vectors of the active files (all zero without deletion vectors). */
+  readonly deletionVectors: DeletionVectorSummary;
   /** The latest txn of each application, by appId. */
   readonly txns: readonly Txn[];
   readonly tombstones: number;
@@ -61,10 +78,37 @@ async function readLastCheckpoint(store: ObjectStore): Promise<Record<string, un
   }
 }
 
+/** Counts the deletion vectors of `files`. Pure. */
+export function summarizeDeletionVectors(files: readonly AddFile[]): DeletionVectorSummary {
+  let deletedRows = 0;
+  let filesWithDeletionVectors = 0;
+  let inlineDeletionVectors = 0;
+  let deletionVectorBytes = 0;
+  const stored = new Set<string>();
+  for (const file of files) {
+    const dv = file.deletionVector;
+    if (dv === undefined || dv === null) continue;
+    filesWithDeletionVectors++;
+    deletedRows += dv.cardinality;
+    deletionVectorBytes += dv.sizeInBytes;
+    if (dv.storageType === 'i') inlineDeletionVectors++;
+    // Several vectors may share a file (at different offsets): count the file once.
+    else stored.add(deletionVectorUniqueId({ ...dv, offset: null }));
+  }
+  return {
+    deletedRows,
+    filesWithDeletionVectors,
+    deletionVectorFiles: stored.size,
+    inlineDeletionVectors,
+    deletionVectorBytes,
+  };
+}
+
 /**
  * Describes the table in `store` at its latest version (or `version`): location, id, protocol,
  * schema, partitioning, properties, the column-name mapping, file count and bytes, the record
- * count from stats, the txns, and the last checkpoint. Reads the log only.
+ * count from stats, the rows deleted by deletion vectors and the vectors' files, the txns, and the
+ * last checkpoint. Reads the log only.
  * @throws DeltaTableNotFoundError, DeltaLogCorruptError, DeltaUnsupportedFeatureError as `loadSnapshot` does.
  */
 export async function describeTable(
@@ -107,6 +151,7 @@ export async function describeTable(
     totalBytes,
     numRecords: filesWithoutStats === 0 ? numRecords : null,
     filesWithoutStats,
+    deletionVectors: summarizeDeletionVectors(snapshot.files),
     txns: [...snapshot.txns.values()].sort((a, b) => (a.appId < b.appId ? -1 : a.appId > b.appId ? 1 : 0)),
     tombstones: snapshot.tombstones.length,
     lastCheckpoint: await readLastCheckpoint(store),

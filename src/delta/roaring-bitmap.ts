@@ -321,6 +321,7 @@ function planBucket(lows: readonly number[]): ContainerPlan[] {
 
 const TWO_32 = 2 ** 32;
 const MAX_U64 = 2n ** 64n - 1n;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**
  * The portable 64-bit RoaringBitmap of `values` (RoaringFormatSpec, "Extention for 64-bit
@@ -351,7 +352,7 @@ export function encodePortableRoaring64(values: readonly bigint[]): Uint8Array {
     previous = value;
     let key: number;
     let low: number;
-    if (value < BigInt(Number.MAX_SAFE_INTEGER)) {
+    if (value <= MAX_SAFE) {
       const n = Number(value);
       key = Math.floor(n / TWO_32);
       low = n - key * TWO_32;

@@ -1,9 +1,11 @@
 import { compareKeys, TEMP_FILE_MARKER } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { holdsTemporaryFiles } from '../storage/temporary-files.ts';
+import type { DeletionVectorDescriptor } from './actions.ts';
 import { dataFileKey } from './data-path.ts';
+import { deletionVectorFileKey } from './deletion-vector.ts';
 import type { DeltaEngine } from './engine.ts';
-import { DeltaInvalidWriteError } from './errors.ts';
+import { DeltaInvalidWriteError, DeltaUnsupportedFeatureError } from './errors.ts';
 import { loadSnapshot } from './load-snapshot.ts';
 import type { Snapshot } from './snapshot.ts';
 import { deletedFileRetentionMs } from './table-properties.ts';
@@ -12,10 +14,12 @@ import { assertWritable } from './writer-features.ts';
 
 /*
  * VACUUM (PROTOCOL.md, "Add File and Remove File": tombstones let files be deleted lazily after a
- * retention period; "Data Files": data lives outside hidden folders): deletes the files below the
- * table's root that no version a reader may still ask for references. A file is kept when an active
- * `add` names it, when a tombstone still within the retention names it (a reader of a recent older
- * version needs it), when it is younger than the retention (a writer may be about to commit it),
+ * retention period; "Data Files": data lives outside hidden folders; "Deletion Vector Files": they
+ * sit in the table root too): deletes the files below the table's root that no version a reader may
+ * still ask for references. A data file or deletion vector file is kept when an active `add` names
+ * it (as its path or its deletion vector), when a tombstone still within the retention names it (a
+ * reader of a recent older version needs it, with the vector it had then), when it is younger than
+ * the retention (a writer may be about to commit it),
  * or when it is hidden: any path segment starting with `_` or `.` (`_delta_log/`, `_ddb_lake/`,
  * `_change_data/`, temporary files), except a partition folder of a partition column whose name
  * starts with `_`.
@@ -50,6 +54,8 @@ export interface VacuumFile {
   readonly lastModified: Date;
   /** True for a temporary file an interrupted write left (never part of the table). */
   readonly temporary?: boolean;
+  /** True for a deletion vector file (`deletion_vector_<uuid>.bin`) no version references any more. */
+  readonly deletionVector?: boolean;
 }
 
 export interface VacuumResult {
@@ -90,9 +96,31 @@ function keyOf(path: string, snapshot: Snapshot): string | undefined {
 }
 
 /**
+ * The key of the file holding a deletion vector, or undefined for an inline one or one outside the
+ * table. A descriptor that names no file properly (a bad UUID) fails the vacuum: it cannot tell
+ * which file that vector needs.
+ */
+function vectorKeyOf(
+  descriptor: DeletionVectorDescriptor | null | undefined,
+  snapshot: Snapshot,
+): string | undefined {
+  if (descriptor === undefined || descriptor === null || descriptor.storageType === 'i') return undefined;
+  try {
+    return deletionVectorFileKey(descriptor, snapshot.tableUrl);
+  } catch (error) {
+    if (error instanceof DeltaUnsupportedFeatureError) return undefined;
+    throw error;
+  }
+}
+
+const DELETION_VECTOR_FILE =
+  /(^|\/)deletion_vector_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.bin$/;
+
+/**
  * Deletes (or with `dryRun` lists) the files below the table's root that the latest version does
- * not reference and that are older than the retention: not named by an active `add`, not named by
- * a tombstone whose deletion is within the retention, last modified before `now − retention`, and
+ * not reference and that are older than the retention: not named by an active `add` (as its path
+ * or its deletion vector's file), not named by a tombstone whose deletion is within the retention
+ * (likewise), last modified before `now − retention`, and
  * not hidden (see `isHiddenKey`); and, in a store that can hold them (temporary-files.ts), the
  * temporary files of interrupted writes last modified before `now − retention`, wherever they are.
  * Never touches an object of `_delta_log/`. Idempotent: a second run finds nothing more to delete.
@@ -101,8 +129,9 @@ function keyOf(path: string, snapshot: Snapshot): string | undefined {
  * not yet committed; a shorter retention than the table's `delta.deletedFileRetentionDuration`
  * (one week by default) is refused unless `allowShortRetention` is set.
  * @throws DeltaInvalidWriteError for a negative or too short retention (nothing deleted).
- * @throws DeltaUnsupportedFeatureError for a table ddb-lake may not write (e.g. with deletion vectors,
- *   whose files it would not know to keep).
+ * @throws DeltaUnsupportedFeatureError for a table ddb-lake may not write (e.g. with features whose
+ *   files it would not know to keep).
+ * @throws DeltaLogCorruptError for a deletion vector descriptor that names no file properly.
  */
 export async function vacuum(
   store: ObjectStore,
@@ -127,14 +156,16 @@ export async function vacuum(
 
   const active = new Set<string>();
   for (const file of snapshot.files) {
-    const key = keyOf(file.path, snapshot);
-    if (key !== undefined) active.add(key);
+    for (const key of [keyOf(file.path, snapshot), vectorKeyOf(file.deletionVector, snapshot)]) {
+      if (key !== undefined) active.add(key);
+    }
   }
   const tombstoned = new Set<string>();
   for (const tombstone of snapshot.tombstones) {
     if (!isTombstoneUnexpired(tombstone, retentionMs, now)) continue;
-    const key = keyOf(tombstone.path, snapshot);
-    if (key !== undefined && !active.has(key)) tombstoned.add(key);
+    for (const key of [keyOf(tombstone.path, snapshot), vectorKeyOf(tombstone.deletionVector, snapshot)]) {
+      if (key !== undefined && !active.has(key)) tombstoned.add(key);
+    }
   }
 
   const files: VacuumFile[] = [];
@@ -150,7 +181,12 @@ export async function vacuum(
       keptYoung++;
       continue;
     }
-    files.push({ key: object.key, size: object.size, lastModified: object.lastModified });
+    files.push({
+      key: object.key,
+      size: object.size,
+      lastModified: object.lastModified,
+      ...(DELETION_VECTOR_FILE.test(object.key) ? { deletionVector: true } : {}),
+    });
   }
   if (holdsTemporaryFiles(store)) {
     for await (const temporary of store.listTemporaryFiles()) {

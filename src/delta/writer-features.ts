@@ -12,12 +12,12 @@ import {
 /*
  * Whether ddb-lake may write a table (PROTOCOL.md, "Writer Version Requirements", "Table
  * Features", and each feature's writer requirements). A writer must respect every feature the
- * protocol makes it responsible for; ddb-lake respects a feature either by honouring it (append-only:
- * no data removed; deletion vectors: every read applies them, a `remove` names the file with its
- * vector, new vectors only while `delta.enableDeletionVectors` is true and on files whose stats hold
- * `numRecords`, with `tightBounds` false) or by refusing to write while it is active (invariants, CHECK constraints,
- * generated or identity columns, change data feed, column mapping), because it cannot evaluate SQL
- * expressions or write change data. Anything it does not know refuses the write outright, so a
+ * protocol makes it responsible for; ddb-lake respects a feature either by honouring it
+ * (append-only: no data removed; deletion vectors: every read applies them, a `remove` names the
+ * file with its vector, new vectors only while `delta.enableDeletionVectors` is true and on files
+ * whose stats hold `numRecords`, with `tightBounds` false) or by refusing to write while it is
+ * active (invariants, CHECK constraints, generated or identity columns, change data feed, column
+ * mapping), because it cannot evaluate SQL expressions or write change data. Anything it does not know refuses the write outright, so a
  * table written by Databricks is never corrupted.
  */
 

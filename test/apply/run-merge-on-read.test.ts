@@ -42,8 +42,9 @@ async function loadedTable(
   return { landing, delta };
 }
 
-async function apply(landing: LocalFolderStore, delta: LocalFolderStore) {
-  return applied(await applyBatch({ landing, delta, table: TABLE, now: sampleClock }));
+/** A later batch; without the automatic optimize unless asked, so the vectors it writes stay to be seen. */
+async function apply(landing: LocalFolderStore, delta: LocalFolderStore, autoOptimize = false) {
+  return applied(await applyBatch({ landing, delta, table: TABLE, now: sampleClock, autoOptimize }));
 }
 
 async function commitActions(delta: LocalFolderStore, version: number): Promise<Action[]> {
@@ -178,7 +179,14 @@ describe('merge-on-read', () => {
       old.deletionVector as never,
     );
     for (const row of previous) expect(rows).toContain(row);
-    expect(rows.length).toBe(previous.length + 2);
+    // customer#1's row is marked there; customer#2's live row was in the file batch 2 appended,
+    // which holds nothing else and is removed whole.
+    expect(rows.length).toBe(previous.length + 1);
+    const appended = afterSecond.snapshot.files
+      .filter((file) => file.deletionVector == null)
+      .map((file) => file.path);
+    expect(appended.length).toBe(1);
+    expect(afterThird.snapshot.files.some((file) => file.path === appended[0])).toBe(false);
   });
 
   it('a file whose every row is replaced is removed whole, without a deletion vector', async () => {
@@ -201,6 +209,46 @@ describe('merge-on-read', () => {
     expect(after.snapshot.files.every((file) => file.deletionVector == null)).toBe(true);
     expect(after.snapshot.files.length).toBe(before.snapshot.files.length);
     expect(after.items.get(orderKey('customer#2', 'profile'))).toContain('"vip":true');
+  });
+
+  it('apply optimizes a bucket after a batch once its deleted share passes 20 %, and not with --no-auto-optimize', async () => {
+    const { landing, delta } = await loadedTable();
+    const before = await readTable(delta);
+    await capture(landing, [
+      change({
+        op: 'MODIFY',
+        pk: 'customer#2',
+        sk: 'profile',
+        seq: seq(10),
+        ts: AFTER,
+        attributes: { vip: { BOOL: true } },
+      }),
+    ]);
+    // One row of the bucket's four replaced: a 25 % deleted share.
+    const kept = await apply(landing, delta, false);
+    expect(kept.optimize).toBeNull();
+    const marked = await readTable(delta);
+    expect(marked.snapshot.files.filter((file) => file.deletionVector != null)).toHaveLength(1);
+
+    await capture(landing, [
+      change({
+        op: 'MODIFY',
+        pk: 'customer#4',
+        sk: 'order#0001',
+        seq: seq(11),
+        ts: AFTER,
+        attributes: { note: { S: 'x' } },
+      }),
+    ]);
+    const optimized = await apply(landing, delta, true);
+    expect(optimized.optimize).toMatchObject({ outcome: 'optimized', buckets: 1 });
+    const after = await readTable(delta);
+    expect(after.snapshot.version).toBe(optimized.version + 1);
+    expect(after.snapshot.files.every((file) => file.deletionVector == null)).toBe(true);
+    expect(after.snapshot.files).toHaveLength(1);
+    expect(after.rows).toBe(before.rows);
+    expect(after.items.get(orderKey('customer#2', 'profile'))).toContain('"vip":true');
+    expect(after.items.get(orderKey('customer#4', 'order#0001'))).toContain('"note":"x"');
   });
 
   it('a change older than the row marks nothing and writes nothing', async () => {

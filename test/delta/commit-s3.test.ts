@@ -1,10 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AddFile, DeletionVectorDescriptor } from '../../src/delta/actions.ts';
 import { commit } from '../../src/delta/commit.ts';
 import { createTable } from '../../src/delta/create-table.ts';
+import { deletionVectorFileKey, readDeletionVector } from '../../src/delta/deletion-vector.ts';
+import { extendDeletionVector } from '../../src/delta/deletion-vector-write.ts';
 import { loadSnapshot } from '../../src/delta/load-snapshot.ts';
 import { latestTxnVersion } from '../../src/delta/snapshot.ts';
 import { startTransaction } from '../../src/delta/transaction.ts';
 import { vacuum } from '../../src/delta/vacuum.ts';
+import { readSnapshotRows } from '../../src/duckdb/table-scan.ts';
 import {
   S3_SERVER_CREDENTIALS,
   S3_SERVER_REGION,
@@ -101,6 +105,34 @@ describe('commits on S3 (If-None-Match: *)', () => {
     expect(await store.head(orphan[0]?.path as string)).toBeUndefined();
     expect(await store.head(kept[0]?.path as string)).toBeDefined();
     expect((await loadSnapshot(store, engine)).files.map((f) => f.path)).toEqual(kept.map((f) => f.path));
+    await store.close();
+  });
+
+  it('deletion vectors on S3: the vector file is written once, read back in ranges, applied by the scan, and kept by vacuum while in use', async () => {
+    const store = await s3Table();
+    const engine = await workspace.engine();
+    const created = await createTable(store, { schema: ORDERS_SCHEMA, deletionVectors: true });
+    const adds = await writeOrders(
+      workspace,
+      store,
+      ['a', 'b', 'c'].map((pk, i) => ({ pk, amount: String(i), qty: i })),
+    );
+    await commit(store, engine, startTransaction(created).addFiles(adds));
+    const v1 = await loadSnapshot(store, engine);
+    const file = v1.files[0] as AddFile;
+    const deletionVector = await extendDeletionVector(store, file, [1n], { inlineMaxBytes: 0 });
+    const key = deletionVectorFileKey(deletionVector, store.url);
+    expect(await store.head(key)).toBeDefined();
+    await commit(store, engine, startTransaction(v1).updateDeletionVectors([{ file, deletionVector }]));
+    const v2 = await loadSnapshot(store, engine);
+    expect(
+      await readDeletionVector(store, store.url, v2.files[0]?.deletionVector as DeletionVectorDescriptor),
+    ).toEqual([1n]);
+    const rows = await readSnapshotRows(await workspace.session(), store, v2, { orderBy: ['pk'] });
+    expect(rows.map((row) => row.pk)).toEqual(['a', 'c']);
+    const now = ((await store.head(key))?.lastModified.getTime() ?? 0) + 1000;
+    await vacuum(store, engine, { retentionHours: 0, allowShortRetention: true, now });
+    expect(await store.head(key)).toBeDefined();
     await store.close();
   });
 });

@@ -4,8 +4,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { AddFile, DeletionVectorDescriptor, RemoveFile } from '../../src/delta/actions.ts';
 import { commit } from '../../src/delta/commit.ts';
 import { CREATED_DV_TABLE_PROTOCOL, createTable } from '../../src/delta/create-table.ts';
+import { readDeletionVector } from '../../src/delta/deletion-vector.ts';
 import { deletionVectorUpdate, statsWithWideBounds } from '../../src/delta/deletion-vector-update.ts';
-import { writeDeletionVector } from '../../src/delta/deletion-vector-write.ts';
+import {
+  extendDeletionVector,
+  unionRowIndexes,
+  writeDeletionVector,
+} from '../../src/delta/deletion-vector-write.ts';
 import { DeltaConflictError, DeltaInvalidWriteError } from '../../src/delta/errors.ts';
 import { loadSnapshot } from '../../src/delta/load-snapshot.ts';
 import { logicalFileKey } from '../../src/delta/log-replay.ts';
@@ -286,13 +291,27 @@ describe("Spark's table with deletion vectors (table-with-dv-small)", () => {
         Number(row.value),
       );
     expect(await values(snapshot)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    const deletionVector = await writeDeletionVector(store, [0n, 5n, 9n]);
+    const deletionVector = await extendDeletionVector(store, file, [5n]);
+    expect(await readDeletionVector(store, store.url, deletionVector)).toEqual([0n, 5n, 9n]);
+    // Rows already deleted add nothing: the file keeps its vector, and nothing is written.
+    expect(await extendDeletionVector(store, file, [0n, 9n])).toBe(file.deletionVector);
+    await expect(extendDeletionVector(store, file, [10n])).rejects.toThrow(
+      /holds 10 rows, so it has no row 10/,
+    );
     await commit(store, engine, startTransaction(snapshot).updateDeletionVectors([{ file, deletionVector }]));
     const next = await loadSnapshot(store, engine);
     expect(await values(next)).toEqual([1, 2, 3, 4, 6, 7, 8]);
     expect(
       next.tombstones.some((t) => t.deletionVector?.pathOrInlineDv === file.deletionVector?.pathOrInlineDv),
     ).toBe(true);
+  });
+});
+
+describe('unionRowIndexes', () => {
+  it('merges two ascending lists into one, each row once', () => {
+    expect(unionRowIndexes([1n, 4n, 9n], [0n, 4n, 5n, 2n ** 40n])).toEqual([0n, 1n, 4n, 5n, 9n, 2n ** 40n]);
+    expect(unionRowIndexes([], [3n])).toEqual([3n]);
+    expect(unionRowIndexes([3n], [])).toEqual([3n]);
   });
 });
 

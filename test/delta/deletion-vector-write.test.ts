@@ -80,6 +80,37 @@ describe('the deletion vector Spark wrote (table-with-dv-small)', () => {
   });
 });
 
+/** 32-bit bitmaps CRoaring serialized after runOptimize (test/fixtures/roaring/README.md). */
+interface CRoaringCase {
+  readonly name: string;
+  readonly runs: readonly [number, number, number][];
+  readonly size: number;
+  readonly portable: string;
+}
+
+describe('the bytes CRoaring writes (test/fixtures/roaring)', () => {
+  it('every case encodes to the bitmap CRoaring serialized, behind one bucket of key 0', async () => {
+    const fixture = JSON.parse(
+      await readFile(path.resolve(import.meta.dirname, '../fixtures/roaring/croaring-portable.json'), 'utf8'),
+    ) as { cases: CRoaringCase[] };
+    expect(fixture.cases.length).toBeGreaterThan(10);
+    for (const { name, runs, size, portable } of fixture.cases) {
+      const values = new Set<bigint>();
+      for (const [start, count, step] of runs) {
+        for (let i = 0; i < count; i++) values.add(BigInt(start + i * step));
+      }
+      const rows = ascending(values);
+      expect(rows.length, name).toBe(size);
+      const bitmap = encodeDeletionVectorBitmap(rows);
+      // magic (4), bucket count 1 (8), key 0 (4), then the 32-bit bitmap.
+      expect(Buffer.from(bitmap.subarray(0, 16)).toString('hex'), name).toBe(
+        'd1d339640100000000000000' + '00000000',
+      );
+      expect(Buffer.from(bitmap.subarray(16)).toString('base64'), name).toBe(portable);
+    }
+  });
+});
+
 describe('container forms, as RoaringBitmap runOptimize leaves them', () => {
   it('scattered rows use array containers, the bytes of the independent serializer without runs', () => {
     const rows = [3n, 4n, 7n, 11n, 18n, 29n, 70_000n, 2n ** 32n + 5n];

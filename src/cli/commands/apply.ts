@@ -38,6 +38,7 @@ interface ApplyFlags extends AwsFlags {
   maxBad: string;
   buckets?: string;
   deletionVectors?: 'on' | 'off';
+  autoOptimize: boolean;
   untilIdle: boolean;
   every?: string;
   replayQuarantine?: string;
@@ -148,6 +149,10 @@ export function registerApplyCommand(program: Command, context: CommandContext):
             'first run: on (default) merges on read with deletion vectors; off rewrites files (copy-on-write) for readers without deletion vectors',
           ).choices(['on', 'off']),
         )
+        .option(
+          '--no-auto-optimize',
+          'do not optimize after a batch (rewrite files past a 20 % deleted share, merge small files); leave it to `ddb-lake table optimize` on a schedule',
+        )
         .option('--max-bad <n>', 'bad lines tolerated per batch before it fails', '0')
         .option('--until-idle', 'apply batch after batch until no new input is left', false)
         .option(
@@ -250,6 +255,7 @@ export function registerApplyCommand(program: Command, context: CommandContext):
             ...(marginMs === undefined ? {} : { marginMs }),
             ...(flags.deletes === undefined ? {} : { deletes: flags.deletes }),
             ...(buckets === undefined ? {} : { buckets }),
+            ...(flags.autoOptimize === false ? { autoOptimize: false } : {}),
             ...(flags.deletionVectors === undefined
               ? {}
               : { deletionVectors: flags.deletionVectors === 'on' }),
@@ -547,5 +553,14 @@ function renderApplied(r: AppliedBatch, output: Output): void {
         : `  files       ${count(r.filesRewritten)} file(s) of ${size(r.bytesRewritten)} in ${count(r.bucketsRewritten)} bucket(s) rewritten as ${count(r.filesWritten)} file(s) of ${size(r.bytesWritten)} (${count(r.rowsWritten)} rows)`,
   );
   if (r.tombstones > 0) line(`  tombstones  ${count(r.tombstones)}`);
+  if (r.optimize?.outcome === 'optimized') {
+    line(
+      `  optimize    ${count(r.optimize.buckets)} bucket(s): ${count(r.optimize.filesRemoved)} file(s) rewritten as ${count(r.optimize.filesAdded)} (${count(r.optimize.rows)} rows, ${count(r.optimize.deletedRowsPurged)} deleted rows purged), version ${r.optimize.version}`,
+    );
+  } else if (r.optimize?.outcome === 'failed') {
+    line(
+      `  optimize    failed, the batch is committed (run ddb-lake table optimize later): ${r.optimize.message}`,
+    );
+  }
   if (r.checkpoint !== 'not-due') line(`  checkpoint  ${r.checkpoint}`);
 }

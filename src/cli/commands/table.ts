@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { OptimizeEventCode } from '../../apply/optimize-events.ts';
+import { DEFAULT_DELETED_SHARE, DEFAULT_MAX_SMALL_FILES } from '../../apply/optimize-plan.ts';
+import { type OptimizeTableResult, optimizeTable } from '../../apply/table-optimize.ts';
 import { describeTable, type TableDescription } from '../../delta/describe.ts';
 import type { DeltaEngine } from '../../delta/engine.ts';
 import { type HistoryEntry, tableHistory } from '../../delta/history.ts';
@@ -33,14 +36,22 @@ interface VacuumFlags extends TableFlags {
   allowShortRetention: boolean;
 }
 
+interface OptimizeFlags extends TableFlags {
+  dryRun: boolean;
+  deletedShare?: string;
+  maxSmallFiles?: string;
+}
+
 const DELTA_FLAG = ['--delta <url>', 'the Delta table: s3://bucket/prefix or a local folder'] as const;
 
-const VACUUM_HELP = `What vacuum deletes: data files below the table's folder that the latest version of the table
-does not use (no active add names them) and that were last modified longer ago than the retention.
+const VACUUM_HELP = `What vacuum deletes: data files and deletion vector files below the table's folder that the
+latest version of the table does not use (no active add names them, as its file or its deletion
+vector) and that were last modified longer ago than the retention.
 It keeps:
-  - every file the latest version uses;
-  - files removed less than the retention ago (their tombstones are still live): readers of a
-    recent older version (time travel, a long query that started before the change) still read them;
+  - every file the latest version uses, and the deletion vector files of its data files;
+  - files removed less than the retention ago (their tombstones are still live), and the deletion
+    vectors they had: readers of a recent older version (time travel, a long query that started
+    before the change) still read them;
   - any file younger than the retention, referenced or not: a writer may have written it and be
     about to commit it;
   - everything else in hidden folders or with hidden names (starting with _ or .): _delta_log/
@@ -54,6 +65,31 @@ is deleted; time travel to versions older than the retention stops working once 
 gone. A retention shorter than the table's is refused unless --allow-short-retention is given: use
 it only when no other reader or writer (Spark, Databricks, another ddb-lake) uses the table.
 Run with --dry-run first to see the list.`;
+
+const OPTIMIZE_HELP = `What optimize rewrites, and why: a table apply writes with deletion vectors (merge-on-read, the
+default for new tables) does not rewrite a data file when a batch changes or deletes a few of its
+rows. It marks those rows in the file's deletion vector (a small bitmap beside the file, named by
+the log) and appends the new versions of the rows as a new small file in their bucket (_ddb_bucket,
+the table's partition column). A batch then costs what the batch holds, but readers pay later: they
+still read, then skip, every deleted row, and open one more small file per batch. Optimize puts
+that right, bucket by bucket:
+  - a file whose deleted share (rows its deletion vector hides / rows in the file) is at least
+    --deleted-share (default ${DEFAULT_DELETED_SHARE}) is rewritten without those rows;
+  - a bucket with more than --max-small-files (default ${DEFAULT_MAX_SMALL_FILES}) small files (fewer live rows than half
+    the table's rows per file) has its small files merged;
+  - a bucket rewritten for either reason takes all its small files along.
+The rows are written back sorted by key, in files of at most the table's rows per file, and one
+commit (operation OPTIMIZE) swaps the old files for the new ones. Full files without deleted rows
+are never rewritten. Tables made with --deletion-vectors off (copy-on-write) have no deleted rows:
+optimize only merges their small files.
+Readers see the same rows before and after: every file of the commit is marked dataChange false,
+so streaming readers skip it, and a reader of an older version still finds its files (table vacuum
+deletes the replaced files and their deletion vectors only after the retention).
+When it runs: ddb-lake apply runs it by itself after a batch, on the buckets the batch touched that
+pass these thresholds (apply --no-auto-optimize leaves it to you, e.g. on a schedule). It takes the
+same lease as apply, so the two never run at once: while apply holds the table, optimize fails and
+writes nothing (exit code 1); run it again later. Killed at any point, it leaves the table as it
+was or optimized; run it again. --dry-run lists what it would rewrite and writes nothing.`;
 
 function deltaStore(flags: TableFlags): ObjectStore {
   if (flags.delta === undefined || flags.delta === '') {
@@ -117,6 +153,14 @@ function printDescription(output: Output, d: TableDescription): void {
   output.result(
     `  ${count(d.numFiles)} data file(s), ${size(d.totalBytes)}, ${d.numRecords === null ? `records unknown (${count(d.filesWithoutStats)} file(s) without stats)` : `${count(d.numRecords)} record(s)`}; ${count(d.tombstones)} tombstone(s)`,
   );
+  const dv = d.deletionVectors;
+  if (dv.filesWithDeletionVectors > 0) {
+    output.result(
+      `  deletion vectors: ${count(dv.deletedRows)} row(s) deleted in ${count(dv.filesWithDeletionVectors)} data file(s); ${count(dv.deletionVectorFiles)} deletion vector file(s), ${count(dv.inlineDeletionVectors)} inline, ${size(dv.deletionVectorBytes)}`,
+    );
+  } else if ((d.protocol.readerFeatures ?? []).includes('deletionVectors')) {
+    output.result('  deletion vectors: none (no row deleted in place)');
+  }
   output.result('  schema:');
   const width = Math.max(...d.schema.map((c) => c.name.length), 4);
   for (const column of d.schema) {
@@ -172,13 +216,108 @@ function printVacuum(output: Output, result: VacuumResult): void {
   );
   for (const file of result.files) {
     output.result(
-      `  ${file.key}  ${count(file.size)} bytes  last modified ${file.lastModified.toISOString()}${file.temporary === true ? '  (temporary file of an interrupted write)' : ''}`,
+      `  ${file.key}  ${count(file.size)} bytes  last modified ${file.lastModified.toISOString()}${file.temporary === true ? '  (temporary file of an interrupted write)' : file.deletionVector === true ? '  (deletion vector file)' : ''}`,
     );
   }
   output.result(
     `Kept ${count(result.keptForTombstones)} removed file(s) still within the retention and ${count(result.keptYoung)} unreferenced file(s) younger than it.`,
   );
   if (result.dryRun && result.files.length > 0) output.result('Nothing was deleted (--dry-run).');
+}
+
+function shareOf(value: string): number {
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed) || parsed < 0 || parsed > 1) {
+    throw new UsageError(`--deleted-share must be a number from 0 to 1 (0.2 = 20 %), got "${value}"`);
+  }
+  return parsed;
+}
+
+function printOptimize(output: Output, result: OptimizeTableResult, tableUrl: string): void {
+  if (result.outcome === 'nothing-to-do') {
+    output.result(
+      `Nothing to optimize in ${tableUrl} (version ${result.readVersion}): no file has a deleted share of ${result.thresholds.deletedShare} or more, and no bucket holds more than ${result.thresholds.maxSmallFiles} small files (fewer than ${count(result.thresholds.smallFileRows)} rows).`,
+    );
+    return;
+  }
+  const dry = result.outcome === 'dry-run';
+  output.result(
+    `${dry ? 'Would rewrite' : 'Rewrote'} ${count(result.filesRemoved)} file(s) (${size(result.bytesRemoved)}) in ${count(result.buckets.length)} bucket(s) of ${tableUrl}${dry ? ` (version ${result.readVersion})` : ` into ${count(result.filesAdded)} file(s) (${size(result.bytesAdded)}), version ${result.version}`}: ${count(result.rows)} row(s) kept, ${count(result.deletedRowsPurged)} deleted row(s) purged.`,
+  );
+  for (const bucket of result.buckets) {
+    const reasons = [
+      bucket.reasons['deleted-share'] > 0
+        ? `${count(bucket.reasons['deleted-share'])} past the deleted share`
+        : '',
+      bucket.reasons['small-file'] > 0 ? `${count(bucket.reasons['small-file'])} small` : '',
+    ].filter((part) => part !== '');
+    output.result(
+      `  bucket ${bucket.bucket}: ${count(bucket.files)} file(s) (${reasons.join(', ')}), ${count(bucket.rows)} row(s), ${count(bucket.deletedRows)} deleted${dry ? '' : ` → ${count(bucket.filesAdded)} file(s)`}`,
+    );
+  }
+  if (dry) output.result('Nothing was written (--dry-run).');
+  if (result.checkpoint === 'failed')
+    output.warn('The checkpoint after the commit failed; the table is fine, the next commit writes it.');
+}
+
+function registerOptimize(table: Command, context: CommandContext): void {
+  withJsonOption(
+    withAwsOptions(
+      table
+        .command('optimize')
+        .summary('rewrite files with many deleted rows and merge small files, bucket by bucket')
+        .description(
+          "Rewrites, in one commit, the data files of a table apply writes that cost readers: files whose deletion vector hides at least --deleted-share of their rows, and the small files of buckets holding too many. The table's rows stay the same. --dry-run lists what it would rewrite. --endpoint-url is the S3 endpoint.",
+        )
+        .option(...DELTA_FLAG)
+        .option(
+          '--deleted-share <share>',
+          `rewrite files whose deleted rows are at least this share of their rows, 0 to 1 (default ${DEFAULT_DELETED_SHARE})`,
+        )
+        .option(
+          '--max-small-files <n>',
+          `merge a bucket's small files when it holds more than this many (default ${DEFAULT_MAX_SMALL_FILES})`,
+        )
+        .option('--dry-run', 'list what would be rewritten; write nothing', false),
+    ),
+  )
+    .addHelpText(
+      'after',
+      `\n${OPTIMIZE_HELP}\n\nExamples:\n  ddb-lake table optimize --delta s3://lake/orders --dry-run\n  ddb-lake table optimize --delta s3://lake/orders --deleted-share 0.1 --json`,
+    )
+    .action(
+      context.action(async (flags: OptimizeFlags): Promise<ExitCode> => {
+        const deletedShare = flags.deletedShare === undefined ? undefined : shareOf(flags.deletedShare);
+        const maxSmallFiles =
+          flags.maxSmallFiles === undefined
+            ? undefined
+            : wholeNumber('--max-small-files', flags.maxSmallFiles, 0);
+        const output = createOutput({ json: flags.json });
+        const store = deltaStore(flags);
+        try {
+          const result = await optimizeTable({
+            delta: store,
+            dryRun: flags.dryRun,
+            thresholds: {
+              ...(deletedShare === undefined ? {} : { deletedShare }),
+              ...(maxSmallFiles === undefined ? {} : { maxSmallFiles }),
+            },
+            onEvent: (event) => {
+              if (event.code === OptimizeEventCode.bucketWritten) {
+                output.status(
+                  `  bucket ${event.bucket}: ${count(event.filesRemoved)} file(s) → ${count(event.filesAdded)}, ${count(event.rows)} row(s) (${count(event.bucketsDone)}/${count(event.buckets)} buckets)`,
+                );
+              }
+            },
+          });
+          printOptimize(output, result, store.url);
+          output.resultJson({ location: store.url, ...result });
+          return EXIT_CODES.OK;
+        } finally {
+          await store.close();
+        }
+      }),
+    );
 }
 
 function registerDescribe(table: Command, context: CommandContext): void {
@@ -188,7 +327,7 @@ function registerDescribe(table: Command, context: CommandContext): void {
         .command('describe')
         .summary("show a Delta table's schema, properties, files, records and exactly-once state")
         .description(
-          "Reads the table's transaction log (never a data file) and shows its location, version, id, protocol, partition columns, schema (Spark SQL types), properties, how DynamoDB attribute names map to column names, the number of files, bytes and records (from the files' stats), the latest txn version of each application (the batches applied exactly once), and the last checkpoint. --endpoint-url is the S3 endpoint.",
+          "Reads the table's transaction log (never a data file) and shows its location, version, id, protocol, partition columns, schema (Spark SQL types), properties, how DynamoDB attribute names map to column names, the number of files, bytes and records (from the files' stats), the rows deleted by deletion vectors and the vectors' files, the latest txn version of each application (the batches applied exactly once), and the last checkpoint. --endpoint-url is the S3 endpoint.",
         )
         .option(...DELTA_FLAG)
         .option('--at-version <n>', 'describe this older version (time travel)'),
@@ -248,7 +387,7 @@ function registerVacuum(table: Command, context: CommandContext): void {
         .command('vacuum')
         .summary('delete data files the table no longer uses, older than the retention (default 7 days)')
         .description(
-          'Deletes the data files of the table that its latest version no longer uses and that are older than the retention (see below), and prints what it deleted, with sizes. --dry-run lists them and deletes nothing. The transaction log is never touched. --endpoint-url is the S3 endpoint.',
+          'Deletes the data files and deletion vector files of the table that its latest version no longer uses and that are older than the retention (see below), and prints what it deleted, with sizes. --dry-run lists them and deletes nothing. The transaction log is never touched. --endpoint-url is the S3 endpoint.',
         )
         .option(...DELTA_FLAG)
         .option('--dry-run', 'list the files that would be deleted; delete nothing', false)
@@ -287,15 +426,16 @@ function registerVacuum(table: Command, context: CommandContext): void {
     );
 }
 
-/** `ddb-lake table …`: look after a Delta table: describe, history, vacuum. */
+/** `ddb-lake table …`: look after a Delta table: describe, history, vacuum, optimize. */
 export function registerTableCommand(program: Command, context: CommandContext): void {
   const table = program
     .command('table')
-    .summary('look after a Delta table: describe it, list its history, vacuum old files')
+    .summary('look after a Delta table: describe it, list its history, vacuum old files, optimize')
     .description(
-      'Commands on a Delta table (--delta): describe shows its schema, properties and exactly-once state; history lists its commits; vacuum deletes data files it no longer uses.',
+      'Commands on a Delta table (--delta): describe shows its schema, properties and exactly-once state; history lists its commits; vacuum deletes data files it no longer uses; optimize rewrites files with many deleted rows and merges small files.',
     );
   registerDescribe(table, context);
   registerHistory(table, context);
   registerVacuum(table, context);
+  registerOptimize(table, context);
 }
