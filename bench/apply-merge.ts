@@ -21,22 +21,24 @@
  *    table against a table of --base-items (a tenth): the ratio of the seconds, goal ≤ 2. The base
  *    table gets one untimed batch of the same size first, so both timed batches run with warm code
  *    (the large table's first later batch follows the base table's two); the base table then has
- *    one batch's deletion vectors and files more than the large one, which only slows the base.
+ *    one batch's deletion vectors and files more than the large one, which if anything slows it.
  * 4. after --history-batches more batches of --history-changes changes on the --items table (with
- *    whatever automatic optimize apply runs inside applyBatch; the log's OPTIMIZE commits are
- *    counted), a full scan of it (loadSnapshot, createSnapshotView, which applies the deletion
- *    vectors, and `count(*), sum(hash(every column))`) against the same scan of a freshly loaded
- *    table of the same rows: goal ≤ 1.5. The fresh table is apply's first batch into a new Delta
- *    table from the same landing area: the same export and every change file at once, folded
- *    before the load, so its files have no deletion vectors and hold the final rows in order. This
- *    is cheaper than writing the final rows as a new export, and it is apply's own notion of a
- *    freshly loaded table. Both tables must hold the same rows (the same count and checksum of every
- *    column), and the long-lived one the native table's keys. The scans run --scan-rounds times,
- *    alternating between the tables; the median counts (so the first, cold, round does not).
+ *    apply's automatic optimize, which runs inside applyBatch, so its time is the batch's; the
+ *    batches it ran after and the log's OPTIMIZE commits are counted), a full scan of it
+ *    (loadSnapshot, createSnapshotView, which applies the deletion vectors, and `count(*),
+ *    sum(hash(every column))`) against the same scan of a freshly loaded table of the same rows:
+ *    goal ≤ 1.5. The fresh table is apply's first batch into a new Delta table from the same
+ *    landing area: the same export and every change file at once, folded before the load, so its
+ *    files have no deletion vectors and hold the final rows in order. This is cheaper than writing
+ *    the final rows as a new export, and it is apply's own notion of a freshly loaded table. Both
+ *    tables must hold the same rows (the same count and checksum of every column), and the
+ *    long-lived one the native table's keys. The scans run --scan-rounds times, alternating between
+ *    the tables; the median counts, which a slow first (cold) round does not move.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { AppliedBatch } from '../src/apply/apply-batch.ts';
 import { DuckSession } from '../src/duckdb/session.ts';
 import { LocalFolderStore } from '../src/storage/local-folder-store.ts';
 import { BENCH_KEYS, benchExport, numberOption, RssSampler } from './apply-export.ts';
@@ -67,6 +69,8 @@ interface BatchFigures {
   readonly rowsMarked: number;
   readonly bytesRewritten: number;
   readonly bucketsRewritten: number;
+  /** What apply's automatic optimize did after the batch (its time is in applySeconds). */
+  readonly optimize: string;
   /** The table before the batch. */
   readonly before: TableFacts;
   readonly mergeSeconds: number;
@@ -88,6 +92,9 @@ interface HistoryFigures {
   readonly applySeconds: number;
   readonly mergeSeconds: number;
   readonly optimizeCommits: number;
+  /** Batches after which apply's automatic optimize rewrote files, and the rows it purged. */
+  readonly optimizedBatches: number;
+  readonly purgedRows: number;
   readonly lived: TableFacts;
   readonly fresh: TableFacts;
   readonly freshLoadSeconds: number;
@@ -105,6 +112,16 @@ const median = (values: readonly number[]) => {
     ? (sorted[middle] ?? 0)
     : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 };
+
+function describeOptimize(report: AppliedBatch['optimize']): string {
+  if (report === null) return 'not run';
+  if (report.outcome === 'failed') return `failed: ${report.message}`;
+  if (report.outcome === 'nothing-to-do') return 'nothing to do';
+  return (
+    `${report.buckets} buckets, ${report.filesRemoved} files into ${report.filesAdded}, ` +
+    `${report.deletedRowsPurged} deleted rows purged`
+  );
+}
 
 function describeTable(facts: TableFacts): string {
   return (
@@ -171,17 +188,27 @@ async function measureHistory(
 ): Promise<HistoryFigures> {
   let applySeconds = 0;
   let mergeSeconds = 0;
+  let optimizedBatches = 0;
+  let purgedRows = 0;
   const started = performance.now();
   for (let batch = 1; batch <= options.batches; batch++) {
     const files = await pair.writeChanges(session, options.changes, HISTORY_FIRST_ROUND + batch);
-    applySeconds += (await pair.applyDelta()).seconds;
+    const applied = await pair.applyDelta();
+    applySeconds += applied.seconds;
+    const optimize = applied.result.optimize;
+    if (optimize?.outcome === 'failed') {
+      console.log(`history batch ${batch}: apply's automatic optimize failed: ${optimize.message}`);
+    } else if (optimize?.outcome === 'optimized') {
+      optimizedBatches++;
+      purgedRows += optimize.deletedRowsPurged;
+    }
     mergeSeconds += await pair.mergeNative(session, files);
     if (batch % 10 === 0 || batch === options.batches) {
       console.log(
         `history: ${batch} of ${options.batches} batches of ${options.changes} changes after ${seconds(started).toFixed(0)} s ` +
           `(apply ${applySeconds.toFixed(1)} s, MERGE ${mergeSeconds.toFixed(1)} s); ` +
           `table ${describeTable(tableFacts(await pair.snapshot(session)))}; ` +
-          `${await optimizeCommits(pair.deltaFolder)} OPTIMIZE commits`,
+          `${await optimizeCommits(pair.deltaFolder)} OPTIMIZE commits (${optimizedBatches} after these batches)`,
       );
     }
   }
@@ -240,6 +267,8 @@ async function measureHistory(
       applySeconds,
       mergeSeconds,
       optimizeCommits: await optimizeCommits(pair.deltaFolder),
+      optimizedBatches,
+      purgedRows,
       lived,
       fresh,
       freshLoadSeconds: loaded.seconds,
@@ -301,6 +330,7 @@ async function main(): Promise<void> {
         rowsMarked: result.rowsMarked,
         bytesRewritten: result.bytesRewritten,
         bucketsRewritten: result.bucketsRewritten,
+        optimize: describeOptimize(result.optimize),
         before,
         mergeSeconds,
         applyPeakRssMb,
@@ -317,7 +347,7 @@ async function main(): Promise<void> {
 
     console.log(
       `${'changes'.padStart(9)}  ${'(a) apply'.padStart(10)}  ${'written'.padStart(9)}  ${'of table'.padStart(8)}  ` +
-        `${'marked'.padStart(13)}  ${'rewritten'.padStart(9)}  ${'RSS peak'.padStart(8)}  ${'(b) MERGE'.padStart(10)}  ${'(a)/(b)'.padStart(7)}`,
+        `${'marked'.padStart(13)}  ${'rewritten'.padStart(9)}  ${'RSS peak'.padStart(8)}  ${'(b) MERGE'.padStart(10)}  ${'(a)/(b)'.padStart(7)}  optimize`,
     );
     for (const f of figures) {
       console.log(
@@ -325,12 +355,13 @@ async function main(): Promise<void> {
           `${mb(f.bytesWritten).padStart(9)}  ${`${((100 * f.bytesWritten) / f.before.bytes).toFixed(2)} %`.padStart(8)}  ` +
           `${`${f.rowsMarked} in ${f.filesMarked}`.padStart(13)}  ${mb(f.bytesRewritten).padStart(9)}  ` +
           `${`+${(f.applyPeakRssMb - f.startRssMb).toFixed(0)} MB`.padStart(8)}  ` +
-          `${`${f.mergeSeconds.toFixed(2)} s`.padStart(10)}  ${(f.applySeconds / f.mergeSeconds).toFixed(2).padStart(7)}`,
+          `${`${f.mergeSeconds.toFixed(2)} s`.padStart(10)}  ${(f.applySeconds / f.mergeSeconds).toFixed(2).padStart(7)}  ${f.optimize}`,
       );
     }
     console.log(
       'written: data and deletion vector files the batch added; marked: rows newly deleted in files; ' +
-        'rewritten: files removed whole; RSS peak: the growth of the process during (a) (the native table among what it held)',
+        'rewritten: files removed whole; RSS peak: the growth of the process during (a) (the native table among what it held); ' +
+        "optimize: what apply's automatic optimize did after the batch, its time inside (a)",
     );
     const first = figures[0];
     if (first === undefined) throw new Error('no batch was measured');
@@ -340,7 +371,8 @@ async function main(): Promise<void> {
     );
     console.log(
       `after ${history.batches} batches of ${history.changes} changes (apply ${history.applySeconds.toFixed(1)} s in all, ` +
-        `MERGE ${history.mergeSeconds.toFixed(1)} s, ${history.optimizeCommits} OPTIMIZE commits): ` +
+        `MERGE ${history.mergeSeconds.toFixed(1)} s; ${history.optimizeCommits} OPTIMIZE commits in the table's log, ` +
+        `${history.optimizedBatches} of them after these batches, ${history.purgedRows.toLocaleString('en-US')} deleted rows purged): ` +
         `full scan ${history.livedScanSeconds.toFixed(3)} s (${describeTable(history.lived)}), ` +
         `fresh table ${history.freshScanSeconds.toFixed(3)} s (${describeTable(history.fresh)})`,
     );
@@ -359,7 +391,7 @@ async function main(): Promise<void> {
       peakRssMb: f.applyPeakRssMb,
       notes:
         `${mb(f.bytesWritten)} written in ${f.filesWritten} files, ${f.rowsMarked} rows marked deleted in ` +
-        `${f.filesMarked} files, ${mb(f.bytesRewritten)} in ${f.bucketsRewritten} buckets rewritten`,
+        `${f.filesMarked} files, ${mb(f.bytesRewritten)} in ${f.bucketsRewritten} buckets rewritten; optimize: ${f.optimize}`,
     }));
     recordBenchResults(
       'apply-merge',
@@ -400,7 +432,8 @@ async function main(): Promise<void> {
           better: 'lower',
           goal: { on: 'ratio', value: 1.5 },
           notes:
-            `${history.optimizeCommits} OPTIMIZE commits; after: ${describeTable(history.lived)}; ` +
+            `${history.optimizeCommits} OPTIMIZE commits (${history.optimizedBatches} in these batches); ` +
+            `after: ${describeTable(history.lived)}; ` +
             `fresh: ${describeTable(history.fresh)}; rows ${history.rows} (count / checksum)`,
         },
       ],
