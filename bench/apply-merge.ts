@@ -1,305 +1,447 @@
 /*
- * What a batch of changes costs apply on a large table, against DuckDB's own MERGE INTO.
+ * What a batch of changes costs apply on a large table, against DuckDB's own MERGE INTO, and what
+ * the table looks like to a reader after many batches.
  *
  *   npm run bench:apply-merge [-- --items 1000000] [-- --batches 1000,10000,100000] [-- --buckets 16]
- *     [-- --rows-per-file 250000]
+ *     [-- --rows-per-file 250000] [-- --base-items <items / 10>]
+ *     [-- --history-batches 100] [-- --history-changes 1000] [-- --scan-rounds 3]
  *
- * Loads the benchmark export (apply-export.ts: 1,000,000 sample order items) twice: with apply's
- * first batch into a new Delta table, and into a native DuckDB table with the same columns. Then,
- * for each batch size, writes that many changes as change files (writeChangeFile, 1,000 records a
- * file: 80 % MODIFY and 10 % REMOVE of existing keys, 10 % INSERT of new ones, fresh images of every
- * type) and applies them, in the same process, one after the other:
- *   (a) applyBatch: reads the change files, orders them per key, consults the tombstones, rewrites
- *       the buckets the changed keys fall in (copy-on-write), commits;
- *   (b) DuckDB's MERGE INTO on the native table, from the same change files (read_json into the
- *       same column types, the last change per key, only when newer than the row, REMOVE deletes);
- * checks that both tables then hold the same keys at the same sequence numbers, and prints seconds
- * per batch and bytes rewritten next to the native MERGE. Goals: the batch cost grows with the
- * batch, not the table; (a) within 3 × (b).
+ * Each table is a pair (apply-merge-pair.ts): the benchmark export (apply-export.ts: sample order
+ * items) loaded with apply's first batch into a new Delta table (merge-on-read: apply creates its
+ * tables with deletion vectors) and into a native DuckDB table with the same columns; a batch is a
+ * set of change files (1,000 records a file: 80 % MODIFY and 10 % REMOVE of existing keys, 10 %
+ * INSERT of new ones, fresh images of every type) applied (a) by applyBatch and (b) by DuckDB's
+ * MERGE INTO on the native table, in the same process, one after the other. After each measured
+ * batch both tables must hold the same keys at the same sequence numbers. The rows it reports:
+ *
+ * 1. batch of N changes vs MERGE INTO, for each of --batches on the --items table: (a) / (b), goal ≤ 3.
+ * 2. bytes written by the first of --batches (1,000 at medium size) as a share of the table's
+ *    bytes before it (data files and deletion vector files; bytesWritten counts both): goal ≤ 1 %.
+ * 3. that same batch (same size, mix and images; keys sampled from each table) on the --items
+ *    table against a table of --base-items (a tenth): the ratio of the seconds, goal ≤ 2. The base
+ *    table gets one untimed batch of the same size first, so both timed batches run with warm code
+ *    (the large table's first later batch follows the base table's two); the base table then has
+ *    one batch's deletion vectors and files more than the large one, which if anything slows it.
+ * 4. after --history-batches more batches of --history-changes changes on the --items table (with
+ *    apply's automatic optimize, which runs inside applyBatch, so its time is the batch's; the
+ *    batches it ran after and the log's OPTIMIZE commits are counted), a full scan of it
+ *    (loadSnapshot, createSnapshotView, which applies the deletion vectors, and `count(*),
+ *    sum(hash(every column))`) against the same scan of a freshly loaded table of the same rows:
+ *    goal ≤ 1.5. The fresh table is apply's first batch into a new Delta table from the same
+ *    landing area: the same export and every change file at once, folded before the load, so its
+ *    files have no deletion vectors and hold the final rows in order. This is cheaper than writing
+ *    the final rows as a new export, and it is apply's own notion of a freshly loaded table. Both
+ *    tables must hold the same rows (the same count and checksum of every column), and the
+ *    long-lived one the native table's keys. The scans run --scan-rounds times, alternating between
+ *    the tables; the median counts, which a slow first (cold) round does not move.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { applyBatch } from '../src/apply/apply-batch.ts';
-import { loadSnapshot } from '../src/delta/load-snapshot.ts';
-import { duckdbEngine } from '../src/duckdb/duckdb-engine.ts';
-import { DuckSession, quoteIdentifier } from '../src/duckdb/session.ts';
-import { createSnapshotView } from '../src/duckdb/table-scan.ts';
-import type { AttributeValue, Item } from '../src/dynamo/attribute-value.ts';
-import { parseItem } from '../src/dynamo/parse.ts';
-import { writeChangeFile } from '../src/formats/change-file-writer.ts';
-import type { ChangeRecord } from '../src/formats/change-record.ts';
-import { sampleOrders } from '../src/local/sample-orders.ts';
+import type { AppliedBatch } from '../src/apply/apply-batch.ts';
+import { DuckSession } from '../src/duckdb/session.ts';
 import { LocalFolderStore } from '../src/storage/local-folder-store.ts';
+import { BENCH_KEYS, benchExport, numberOption, RssSampler } from './apply-export.ts';
 import {
-  BENCH_KEYS,
-  BENCH_SHARD,
-  BENCH_TABLE,
-  type BenchExport,
-  benchExport,
-  itemStructSql,
-  KEYS_STRUCT_SQL,
-  keysJsonSql,
-  lakeColumnsSql,
-  linkedLanding,
-  numberOption,
-  RssSampler,
-  readJsonSql,
-} from './apply-export.ts';
-import { recordBenchResults } from './results.ts';
+  type FullRowScan,
+  fullRowScan,
+  MergePair,
+  optimizeCommits,
+  snapshotOf,
+  type TableFacts,
+  type TimedBatch,
+  tableFacts,
+  timedApply,
+} from './apply-merge-pair.ts';
+import { type BenchFigure, recordBenchResults } from './results.ts';
 
-const RECORDS_PER_FILE = 1000;
-const NATIVE = 'native_orders';
+/** The warm-up batch of the base table uses its own round, so its keys and images are not the timed batch's. */
+const WARM_UP_ROUND = 900;
+/** History batches are rounds 1000, 1001, …, after the measured batches' 1, 2, 3. */
+const HISTORY_FIRST_ROUND = 1000;
 
 interface BatchFigures {
   readonly changes: number;
   readonly applySeconds: number;
+  readonly bytesWritten: number;
+  readonly filesWritten: number;
+  readonly filesMarked: number;
+  readonly rowsMarked: number;
   readonly bytesRewritten: number;
-  readonly filesRewritten: number;
   readonly bucketsRewritten: number;
-  readonly tableBytes: number;
+  /** What apply's automatic optimize did after the batch (its time is in applySeconds). */
+  readonly optimize: string;
+  /** The table before the batch. */
+  readonly before: TableFacts;
   readonly mergeSeconds: number;
   readonly applyPeakRssMb: number;
   /** RSS when the batch started (the native table lives in the same process). */
   readonly startRssMb: number;
 }
 
-/** The native table: the export's items with the lake's columns, as DuckDB stores a table. */
-async function loadNative(session: DuckSession, source: BenchExport): Promise<void> {
-  await session.run(`CREATE TABLE ${NATIVE} AS SELECT ${lakeColumnsSql('Item', source.columns, {
-    keysJson: keysJsonSql('Item'),
-    seq: `'${'0'.repeat(40)}'`,
-    ts: `CAST(epoch_ms(${source.exportTime}) AS TIMESTAMPTZ)`,
-    source: `'export'`,
-  })}
-FROM ${readJsonSql(source.dataFiles, { Item: itemStructSql(source.columns) })}`);
+interface ScaleFigures {
+  readonly baseItems: number;
+  readonly changes: number;
+  readonly baseSeconds: number;
+  readonly baseMergeSeconds: number;
+}
+
+interface HistoryFigures {
+  readonly batches: number;
+  readonly changes: number;
+  readonly applySeconds: number;
+  readonly mergeSeconds: number;
+  readonly optimizeCommits: number;
+  /** Batches after which apply's automatic optimize rewrote files, and the rows it purged. */
+  readonly optimizedBatches: number;
+  readonly purgedRows: number;
+  readonly lived: TableFacts;
+  readonly fresh: TableFacts;
+  readonly freshLoadSeconds: number;
+  readonly livedScanSeconds: number;
+  readonly freshScanSeconds: number;
+  readonly rows: string;
+}
+
+const seconds = (started: number) => (performance.now() - started) / 1000;
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? 0)
+    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+};
+
+function describeOptimize(report: AppliedBatch['optimize']): string {
+  if (report === null) return 'not run';
+  if (report.outcome === 'failed') return `failed: ${report.message}`;
+  if (report.outcome === 'nothing-to-do') return 'nothing to do';
+  return (
+    `${report.buckets} buckets, ${report.filesRemoved} files into ${report.filesAdded}, ` +
+    `${report.deletedRowsPurged} deleted rows purged`
+  );
+}
+
+function describeTable(facts: TableFacts): string {
+  return (
+    `${facts.files} files, ${mb(facts.bytes)}, ${facts.filesWithDeletionVectors} with deletion vectors ` +
+    `(${facts.deletedRows.toLocaleString('en-US')} rows marked deleted)`
+  );
+}
+
+function describeLoad(label: string, loaded: TimedBatch, facts: TableFacts): string {
+  return (
+    `${label}: ${loaded.result.rowsWritten.toLocaleString('en-US')} rows, ${describeTable(facts)}, ` +
+    `${facts.mergeOnRead ? 'merge-on-read (deletion vectors)' : 'copy-on-write (no deletion vectors)'}, ` +
+    `loaded by apply in ${loaded.seconds.toFixed(1)} s`
+  );
 }
 
 /**
- * Writes `count` changes as change files into the landing folder and returns their paths. Keys to
- * change are sampled from the native table (which holds the same keys as the Delta table).
+ * Row 3's base side: a table of `baseItems`, one untimed batch of `changes` to warm the code, then
+ * the timed batch of the same shape as the large table's first (round 1).
  */
-async function writeChanges(
+async function measureBase(
   session: DuckSession,
-  landing: LocalFolderStore,
-  folder: string,
-  count: number,
-  batch: number,
-  firstSeq: bigint,
-): Promise<{ readonly files: string[]; readonly nextSeq: bigint }> {
-  const removes = Math.round(count * 0.1);
-  const inserts = Math.round(count * 0.1);
-  const existing = count - inserts;
-  const sampled = await session.all(
-    `SELECT pk, sk FROM ${NATIVE} USING SAMPLE reservoir(${existing} ROWS) REPEATABLE (${batch})`,
-  );
-  const keys: Item[] = sampled
-    .getRows()
-    .map(([pk, sk]) => ({ pk: { S: String(pk) }, sk: { S: String(sk) } }));
-  for (let i = 0; i < inserts; i++) {
-    keys.push({ pk: { S: `customer#new-${batch}-${i % 997}` }, sk: { S: `order#new-${batch}-${i}` } });
+  baseItems: number,
+  changes: number,
+  layout: { readonly buckets: number; readonly rowsPerFile?: number },
+): Promise<ScaleFigures> {
+  const source = await benchExport(baseItems, console.log);
+  const pair = await MergePair.create(source, `native_orders_${baseItems}`);
+  try {
+    const loaded = await pair.loadDelta(layout);
+    console.log(describeLoad(`base table`, loaded, tableFacts(await pair.snapshot(session))));
+    await pair.loadNative(session);
+    const warmUp = await pair.writeChanges(session, changes, WARM_UP_ROUND);
+    const warm = await pair.applyDelta();
+    await pair.mergeNative(session, warmUp);
+    const files = await pair.writeChanges(session, changes, 1);
+    const timed = await pair.applyDelta();
+    const baseMergeSeconds = await pair.mergeNative(session, files);
+    await pair.assertSameKeys(session, `after ${changes} changes on the base table`);
+    console.log(
+      `base table: warm-up batch of ${changes} changes ${warm.seconds.toFixed(2)} s, ` +
+        `timed batch ${timed.seconds.toFixed(2)} s (MERGE ${baseMergeSeconds.toFixed(2)} s)`,
+    );
+    return { baseItems, changes, baseSeconds: timed.seconds, baseMergeSeconds };
+  } finally {
+    await pair.dispose(session);
   }
-  const images = sampleOrders(count, 7000 + batch);
-  const ts = Date.now();
-  let seq = firstSeq;
-  const records: ChangeRecord[] = keys.map((key, index) => {
-    const image = images.next().value as Item;
-    const isRemove = index < removes;
-    const isInsert = index >= existing;
-    const item = parseItem({ ...image, pk: key['pk'] as AttributeValue, sk: key['sk'] as AttributeValue });
-    seq += 1n;
-    return {
-      op: isRemove ? 'REMOVE' : isInsert ? 'INSERT' : 'MODIFY',
-      keys: key,
-      new: isRemove ? null : item,
-      old: null,
-      seq: seq.toString(),
-      shard: BENCH_SHARD,
-      ts,
-      ttl: false,
-      eventId: `bench-${batch}-${index}`,
-    };
-  });
-  const files: string[] = [];
-  for (let at = 0; at < records.length; at += RECORDS_PER_FILE) {
-    const written = await writeChangeFile(landing, BENCH_TABLE, records.slice(at, at + RECORDS_PER_FILE));
-    files.push(path.join(folder, written.key));
-  }
-  return { files, nextSeq: seq };
 }
 
-/** (b) DuckDB's MERGE INTO of the change files into the native table, the rules apply follows. */
-async function nativeMerge(
+/**
+ * Row 4: `batches` more batches of `changes` on the pair's tables, then a fresh table of the same
+ * rows, both scanned. Throws when the tables' rows differ.
+ */
+async function measureHistory(
   session: DuckSession,
-  source: BenchExport,
-  files: readonly string[],
-): Promise<number> {
-  const item = itemStructSql(source.columns);
-  const columns = [
-    ...source.columns.map((column) => column.name),
-    '_ddb_key',
-    '_ddb_bucket',
-    '_ddb_seq',
-    '_ddb_ts',
-    '_ddb_source',
-  ].map(quoteIdentifier);
-  const changes = `SELECT op, ${lakeColumnsSql('new', source.columns, {
-    keysJson: keysJsonSql('keys'),
-    seq: `lpad(seq, 40, '0')`,
-    ts: 'CAST(epoch_ms(ts) AS TIMESTAMPTZ)',
-    source: `'stream'`,
-  })}
-FROM ${readJsonSql(files, { op: 'VARCHAR', keys: KEYS_STRUCT_SQL, new: item, seq: 'VARCHAR', ts: 'BIGINT' })}
-QUALIFY row_number() OVER (PARTITION BY _ddb_key ORDER BY _ddb_seq DESC) = 1`;
+  pair: MergePair,
+  options: {
+    readonly batches: number;
+    readonly changes: number;
+    readonly scanRounds: number;
+    readonly buckets: number;
+    readonly rowsPerFile?: number;
+  },
+): Promise<HistoryFigures> {
+  let applySeconds = 0;
+  let mergeSeconds = 0;
+  let optimizedBatches = 0;
+  let purgedRows = 0;
   const started = performance.now();
-  await session.run(`MERGE INTO ${NATIVE} AS t
-USING (${changes}) AS s
-ON t._ddb_key = s._ddb_key
-WHEN MATCHED AND s._ddb_seq > t._ddb_seq AND s.op = 'REMOVE' THEN DELETE
-WHEN MATCHED AND s._ddb_seq > t._ddb_seq THEN UPDATE SET ${columns.map((c) => `${c} = s.${c}`).join(', ')}
-WHEN NOT MATCHED AND s.op <> 'REMOVE' THEN INSERT (${columns.join(', ')}) VALUES (${columns.map((c) => `s.${c}`).join(', ')})`);
-  return (performance.now() - started) / 1000;
-}
+  for (let batch = 1; batch <= options.batches; batch++) {
+    const files = await pair.writeChanges(session, options.changes, HISTORY_FIRST_ROUND + batch);
+    const applied = await pair.applyDelta();
+    applySeconds += applied.seconds;
+    const optimize = applied.result.optimize;
+    if (optimize?.outcome === 'failed') {
+      console.log(`history batch ${batch}: apply's automatic optimize failed: ${optimize.message}`);
+    } else if (optimize?.outcome === 'optimized') {
+      optimizedBatches++;
+      purgedRows += optimize.deletedRowsPurged;
+    }
+    mergeSeconds += await pair.mergeNative(session, files);
+    if (batch % 10 === 0 || batch === options.batches) {
+      console.log(
+        `history: ${batch} of ${options.batches} batches of ${options.changes} changes after ${seconds(started).toFixed(0)} s ` +
+          `(apply ${applySeconds.toFixed(1)} s, MERGE ${mergeSeconds.toFixed(1)} s); ` +
+          `table ${describeTable(tableFacts(await pair.snapshot(session)))}; ` +
+          `${await optimizeCommits(pair.deltaFolder)} OPTIMIZE commits (${optimizedBatches} after these batches)`,
+      );
+    }
+  }
+  await pair.assertSameKeys(session, `after ${options.batches} batches of ${options.changes} changes`);
+  const lived = tableFacts(await pair.snapshot(session));
 
-/** Row count and a checksum of (key, sequence number) of a query's rows. */
-async function fingerprint(session: DuckSession, from: string): Promise<string> {
-  const result = await session.all(`SELECT count(*), sum(hash(_ddb_key || '|' || _ddb_seq)) FROM ${from}`);
-  return (result.getRows()[0] ?? []).map(String).join(' / ');
-}
+  const freshFolder = await mkdtemp(path.join(tmpdir(), 'ddb-lake-bench-merge-fresh-'));
+  const freshDelta = new LocalFolderStore(freshFolder);
+  try {
+    const loaded = await timedApply(pair.landing, freshDelta, {
+      snapshot: pair.source.exportId,
+      keys: BENCH_KEYS,
+      buckets: options.buckets,
+      ...(options.rowsPerFile === undefined ? {} : { rowsPerFile: options.rowsPerFile }),
+    });
+    const fresh = tableFacts(await snapshotOf(session, freshDelta));
+    console.log(describeLoad('fresh table (export and every change file in one first batch)', loaded, fresh));
 
-async function deltaFingerprint(
-  session: DuckSession,
-  delta: LocalFolderStore,
-): Promise<{ print: string; bytes: number }> {
-  const snapshot = await loadSnapshot(delta, duckdbEngine(session));
-  await createSnapshotView(session, delta, snapshot, 'delta_rows');
-  const print = await fingerprint(session, 'delta_rows');
-  await session.run('DROP VIEW delta_rows');
-  return { print, bytes: snapshot.files.reduce((sum, add) => sum + add.size, 0) };
+    const scan = (delta: LocalFolderStore) => fullRowScan(session, delta, 'scanned_rows');
+    const livedScans: FullRowScan[] = [];
+    const freshScans: FullRowScan[] = [];
+    for (let round = 0; round < options.scanRounds; round++) {
+      livedScans.push(await scan(pair.delta));
+      freshScans.push(await scan(freshDelta));
+    }
+    const [livedScan, freshScan] = [livedScans[0], freshScans[0]];
+    if (livedScan === undefined || freshScan === undefined)
+      throw new Error('--scan-rounds must be at least 1');
+    if (livedScan.columns.join(',') !== freshScan.columns.join(',')) {
+      throw new Error(
+        `the table after ${options.batches} batches has the columns ${livedScan.columns.join(', ')}; ` +
+          `the fresh table of the same rows ${freshScan.columns.join(', ')}`,
+      );
+    }
+    for (const scanned of [...livedScans, ...freshScans]) {
+      if (scanned.print === livedScan.print) continue;
+      throw new Error(
+        `the table after ${options.batches} batches (${livedScans.map((s) => s.print).join(', ')}) and the ` +
+          `fresh table of the same export and change files (${freshScans.map((s) => s.print).join(', ')}) ` +
+          `differ (count / checksum of every column, per scan); tables in ${pair.deltaFolder} and ${freshFolder}`,
+      );
+    }
+    const shown = (scans: readonly FullRowScan[]) =>
+      scans
+        .map(
+          (s) =>
+            `${s.seconds.toFixed(3)} (log ${s.logSeconds.toFixed(3)}, view ${s.viewSeconds.toFixed(3)}, query ${s.querySeconds.toFixed(3)})`,
+        )
+        .join(', ');
+    console.log(`full scans after the batches (s): ${shown(livedScans)}`);
+    console.log(`full scans of the fresh table (s): ${shown(freshScans)}`);
+    console.log(`both tables hold ${livedScan.print} (count / checksum of every column)`);
+    return {
+      batches: options.batches,
+      changes: options.changes,
+      applySeconds,
+      mergeSeconds,
+      optimizeCommits: await optimizeCommits(pair.deltaFolder),
+      optimizedBatches,
+      purgedRows,
+      lived,
+      fresh,
+      freshLoadSeconds: loaded.seconds,
+      livedScanSeconds: median(livedScans.map((s) => s.seconds)),
+      freshScanSeconds: median(freshScans.map((s) => s.seconds)),
+      rows: livedScan.print,
+    };
+  } finally {
+    await freshDelta.close();
+    await rm(freshFolder, { recursive: true, force: true });
+  }
 }
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const items = numberOption(args, '--items', 1_000_000);
+  const baseItems = numberOption(args, '--base-items', Math.round(items / 10));
   const buckets = numberOption(args, '--buckets', 16);
   // Rows per data file of the table (fixed at its creation): fewer make a batch rewrite less.
   const rowsPerFile = args.includes('--rows-per-file') ? numberOption(args, '--rows-per-file', 0) : undefined;
+  const historyBatches = numberOption(args, '--history-batches', 100);
+  const historyChanges = numberOption(args, '--history-changes', 1000);
+  const scanRounds = numberOption(args, '--scan-rounds', 3);
   const at = args.indexOf('--batches');
   const sizes = (at >= 0 ? String(args[at + 1]) : '1000,10000,100000').split(',').map(Number);
-  // The native side alone: the change files and DuckDB's MERGE, without apply.
-  const baselineOnly = args.includes('--baseline-only');
-  const source = await benchExport(items, console.log);
-  const landingFolder = await mkdtemp(path.join(tmpdir(), 'ddb-lake-bench-merge-landing-'));
-  const deltaFolder = await mkdtemp(path.join(tmpdir(), 'ddb-lake-bench-merge-delta-'));
-  const landing = new LocalFolderStore(landingFolder);
-  const delta = new LocalFolderStore(deltaFolder);
+  if (sizes.some((size) => !Number.isInteger(size) || size <= 0)) {
+    throw new Error(`--batches needs positive whole numbers separated by commas, got ${args[at + 1]}`);
+  }
+  const firstSize = sizes[0] ?? 1000;
+  const layout = { buckets, ...(rowsPerFile === undefined ? {} : { rowsPerFile }) };
+
   const session = await DuckSession.open();
   const rss = new RssSampler();
+  let pair: MergePair | undefined;
   try {
-    await linkedLanding(source.folder, landingFolder);
-    let started = performance.now();
-    const loaded = baselineOnly
-      ? undefined
-      : await applyBatch({
-          landing,
-          delta,
-          table: BENCH_TABLE,
-          snapshot: source.exportId,
-          keys: BENCH_KEYS,
-          buckets,
-          ...(rowsPerFile === undefined ? {} : { rowsPerFile }),
-        });
-    if (loaded !== undefined && loaded.outcome !== 'applied')
-      throw new Error(`the snapshot was not applied: ${loaded.outcome}`);
-    if (loaded !== undefined)
-      console.log(
-        `Delta table: ${loaded.inserted.toLocaleString('en-US')} rows in ${buckets} buckets, ${loaded.filesWritten} files, ` +
-          `${(loaded.bytesWritten / 1e6).toFixed(0)} MB, loaded by apply in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-      );
-    started = performance.now();
-    await loadNative(session, source);
-    console.log(`native DuckDB table loaded in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    const scale = await measureBase(session, baseItems, firstSize, layout);
+
+    const source = await benchExport(items, console.log);
+    pair = await MergePair.create(source, 'native_orders');
+    const loaded = await pair.loadDelta(layout);
+    console.log(describeLoad('Delta table', loaded, tableFacts(await pair.snapshot(session))));
+    console.log(`native DuckDB table loaded in ${(await pair.loadNative(session)).toFixed(1)} s`);
 
     const figures: BatchFigures[] = [];
-    let seq = 200_000_000_000_000_000_000n;
     for (const [index, changes] of sizes.entries()) {
-      const written = await writeChanges(session, landing, landingFolder, changes, index + 1, seq);
-      seq = written.nextSeq;
-      if (baselineOnly) {
-        const mergeSeconds = await nativeMerge(session, source, written.files);
-        console.log(
-          `${changes} changes: MERGE ${mergeSeconds.toFixed(2)} s, native table ${await fingerprint(session, NATIVE)}`,
-        );
-        continue;
-      }
-      const before = await deltaFingerprint(session, delta);
+      const files = await pair.writeChanges(session, changes, index + 1);
+      const before = tableFacts(await pair.snapshot(session));
       const startRssMb = rss.reset();
-      started = performance.now();
-      const result = await applyBatch({ landing, delta, table: BENCH_TABLE });
-      const applySeconds = (performance.now() - started) / 1000;
+      const { seconds: applySeconds, result } = await pair.applyDelta();
       const applyPeakRssMb = rss.peakMb();
-      if (result.outcome !== 'applied')
-        throw new Error(`batch ${index + 2} was not applied: ${result.outcome}`);
-      const mergeSeconds = await nativeMerge(session, source, written.files);
-      const [ours, theirs] = [
-        (await deltaFingerprint(session, delta)).print,
-        await fingerprint(session, NATIVE),
-      ];
-      if (ours !== theirs) {
-        throw new Error(
-          `after ${changes} changes the Delta table (${ours}) and the native table (${theirs}) differ`,
-        );
-      }
+      const mergeSeconds = await pair.mergeNative(session, files);
+      await pair.assertSameKeys(session, `after ${changes} changes`);
       figures.push({
         changes,
         applySeconds,
+        bytesWritten: result.bytesWritten,
+        filesWritten: result.filesWritten,
+        filesMarked: result.filesMarked,
+        rowsMarked: result.rowsMarked,
         bytesRewritten: result.bytesRewritten,
-        filesRewritten: result.filesRewritten,
         bucketsRewritten: result.bucketsRewritten,
-        tableBytes: before.bytes,
+        optimize: describeOptimize(result.optimize),
+        before,
         mergeSeconds,
         applyPeakRssMb,
         startRssMb,
       });
     }
 
+    const history = await measureHistory(session, pair, {
+      batches: historyBatches,
+      changes: historyChanges,
+      scanRounds,
+      ...layout,
+    });
+
     console.log(
-      `${'changes'.padStart(9)}  ${'(a) apply'.padStart(10)}  ${'rewritten'.padStart(10)}  ${'of table'.padStart(8)}  ` +
-        `${'buckets'.padStart(7)}  ${'RSS peak'.padStart(8)}  ${'(b) MERGE'.padStart(10)}  ${'(a)/(b)'.padStart(7)}`,
+      `${'changes'.padStart(9)}  ${'(a) apply'.padStart(10)}  ${'written'.padStart(9)}  ${'of table'.padStart(8)}  ` +
+        `${'marked'.padStart(13)}  ${'rewritten'.padStart(9)}  ${'RSS peak'.padStart(8)}  ${'(b) MERGE'.padStart(10)}  ${'(a)/(b)'.padStart(7)}  optimize`,
     );
     for (const f of figures) {
       console.log(
         `${f.changes.toLocaleString('en-US').padStart(9)}  ${`${f.applySeconds.toFixed(2)} s`.padStart(10)}  ` +
-          `${`${(f.bytesRewritten / 1e6).toFixed(1)} MB`.padStart(10)}  ${`${((100 * f.bytesRewritten) / f.tableBytes).toFixed(0)} %`.padStart(8)}  ` +
-          `${String(f.bucketsRewritten).padStart(7)}  ${`+${(f.applyPeakRssMb - f.startRssMb).toFixed(0)} MB`.padStart(8)}  ` +
-          `${`${f.mergeSeconds.toFixed(2)} s`.padStart(10)}  ${(f.applySeconds / f.mergeSeconds).toFixed(2).padStart(7)}`,
+          `${mb(f.bytesWritten).padStart(9)}  ${`${((100 * f.bytesWritten) / f.before.bytes).toFixed(2)} %`.padStart(8)}  ` +
+          `${`${f.rowsMarked} in ${f.filesMarked}`.padStart(13)}  ${mb(f.bytesRewritten).padStart(9)}  ` +
+          `${`+${(f.applyPeakRssMb - f.startRssMb).toFixed(0)} MB`.padStart(8)}  ` +
+          `${`${f.mergeSeconds.toFixed(2)} s`.padStart(10)}  ${(f.applySeconds / f.mergeSeconds).toFixed(2).padStart(7)}  ${f.optimize}`,
       );
     }
     console.log(
-      'RSS peak: the growth of the process during (a), over what it held before (the native table among it)',
+      'written: data and deletion vector files the batch added; marked: rows newly deleted in files; ' +
+        'rewritten: files removed whole; RSS peak: the growth of the process during (a) (the native table among what it held); ' +
+        "optimize: what apply's automatic optimize did after the batch, its time inside (a)",
     );
-    console.log('goals: (a)/(b) ≤ 3.00 for every batch; (a) grows with the batch size, not with the table');
+    const first = figures[0];
+    if (first === undefined) throw new Error('no batch was measured');
+    console.log(
+      `${first.changes} changes: ${first.applySeconds.toFixed(2)} s on ${items.toLocaleString('en-US')} items, ` +
+        `${scale.baseSeconds.toFixed(2)} s on ${baseItems.toLocaleString('en-US')}: ${(first.applySeconds / scale.baseSeconds).toFixed(2)}×`,
+    );
+    console.log(
+      `after ${history.batches} batches of ${history.changes} changes (apply ${history.applySeconds.toFixed(1)} s in all, ` +
+        `MERGE ${history.mergeSeconds.toFixed(1)} s; ${history.optimizeCommits} OPTIMIZE commits in the table's log, ` +
+        `${history.optimizedBatches} of them after these batches, ${history.purgedRows.toLocaleString('en-US')} deleted rows purged): ` +
+        `full scan ${history.livedScanSeconds.toFixed(3)} s (${describeTable(history.lived)}), ` +
+        `fresh table ${history.freshScanSeconds.toFixed(3)} s (${describeTable(history.fresh)})`,
+    );
+    console.log(
+      'goals: (a)/(b) ≤ 3.00 for every batch; the first batch writes ≤ 1 % of the table; ' +
+        'on a 10× table ≤ 2×; the full scan after the batches ≤ 1.5× the fresh table',
+    );
+
+    const batchRows: BenchFigure[] = figures.map((f) => ({
+      metric: `batch of ${f.changes} changes vs MERGE INTO`,
+      unit: 's',
+      ours: f.applySeconds,
+      baseline: f.mergeSeconds,
+      better: 'lower',
+      goal: { on: 'ratio', value: 3 },
+      peakRssMb: f.applyPeakRssMb,
+      notes:
+        `${mb(f.bytesWritten)} written in ${f.filesWritten} files, ${f.rowsMarked} rows marked deleted in ` +
+        `${f.filesMarked} files, ${mb(f.bytesRewritten)} in ${f.bucketsRewritten} buckets rewritten; optimize: ${f.optimize}`,
+    }));
     recordBenchResults(
       'apply-merge',
-      { items, buckets, batches: sizes.join(','), ...(rowsPerFile === undefined ? {} : { rowsPerFile }) },
-      figures.map((f) => ({
-        metric: `batch of ${f.changes} changes vs MERGE INTO`,
-        unit: 's',
-        ours: f.applySeconds,
-        baseline: f.mergeSeconds,
-        better: 'lower' as const,
-        goal: { on: 'ratio' as const, value: 3 },
-        peakRssMb: f.applyPeakRssMb,
-        notes: `${(f.bytesRewritten / 1e6).toFixed(1)} MB in ${f.bucketsRewritten} buckets rewritten`,
-      })),
+      {
+        items,
+        baseItems,
+        buckets,
+        batches: sizes.join(','),
+        historyBatches,
+        historyChanges,
+        ...(rowsPerFile === undefined ? {} : { rowsPerFile }),
+      },
+      [
+        ...batchRows,
+        {
+          metric: `batch of ${first.changes} changes: bytes written / table bytes`,
+          unit: 'MB',
+          ours: first.bytesWritten / 1e6,
+          baseline: first.before.bytes / 1e6,
+          better: 'lower',
+          goal: { on: 'ratio', value: 0.01 },
+          notes: `${first.filesWritten} files written, ${first.rowsMarked} rows marked deleted in ${first.filesMarked} files`,
+        },
+        {
+          metric: `batch of ${first.changes} changes: ${items}-item table / ${baseItems}-item table`,
+          unit: 's',
+          ours: first.applySeconds,
+          baseline: scale.baseSeconds,
+          better: 'lower',
+          goal: { on: 'ratio', value: 2 },
+          notes: `MERGE INTO: ${first.mergeSeconds.toFixed(2)} s / ${scale.baseMergeSeconds.toFixed(2)} s`,
+        },
+        {
+          metric: `full scan after ${history.batches} batches of ${history.changes} vs fresh load`,
+          unit: 's',
+          ours: history.livedScanSeconds,
+          baseline: history.freshScanSeconds,
+          better: 'lower',
+          goal: { on: 'ratio', value: 1.5 },
+          notes:
+            `${history.optimizeCommits} OPTIMIZE commits (${history.optimizedBatches} in these batches); ` +
+            `after: ${describeTable(history.lived)}; ` +
+            `fresh: ${describeTable(history.fresh)}; rows ${history.rows} (count / checksum)`,
+        },
+      ],
     );
   } finally {
     rss.stop();
+    await pair?.dispose(session);
     await session.close();
-    await landing.close();
-    await delta.close();
-    await rm(landingFolder, { recursive: true, force: true });
-    await rm(deltaFolder, { recursive: true, force: true });
   }
 }
 

@@ -123,6 +123,11 @@ export function formatFigure(value: number): string {
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
+/** A ratio with two decimals, or two significant digits below 0.1 (a share such as 0.0042). */
+export function formatRatio(ratio: number): string {
+  return Math.abs(ratio) >= 0.1 || ratio === 0 ? ratio.toFixed(2) : ratio.toPrecision(2);
+}
+
 /** Whether `row` meets its goal; undefined when it has none. */
 export function goalMet(row: BenchRow): boolean | undefined {
   if (row.goal === undefined) return undefined;
@@ -133,7 +138,7 @@ export function goalMet(row: BenchRow): boolean | undefined {
 function goalText(goal: BenchGoal | undefined, row: BenchRow): string {
   if (goal === undefined) return '';
   const sign = row.better === 'higher' ? '≥' : '≤';
-  const threshold = goal.on === 'ratio' ? goal.value.toFixed(2) : `${formatFigure(goal.value)} ${row.unit}`;
+  const threshold = goal.on === 'ratio' ? formatRatio(goal.value) : `${formatFigure(goal.value)} ${row.unit}`;
   return `${goal.on} ${sign} ${threshold}: ${goalMet(row) ? 'met' : 'NOT met'}`;
 }
 
@@ -170,7 +175,7 @@ export function renderResultTable(document: ResultDocument): string {
         row.metric,
         `${formatFigure(row.ours)} ${row.unit}`,
         `${formatFigure(row.baseline)} ${row.unit}`,
-        `${row.ratio.toFixed(2)} (${row.better} is better)`,
+        `${formatRatio(row.ratio)} (${row.better} is better)`,
         goalText(row.goal, row),
         `${row.peakRssMb.toFixed(0)} MB`,
       ]);
@@ -239,8 +244,8 @@ function sameParameters(a: BenchRow, b: BenchRow): boolean {
  */
 export function renderComparison(changes: readonly RatioChange[], olderLabel: string): string {
   const body = changes.map((change) => {
-    const before = change.before === undefined ? 'none' : change.before.toFixed(2);
-    const after = change.after === undefined ? 'none' : change.after.toFixed(2);
+    const before = change.before === undefined ? 'none' : formatRatio(change.before);
+    const after = change.after === undefined ? 'none' : formatRatio(change.after);
     let delta = '';
     let verdict = change.after === undefined ? 'not in this run' : 'new';
     if (change.before !== undefined && change.after !== undefined) {

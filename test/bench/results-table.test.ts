@@ -92,6 +92,25 @@ describe('the result table', () => {
     expect(lines[1]?.length).toBe(Math.max(...lines.map((line) => line.length)));
   });
 
+  test('a ratio below 0.1 (a share) and its goal keep two significant digits instead of reading 0.00', () => {
+    const rows = benchRows('apply-merge', { items: 500_000 }, [
+      {
+        metric: 'batch of 1000 changes: bytes written / table bytes',
+        unit: 'MB',
+        ours: 0.21,
+        baseline: 50,
+        better: 'lower',
+        goal: { on: 'ratio', value: 0.01 },
+      },
+    ]);
+    const line =
+      renderResultTable(document('2026-11-24T10:00:00.000Z', rows, [passed('apply-merge')]))
+        .split('\n')
+        .find((text) => text.startsWith('apply-merge')) ?? '';
+    expect(line).toContain('0.0042 (lower is better)');
+    expect(line).toContain('ratio ≤ 0.010: met');
+  });
+
   test('a failed bench is a line with its exit code, and its last stderr lines follow the table', () => {
     const failed: BenchRun = {
       bench: 'apply-load',
