@@ -262,11 +262,13 @@ function demoBatch(round: number, result: ApplyBatchResult): DemoBatch {
     };
   }
   const inputRows = (result.snapshot?.items ?? 0) + result.records;
+  const optimized = result.optimize?.outcome === 'optimized' ? result.optimize.version : null;
   return {
     round,
     outcome: 'applied',
     batch: result.batch,
-    version: result.version,
+    // The table's version the batch left: its optimize's commit when one followed.
+    version: optimized ?? result.version,
     inputRows,
     records: result.records,
     changeFiles: result.changeFiles,

@@ -208,10 +208,10 @@ describe('round trip of every lake type through the log', () => {
   it('on a folder: attributes to columns, partitions, schema change, rewrite, checkpoint; the rows read back exactly; vacuum keeps them', async () => {
     const store = await workspace.store('round-trip');
     const { v3, exported, rewritten, streamed } = await roundTrip(store);
-    expect(exported.every((add) => dataFileKey(add.path, store.url).startsWith('_ddb_source=export/'))).toBe(
+    expect(exported.every((add) => dataFileKey(add.path, store.url).startsWith('ddb_source=export/'))).toBe(
       true,
     );
-    // The replaced export file goes once the tombstone and the file are old enough; _ddb_source= folders are not hidden.
+    // The replaced export file goes once the tombstone and the file are old enough; data files sit in ddb_source= folders, never in hidden ones.
     const later = Date.now() + 8 * 24 * 3_600_000;
     const result = await vacuum(store, await workspace.engine(), { now: later, dryRun: true });
     expect(result.files.map((f) => f.key)).toEqual(exported.map((add) => dataFileKey(add.path, store.url)));

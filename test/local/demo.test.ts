@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,6 +99,13 @@ describe('npm run demo (ddb-lake demo)', () => {
     expect(applied[0].inputRows).toBeGreaterThanOrEqual(report.backfill.items);
     const versions = await deltaVersions(delta);
     expect(versions.length).toBeGreaterThan(1);
+    // The demo's table merges on read: created with the deletion vectors feature.
+    const created = await readFile(join(delta, '_delta_log', `${'0'.repeat(20)}.json`), 'utf8');
+    const protocol = created
+      .split('\n')
+      .filter((line) => line.includes('"protocol"'))
+      .map((line) => (JSON.parse(line) as { protocol: { readerFeatures?: string[] } }).protocol)[0];
+    expect(protocol?.readerFeatures).toContain('deletionVectors');
     expect(versions.at(-1)).toBe(report.batches.at(-1).version);
 
     // The landing area holds capture's change files and the Scan export, complete.
