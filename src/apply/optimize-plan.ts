@@ -13,8 +13,10 @@ import { DEFAULT_ROWS_PER_FILE, fileBucket, fileRows } from './bucket-files.ts';
  *   - a file is small when its live rows (numRecords − deleted) are fewer than `smallFileRows`
  *     (default half of the table's rows per file); a bucket with more than `maxSmallFiles` (default
  *     4) small files has them merged;
- *   - a bucket rewritten for either reason takes all its small files along (they are read anyway
- *     and cost little), so what it writes is as few files as its rows need.
+ *   - a bucket rewritten for a damaged file takes all its small files along (they are read anyway
+ *     and cost little), so what it writes is as few files as its rows need; one rewritten for its
+ *     small files alone merges them tiered (mergedSmallFiles), leaving its largest file be while
+ *     the others hold less than a quarter of its rows.
  * Full files without deleted rows are never rewritten: a bucket's cost stays bounded by its small
  * and damaged files, not by its size. A file without stats (numRecords) is never chosen: its share
  * and size are unknown (ddb-lake writes stats on every file).
@@ -104,6 +106,22 @@ function plannedOf(file: AddFile, records: number, reason: RewriteReason): Plann
 }
 
 /**
+ * Which small files a bucket's rewrite takes. Along with a damaged file, all of them. Otherwise
+ * tiered, so that merging a bucket's appended files does not rewrite its large file every few
+ * batches (which would cost, spread over the batches, what copy-on-write costs): when the others
+ * together hold less than a quarter of the live rows of the largest, they are merged among
+ * themselves and the largest stays; it is taken along once they have grown to a quarter of it.
+ */
+function mergedSmallFiles(small: readonly PlannedFile[], withDamaged: boolean): readonly PlannedFile[] {
+  if (withDamaged || small.length < 2) return small;
+  const live = (planned: PlannedFile) => planned.records - planned.deletedRows;
+  const largest = small.reduce((best, planned) => (live(planned) > live(best) ? planned : best));
+  const others = small.filter((planned) => planned !== largest);
+  const othersRows = others.reduce((sum, planned) => sum + live(planned), 0);
+  return othersRows * 4 < live(largest) ? others : small;
+}
+
+/**
  * The buckets of `table` that pass `thresholds`, ascending, each with the files to rewrite (see the
  * top of this file); with `only`, just those buckets are considered (apply after a batch: the
  * buckets it touched). A bucket whose rewrite would write back the one file it removes (one clean
@@ -143,7 +161,7 @@ export function bucketsToOptimize(
     }
     const smallDue = small.length > thresholds.maxSmallFiles;
     if (damaged.length === 0 && !smallDue) continue;
-    const chosen = [...damaged, ...small].sort((a, b) =>
+    const chosen = [...damaged, ...mergedSmallFiles(small, damaged.length > 0)].sort((a, b) =>
       a.file.path < b.file.path ? -1 : a.file.path > b.file.path ? 1 : 0,
     );
     if (chosen.length === 1 && chosen[0]?.deletedRows === 0) continue;
