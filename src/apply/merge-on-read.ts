@@ -5,13 +5,15 @@ import { writeDeletionVector } from '../delta/deletion-vector-write.ts';
 import type { StructField } from '../delta/schema.ts';
 import type { Snapshot } from '../delta/snapshot.ts';
 import type { DeletionVectorChange } from '../delta/transaction.ts';
+import { writePartitionedDataFiles } from '../duckdb/data-file-writer.ts';
 import { duckdbTypeOf } from '../duckdb/duckdb-type.ts';
 import { localDataFiles } from '../duckdb/local-data-files.ts';
 import { quoteIdentifier, quoteLiteral } from '../duckdb/session.ts';
 import { createSnapshotView } from '../duckdb/table-scan.ts';
 import { mapLimited } from '../map-limited.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
-import { fileRows, filesForKeys, writeBucketQueries } from './bucket-files.ts';
+import { ApplyEventCode } from './apply-events.ts';
+import { fileRows, filesForKeys, type WrittenBuckets, writeBucketQueries } from './bucket-files.ts';
 import { supersedesSql } from './change-order.ts';
 import {
   APPLIES,
@@ -78,6 +80,40 @@ export function mergesOnRead(table: Snapshot): boolean {
 /** Serialized size of an on-disk deletion vector file written for one vector: version byte, size, bitmap, CRC. */
 function vectorFileBytes(descriptor: DeletionVectorDescriptor): number {
   return descriptor.storageType === 'i' ? 0 : 1 + 4 + descriptor.sizeInBytes + 4;
+}
+
+/** The appended rows of every bucket in one partitioned write, one file per bucket. */
+async function appendAllBuckets(
+  delta: MergeOptions['delta'],
+  schema: MergeOptions['shape']['schema'],
+  buckets: readonly number[],
+  sourceOf: (bucket: number) => string,
+  options: MergeOptions,
+): Promise<WrittenBuckets> {
+  if (buckets.length === 0) return { adds: [], rows: 0, bytes: 0 };
+  const adds = await writePartitionedDataFiles(options.session, delta, {
+    source: buckets.map((bucket) => `SELECT * FROM (${sourceOf(bucket)})`).join(' UNION ALL '),
+    schema,
+    partitionColumn: SYSTEM_COLUMN.bucket,
+    orderBy: SYSTEM_COLUMN.key,
+  });
+  let rows = 0;
+  let bytes = 0;
+  for (const [index, add] of adds.entries()) {
+    const count = fileRows(add) ?? 0;
+    rows += count;
+    bytes += add.size;
+    options.emit({
+      code: ApplyEventCode.bucketWritten,
+      bucket: Number(add.partitionValues[SYSTEM_COLUMN.bucket]),
+      rows: count,
+      files: 1,
+      bytes: add.size,
+      bucketsDone: index + 1,
+      buckets: adds.length,
+    });
+  }
+  return { adds, rows, bytes };
 }
 
 /**
@@ -244,16 +280,21 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
         parts.push(`SELECT * FROM (${flaggedSource}) WHERE ${q(SYSTEM_COLUMN.bucket)} = ${bucket}`);
       return `SELECT ${typed} FROM (${parts.join(' UNION ALL ')}) ORDER BY ${q(key)}`;
     };
-    const written = await writeBucketQueries(
-      session,
-      delta,
-      schema,
-      [...buckets.keys()].sort((a, b) => a - b),
-      sourceOf,
-      buckets,
-      options.rowsPerFile,
-      emit,
-    );
+    const bucketList = [...buckets.keys()].sort((a, b) => a - b);
+    // Every bucket's appended rows fit one file (the usual case): one partitioned write for all of
+    // them, since a statement per bucket cost most of a small batch (16 buckets: about 15 ms each).
+    const written = [...buckets.values()].every((rows) => rows <= options.rowsPerFile)
+      ? await appendAllBuckets(delta, schema, bucketList, sourceOf, options)
+      : await writeBucketQueries(
+          session,
+          delta,
+          schema,
+          bucketList,
+          sourceOf,
+          buckets,
+          options.rowsPerFile,
+          emit,
+        );
 
     // The new deletion vectors: each touched file's old rows plus the rows its keys' winners replaced.
     const newlyDeleted = new Map<number, bigint[]>();

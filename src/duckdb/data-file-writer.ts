@@ -225,3 +225,91 @@ export async function writeDataFiles(
   }
   return adds;
 }
+
+export interface WritePartitionedDataFilesOptions {
+  /** A query or table with every data column of `schema` and the integer column `partitionColumn`. */
+  readonly source: string;
+  readonly schema: StructType;
+  /** The table's one partition column; its values must be whole numbers (apply's `_ddb_bucket`). */
+  readonly partitionColumn: string;
+  /** Column the rows of each file are sorted by. */
+  readonly orderBy: string;
+}
+
+/**
+ * Writes the rows of `source` as one data file per value of `partitionColumn`, each sorted by
+ * `orderBy`, in a single COPY … PARTITION_BY (one statement for many small files costs what one of
+ * them costs alone: a merge-on-read batch appends a small file to each bucket it touches), then
+ * measures and uploads each file as `writeDataFiles` does. Returns the `add` actions, ascending by
+ * partition value; an empty source writes nothing. The COPY runs on one thread and sorts by
+ * `orderBy` alone: with more threads, or with the partition column first in the ORDER BY, DuckDB
+ * 1.x was measured writing a partition's rows in two sorted runs, and a file must be sorted whole.
+ * @throws as writeDataFiles.
+ */
+export async function writePartitionedDataFiles(
+  session: DuckSession,
+  store: ObjectStore,
+  options: WritePartitionedDataFilesOptions,
+): Promise<AddFile[]> {
+  const { partitionColumn } = options;
+  const fields = dataFields(options.schema, [partitionColumn]);
+  const columns = fields
+    .map(
+      (field) =>
+        `CAST(${quoteIdentifier(field.name)} AS ${duckdbTypeOf(field.type)}) AS ${quoteIdentifier(field.name)}`,
+    )
+    .join(', ');
+  const folder = path.join(session.scratchDir, `partitioned-${randomUUID()}`);
+  const partition = quoteIdentifier(partitionColumn);
+  const select = `SELECT ${columns}, CAST(${partition} AS BIGINT) AS ${partition} FROM ${sourceSql(options.source)} ORDER BY ${quoteIdentifier(options.orderBy)}`;
+  const threads = String((await session.all(`SELECT current_setting('threads')`)).getRows()[0]?.[0] ?? '1');
+  let written: { file: string; rows: number; value: string; columnStats: WriterStats }[];
+  try {
+    await session.run('SET threads = 1');
+    const reader = await session.all(
+      `COPY (${select}) TO ${quoteLiteral(folder)} (${COPY_OPTIONS}, PARTITION_BY (${partition}), FILENAME_PATTERN 'part-{uuid}')`,
+    );
+    const names = reader.columnNames();
+    written = reader.getRows().map((row) => ({
+      file: String(row[names.indexOf('filename')]),
+      rows: Number(row[names.indexOf('count')] ?? 0),
+      value: String(/=([0-9-]+)[\\/][^\\/]*$/.exec(String(row[names.indexOf('filename')]))?.[1] ?? ''),
+      columnStats: writerStatsOf(row[names.indexOf('column_statistics')]),
+    }));
+  } catch (error) {
+    await rm(folder, { recursive: true, force: true });
+    throw new DuckDbError(
+      `Could not write the rows of ${options.source.length > 200 ? `${options.source.slice(0, 200)}…` : options.source} as Parquet data files per ${partitionColumn}: ${(error as Error).message}. The source must have every data column of the schema, with values that cast to the column types.`,
+      { cause: error },
+    );
+  } finally {
+    await session.run(`SET threads = ${Number(threads) > 0 ? Number(threads) : 1}`);
+  }
+  try {
+    const adds: AddFile[] = [];
+    for (const file of written.sort((a, b) => Number(a.value) - Number(b.value))) {
+      if (file.rows === 0) continue;
+      if (!/^-?[0-9]+$/.test(file.value)) {
+        throw new DuckDbError(`DuckDB wrote ${file.file}, whose folder names no ${partitionColumn} value.`);
+      }
+      const partitionValues = { [partitionColumn]: file.value };
+      const key = `${partitionFolder([partitionColumn], partitionValues)}/part-${randomUUID()}.zstd.parquet`;
+      const [stats, { size }] = await Promise.all([
+        computeFileStats(session, file.file, fields, file.columnStats, file.rows),
+        stat(file.file),
+        store.put(key, createReadStream(file.file, { highWaterMark: UPLOAD_CHUNK_BYTES })),
+      ]);
+      adds.push({
+        path: dataFilePath(key),
+        partitionValues,
+        size,
+        modificationTime: Date.now(),
+        dataChange: true,
+        stats: stats.json,
+      });
+    }
+    return adds;
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+}

@@ -132,3 +132,27 @@ describe('which buckets and files an optimize rewrites', () => {
     expect(() => optimizeThresholds(t, { maxSmallFiles: -1 })).toThrow(RangeError);
   });
 });
+
+describe('small files merge tiered', () => {
+  it('merges appended small files among themselves while they hold under a quarter of the largest file, then with it', () => {
+    // rowsPerFile 100: every file is small (under 50); the largest holds 40 rows.
+    const appended = (count: number, rows: number) =>
+      Array.from({ length: count }, (_, i) => file(`a${i}`, 0, rows));
+    const light = plan([file('base', 0, 40), ...appended(5, 1)]);
+    expect(light).toHaveLength(1);
+    expect(light[0]?.files.map((p) => p.file.path)).not.toContain('b0/base');
+    expect(light[0]?.files).toHaveLength(5);
+    // The appended files hold 10 rows, a quarter of the base: the base is taken along.
+    const heavy = plan([file('base', 0, 40), ...appended(5, 2)]);
+    expect(heavy[0]?.files.map((p) => p.file.path)).toContain('b0/base');
+    expect(heavy[0]?.files).toHaveLength(6);
+    // A damaged file takes every small file along, the largest included.
+    const damaged = plan([file('base', 0, 40), file('hurt', 0, 10, 5), ...appended(2, 1)]);
+    expect(damaged[0]?.files.map((p) => p.file.path).sort()).toEqual([
+      'b0/a0',
+      'b0/a1',
+      'b0/base',
+      'b0/hurt',
+    ]);
+  });
+});

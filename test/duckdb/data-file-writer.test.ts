@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { dataFileKey } from '../../src/delta/data-path.ts';
 import { DeltaInvalidWriteError, DeltaUnsupportedFeatureError } from '../../src/delta/errors.ts';
-import { writeDataFiles } from '../../src/duckdb/data-file-writer.ts';
+import { writeDataFiles, writePartitionedDataFiles } from '../../src/duckdb/data-file-writer.ts';
 import { loadLakeRows, readLakeRows } from '../../src/duckdb/lake-rows.ts';
 import { DuckDbError, DuckSession, quoteLiteral } from '../../src/duckdb/session.ts';
 import { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
@@ -226,5 +226,65 @@ describe('writeDataFiles', () => {
     );
     expect(error).toBeInstanceOf(DeltaUnsupportedFeatureError);
     expect((error as DeltaUnsupportedFeatureError).feature).toBe('columnMapping');
+  });
+});
+
+describe('writePartitionedDataFiles', () => {
+  const BUCKETED = schemaOf([
+    ['id', LONG],
+    ['name', STRING],
+    ['price', decimal(38, 10)],
+    ['bucket', LONG],
+  ]);
+
+  test('writes one key-sorted file per partition value in one statement, with exact stats, and nothing for an empty source', async () => {
+    const store = await newStore();
+    // Rows whose name order differs from their insertion order, spread over five buckets.
+    await session.run(
+      `CREATE OR REPLACE TABLE bucketed AS SELECT i AS id, md5(CAST(i AS VARCHAR)) AS name, CAST(i AS DECIMAL(38,10)) + 0.0000000001 AS price, i % 5 AS bucket FROM range(5000) r(i)`,
+    );
+    const adds = await writePartitionedDataFiles(session, store, {
+      source: 'bucketed',
+      schema: BUCKETED,
+      partitionColumn: 'bucket',
+      orderBy: 'name',
+    });
+    expect(adds.map((add) => add.partitionValues)).toEqual(
+      [0, 1, 2, 3, 4].map((b) => ({ bucket: String(b) })),
+    );
+    for (const add of adds) {
+      const key = dataFileKey(add.path, store.url);
+      expect(key.startsWith(`bucket=${add.partitionValues['bucket']}/part-`)).toBe(true);
+      const file = localPath(store, add.path);
+      expect((await stat(file)).size).toBe(add.size);
+      const stats = JSON.parse(add.stats as string) as {
+        numRecords: number;
+        minValues: Record<string, unknown>;
+        maxValues: Record<string, unknown>;
+      };
+      expect(stats.numRecords).toBe(1000);
+      const reader = await session.all(
+        `SELECT count(*) FILTER (WHERE name < previous), min(name), max(name), count(*) FROM (SELECT name, lag(name) OVER (ORDER BY file_row_number) AS previous FROM read_parquet(${quoteLiteral(file)}, file_row_number = true))`,
+      );
+      const [unsorted, min, max, rows] = reader.getRows()[0] as unknown[];
+      expect(Number(unsorted)).toBe(0);
+      expect(Number(rows)).toBe(1000);
+      expect(stats.minValues['name']).toBe(min);
+      expect(stats.maxValues['name']).toBe(max);
+      // The partition column is in the log, not in the file.
+      const columns = (
+        await session.all(
+          `SELECT * FROM read_parquet(${quoteLiteral(file)}, hive_partitioning = false) LIMIT 0`,
+        )
+      ).columnNames();
+      expect(columns).toEqual(['id', 'name', 'price']);
+    }
+    const none = await writePartitionedDataFiles(session, store, {
+      source: 'SELECT * FROM bucketed WHERE false',
+      schema: BUCKETED,
+      partitionColumn: 'bucket',
+      orderBy: 'name',
+    });
+    expect(none).toEqual([]);
   });
 });
