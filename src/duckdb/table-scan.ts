@@ -26,7 +26,8 @@ import { type DuckSession, quoteIdentifier, quoteLiteral } from './session.ts';
  * never read with union_by_name: files whose decimal types differ would be unified into one type
  * and rounded (DESIGN.md, "Pitfalls"). Instead files with the same Parquet schema and the same
  * partition values are read together, each group's columns cast one by one to the table's types,
- * a file with a deletion vector is read alone, and the parts are joined with UNION ALL.
+ * the rows deletion vectors name left out of a group by one anti join on (file, row), and the
+ * parts are joined with UNION ALL.
  */
 
 interface ScanFile {
@@ -85,12 +86,16 @@ async function deletedRowsTable(
   };
   await Promise.all(Array.from({ length: Math.min(DELETION_VECTORS_IN_FLIGHT, indexes.length) }, worker));
   const table = `__ddb_lake_deleted_rows_${randomUUID()}`;
-  await session.run(`CREATE TABLE ${quoteIdentifier(table)} (file_index INTEGER, row_index BIGINT)`);
+  await session.run(
+    `CREATE TABLE ${quoteIdentifier(table)} (file_index INTEGER, file_name VARCHAR, row_index BIGINT)`,
+  );
   const appender = await session.connection.createAppender(table);
   try {
     indexes.forEach((fileIndex, slot) => {
+      const local = (files[fileIndex] as ScanFile).local;
       for (const row of deleted[slot] ?? []) {
         appender.appendInteger(fileIndex);
+        appender.appendVarchar(local);
         appender.appendBigInt(row);
         appender.endRow();
       }
@@ -170,9 +175,9 @@ async function snapshotSql(
   }
   const signatures = await schemaSignatures(session, files);
   const columnsBySignature = new Map<string, FileColumns>();
-  const groups = new Map<string, { projections: string; locals: string[] }>();
+  const groups = new Map<string, { projections: string; locals: string[]; vectors: boolean }>();
   const selects: string[] = [];
-  for (const [index, file] of files.entries()) {
+  for (const file of files) {
     const signature = signatures.get(file.local) ?? '';
     let columns = columnsBySignature.get(signature);
     if (columns === undefined) {
@@ -186,20 +191,27 @@ async function snapshotSql(
           : columnProjection(field, columns, mode),
       )
       .join(', ');
-    if (deletedRows !== undefined && hasDeletionVector(file.add)) {
-      // A file with a deletion vector is read alone, without the rows its vector names.
-      selects.push(
-        `SELECT ${projections} FROM (SELECT * FROM read_parquet(${quoteLiteral(file.local)}, file_row_number = true) WHERE file_row_number NOT IN (SELECT row_index FROM ${quoteIdentifier(deletedRows)} WHERE file_index = ${index}))`,
-      );
+    const groupKey = `${signature}\u0000${projections}`;
+    const vector = deletedRows !== undefined && hasDeletionVector(file.add);
+    const group = groups.get(groupKey);
+    if (group === undefined) groups.set(groupKey, { projections, locals: [file.local], vectors: vector });
+    else {
+      group.locals.push(file.local);
+      group.vectors ||= vector;
+    }
+  }
+  for (const { projections, locals, vectors } of groups.values()) {
+    const list = `[${locals.map(quoteLiteral).join(', ')}]`;
+    if (!vectors || deletedRows === undefined) {
+      selects.push(`SELECT ${projections} FROM read_parquet(${list})`);
       continue;
     }
-    const groupKey = `${signature}\u0000${projections}`;
-    const group = groups.get(groupKey);
-    if (group === undefined) groups.set(groupKey, { projections, locals: [file.local] });
-    else group.locals.push(file.local);
-  }
-  for (const { projections, locals } of groups.values()) {
-    selects.push(`SELECT ${projections} FROM read_parquet([${locals.map(quoteLiteral).join(', ')}])`);
+    // Files with deletion vectors are read with their group, without the rows their vectors name:
+    // one anti join on (file, row) instead of a scan per file (a table after many merge-on-read
+    // batches has a vector on most files).
+    selects.push(
+      `SELECT ${projections} FROM (SELECT r.* FROM read_parquet(${list}, filename = true, file_row_number = true) r ANTI JOIN ${quoteIdentifier(deletedRows)} d ON d.file_name = r.filename AND d.row_index = r.file_row_number)`,
+    );
   }
   return selects.join('\nUNION ALL\n');
 }
