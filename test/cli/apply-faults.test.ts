@@ -31,6 +31,9 @@ import { type ApplyRun, runApply as runApplyProcess } from './apply-process.ts';
 const T = Math.floor(Date.now() / MINUTE) * MINUTE - 120 * MINUTE;
 const AFTER = T + 30 * MINUTE;
 
+/** The flags `runApply` passes, for runs in this process: one bucket, no automatic optimize. */
+const IN_PROCESS = { buckets: 1, autoOptimize: false } as const;
+
 /**
  * `ddb-lake apply` of the test's table in its own process, killed at `fault` when one is given. One
  * bucket, so the rows share a file and the later batch marks rows in a deletion vector (with more
@@ -165,7 +168,7 @@ describe('apply killed at a fault point, then run again', () => {
     const landing = await sampleLanding({ exportTime: T });
     const delta = await tempStore('delta');
     await capture(landing, firstBatch());
-    await applyBatch({ landing, delta, table: TABLE });
+    await applyBatch({ landing, delta, table: TABLE, ...IN_PROCESS });
     for (let batch = 2; batch <= 9; batch++) {
       await capture(landing, [
         change({
@@ -177,7 +180,7 @@ describe('apply killed at a fault point, then run again', () => {
           attributes: { n: { N: String(batch) } },
         }),
       ]);
-      await applyBatch({ landing, delta, table: TABLE });
+      await applyBatch({ landing, delta, table: TABLE, ...IN_PROCESS });
     }
     await capture(landing, secondBatch());
     const twinLanding = await tempStore('landing');
@@ -195,7 +198,12 @@ describe('apply killed at a fault point, then run again', () => {
     expect(rerun.code).toBe(0);
     expect(rerun.stdout).toContain('Nothing new to apply: the table holds batch 10 at version 10.');
 
-    const uninterrupted = await applyBatch({ landing: twinLanding, delta: twinDelta, table: TABLE });
+    const uninterrupted = await applyBatch({
+      landing: twinLanding,
+      delta: twinDelta,
+      table: TABLE,
+      ...IN_PROCESS,
+    });
     expect(uninterrupted).toMatchObject({ outcome: 'applied', version: 10, checkpoint: 'written' });
     const table = await readTable(delta);
     expect(table.snapshot.checkpointVersion).toBe(10);
