@@ -1,9 +1,10 @@
 import type { AddFile, DeletionVectorDescriptor } from '../delta/actions.ts';
 import { dataFileKey } from '../delta/data-path.ts';
 import { readDeletionVector } from '../delta/deletion-vector.ts';
-import { writeDeletionVector } from '../delta/deletion-vector-write.ts';
+import { unionRowIndexes, writeDeletionVector } from '../delta/deletion-vector-write.ts';
 import type { StructField } from '../delta/schema.ts';
 import type { Snapshot } from '../delta/snapshot.ts';
+import { deletionVectorsEnabled } from '../delta/table-properties.ts';
 import type { DeletionVectorChange } from '../delta/transaction.ts';
 import { writePartitionedDataFiles } from '../duckdb/data-file-writer.ts';
 import { duckdbTypeOf } from '../duckdb/duckdb-type.ts';
@@ -18,6 +19,7 @@ import { supersedesSql } from './change-order.ts';
 import {
   APPLIES,
   CHANGES,
+  comparedOutcome,
   EXISTED,
   loadChangeTable,
   type MergeOptions,
@@ -71,10 +73,7 @@ export interface MergeOnReadOutcome extends MergeOutcome {
  * before ddb-lake wrote deletion vectors, are merged copy-on-write).
  */
 export function mergesOnRead(table: Snapshot): boolean {
-  return (
-    (table.protocol.writerFeatures ?? []).includes('deletionVectors') &&
-    table.metadata.configuration['delta.enableDeletionVectors']?.trim().toLowerCase() === 'true'
-  );
+  return deletionVectorsEnabled(table.protocol, table.metadata.configuration);
 }
 
 /** Serialized size of an on-disk deletion vector file written for one vector: version byte, size, bitmap, CRC. */
@@ -217,28 +216,10 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
     await session.run(
       `CREATE OR REPLACE TEMP TABLE ${q(COMPARED)} AS SELECT c.*, (${col('o', key)} IS NOT NULL) AS ${q(EXISTED)}, ${wasDeleted} AS ${q(WAS_DELETED)}, ${applies} AS ${q(APPLIES)}, ${col('o', FILE_INDEX)} AS ${q(FILE_INDEX)}, ${col('o', ROW_INDEX)} AS ${q(ROW_INDEX)} FROM ${q(CHANGES)} c LEFT JOIN ${q(LIVE)} o ON ${col('o', key)} = ${col('c', key)}`,
     );
-    const counts = (
-      await session.all(
-        `SELECT
-           count(*) FILTER (WHERE ${q(APPLIES)} AND ${q(OP)} = 'put' AND (NOT ${q(EXISTED)} OR ${q(WAS_DELETED)})),
-           count(*) FILTER (WHERE ${q(APPLIES)} AND ${q(OP)} = 'put' AND ${q(EXISTED)} AND NOT ${q(WAS_DELETED)}),
-           count(*) FILTER (WHERE ${q(APPLIES)} AND ${q(OP)} = 'delete' AND ${q(EXISTED)} AND NOT ${q(WAS_DELETED)}),
-           count(*) FILTER (WHERE NOT ${q(APPLIES)})
-         FROM ${q(COMPARED)}`,
-      )
-    ).getRows()[0] as unknown[];
-    const notApplied = new Set<string>();
-    for (const [stale] of (
-      await session.all(`SELECT ${q(key)} FROM ${q(COMPARED)} WHERE ${q(APPLIES)} IS NOT TRUE`)
-    ).getRows()) {
-      notApplied.add(String(stale));
-    }
-    const appliedDeletes = new Set<string>();
+    const { counts, appliedKeys, appliedDeletes } = await comparedOutcome(session, COMPARED, winners);
     const buckets = new Map<number, number>();
     for (const winner of winners) {
-      if (notApplied.has(winner.key)) continue;
-      if (winner.op === 'delete') appliedDeletes.add(winner.key);
-      buckets.set(winner.bucket, (buckets.get(winner.bucket) ?? 0) + 1);
+      if (appliedKeys.has(winner.key)) buckets.set(winner.bucket, (buckets.get(winner.bucket) ?? 0) + 1);
     }
 
     // With soft deletes, a delete that meets a row keeps the row's attributes under the delete's
@@ -315,7 +296,7 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
       const file = candidates[index] as AddFile;
       const added = newlyDeleted.get(index) as bigint[];
       rowsMarked += added.length;
-      const rows = [...(oldDeleted[index] ?? []), ...added].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const rows = unionRowIndexes(oldDeleted[index] ?? [], added);
       const physical = fileRows(file);
       if (physical !== undefined && rows.length >= physical) return { file, deletionVector: undefined };
       const deletionVector = await writeDeletionVector(delta, rows);
@@ -333,10 +314,7 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
       marked,
       written,
       buckets: buckets.size,
-      inserted: Number(counts[0]),
-      updated: Number(counts[1]),
-      deleted: Number(counts[2]),
-      olderThanRow: Number(counts[3]),
+      ...counts,
       appliedDeletes,
       rowsMarked,
       deletionVectorBytes,

@@ -127,6 +127,65 @@ export async function loadChangeTable(
   await changes.close();
 }
 
+/** What the comparison of a batch's winners with the table's rows decided (a COMPARED table). */
+export interface ComparedOutcome {
+  readonly counts: {
+    readonly inserted: number;
+    readonly updated: number;
+    readonly deleted: number;
+    readonly olderThanRow: number;
+  };
+  /** The winners that apply, and of those the deletes (the batch's tombstones). */
+  readonly appliedKeys: ReadonlySet<string>;
+  readonly appliedDeletes: ReadonlySet<string>;
+}
+
+/**
+ * Reads the outcome of the DuckDB table `compared` (the winners with EXISTED, WAS_DELETED and
+ * APPLIES): the counts per kind, and which winners apply.
+ */
+export async function comparedOutcome(
+  session: DuckSession,
+  compared: string,
+  winners: readonly ReducedChange[],
+): Promise<ComparedOutcome> {
+  const row = (
+    await session.all(
+      `SELECT
+         count(*) FILTER (WHERE ${q(APPLIES)} AND ${q(OP)} = 'put' AND (NOT ${q(EXISTED)} OR ${q(WAS_DELETED)})),
+         count(*) FILTER (WHERE ${q(APPLIES)} AND ${q(OP)} = 'put' AND ${q(EXISTED)} AND NOT ${q(WAS_DELETED)}),
+         count(*) FILTER (WHERE ${q(APPLIES)} AND ${q(OP)} = 'delete' AND ${q(EXISTED)} AND NOT ${q(WAS_DELETED)}),
+         count(*) FILTER (WHERE NOT ${q(APPLIES)})
+       FROM ${q(compared)}`,
+    )
+  ).getRows()[0] as unknown[];
+  // The winners that did not apply are usually none: reading those back, rather than every applied
+  // key, spares a read of the whole batch's keys out of DuckDB.
+  const notApplied = new Set<string>();
+  for (const [stale] of (
+    await session.all(`SELECT ${q(SYSTEM_COLUMN.key)} FROM ${q(compared)} WHERE ${q(APPLIES)} IS NOT TRUE`)
+  ).getRows()) {
+    notApplied.add(String(stale));
+  }
+  const appliedKeys = new Set<string>();
+  const appliedDeletes = new Set<string>();
+  for (const winner of winners) {
+    if (notApplied.has(winner.key)) continue;
+    appliedKeys.add(winner.key);
+    if (winner.op === 'delete') appliedDeletes.add(winner.key);
+  }
+  return {
+    counts: {
+      inserted: Number(row[0]),
+      updated: Number(row[1]),
+      deleted: Number(row[2]),
+      olderThanRow: Number(row[3]),
+    },
+    appliedKeys,
+    appliedDeletes,
+  };
+}
+
 /**
  * Merges the winners into the table's files: loads them and the rows of the files that can hold
  * their keys into DuckDB, decides per key whether the winner supersedes the row (change-order.ts),
@@ -174,31 +233,7 @@ export async function mergeWinners(options: MergeOptions): Promise<MergeOutcome>
     `CREATE OR REPLACE TEMP TABLE ${q(COMPARED)} AS SELECT c.*, (${col('o', key)} IS NOT NULL) AS ${q(EXISTED)}, ${wasDeleted} AS ${q(WAS_DELETED)}, ${applies} AS ${q(APPLIES)} FROM ${q(CHANGES)} c LEFT JOIN (SELECT ${versionColumns.map(q).join(', ')} FROM ${q(OLD)}) o ON ${col('o', key)} = ${col('c', key)}`,
   );
 
-  const counts = (
-    await session.all(
-      `SELECT
-         count(*) FILTER (WHERE ${q(APPLIES)} AND ${q(OP)} = 'put' AND (NOT ${q(EXISTED)} OR ${q(WAS_DELETED)})),
-         count(*) FILTER (WHERE ${q(APPLIES)} AND ${q(OP)} = 'put' AND ${q(EXISTED)} AND NOT ${q(WAS_DELETED)}),
-         count(*) FILTER (WHERE ${q(APPLIES)} AND ${q(OP)} = 'delete' AND ${q(EXISTED)} AND NOT ${q(WAS_DELETED)}),
-         count(*) FILTER (WHERE NOT ${q(APPLIES)})
-       FROM ${q(COMPARED)}`,
-    )
-  ).getRows()[0] as unknown[];
-  // The winners that did not apply are usually none: reading those back, rather than every applied
-  // key, spares a read of the whole batch's keys out of DuckDB.
-  const notApplied = new Set<string>();
-  for (const [stale] of (
-    await session.all(`SELECT ${q(key)} FROM ${q(COMPARED)} WHERE ${q(APPLIES)} IS NOT TRUE`)
-  ).getRows()) {
-    notApplied.add(String(stale));
-  }
-  const appliedKeys = new Set<string>();
-  const appliedDeletes = new Set<string>();
-  for (const winner of winners) {
-    if (notApplied.has(winner.key)) continue;
-    appliedKeys.add(winner.key);
-    if (winner.op === 'delete') appliedDeletes.add(winner.key);
-  }
+  const { counts, appliedKeys, appliedDeletes } = await comparedOutcome(session, COMPARED, winners);
 
   // Only files that hold an applied key are rewritten: a candidate file whose keys' changes were
   // all older than its rows stays.
@@ -265,10 +300,7 @@ export async function mergeWinners(options: MergeOptions): Promise<MergeOutcome>
     removed,
     written,
     buckets: buckets.size,
-    inserted: Number(counts[0]),
-    updated: Number(counts[1]),
-    deleted: Number(counts[2]),
-    olderThanRow: Number(counts[3]),
+    ...counts,
     appliedDeletes,
   };
 }
