@@ -3,6 +3,7 @@ import { type AppliedBatch, type ApplyBatchResult, applyBatch } from '../../src/
 import type { Action } from '../../src/delta/actions.ts';
 import { readDeletionVector } from '../../src/delta/deletion-vector.ts';
 import { commitFileKey } from '../../src/delta/log-files.ts';
+import type { ChangeRecord } from '../../src/formats/change-record.ts';
 import type { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
 import {
   capture,
@@ -47,6 +48,18 @@ async function apply(landing: LocalFolderStore, delta: LocalFolderStore, autoOpt
   return applied(await applyBatch({ landing, delta, table: TABLE, now: sampleClock, autoOptimize }));
 }
 
+/** The MODIFY of customer#2's profile that sets `vip`, the change most of these batches carry. */
+function vipChange(sequence: number, vip: boolean, ts = AFTER): ChangeRecord {
+  return change({
+    op: 'MODIFY',
+    pk: 'customer#2',
+    sk: 'profile',
+    seq: seq(sequence),
+    ts,
+    attributes: { vip: { BOOL: vip } },
+  });
+}
+
 async function commitActions(delta: LocalFolderStore, version: number): Promise<Action[]> {
   const text = Buffer.from(await delta.getBytes(commitFileKey(version))).toString('utf8');
   return text
@@ -70,14 +83,7 @@ describe('merge-on-read', () => {
     const before = await readTable(delta);
     const beforePaths = before.snapshot.files.map((file) => file.path).sort();
     await capture(landing, [
-      change({
-        op: 'MODIFY',
-        pk: 'customer#2',
-        sk: 'profile',
-        seq: seq(10),
-        ts: AFTER,
-        attributes: { vip: { BOOL: true } },
-      }),
+      vipChange(10, true),
       change({
         op: 'INSERT',
         pk: 'customer#5',
@@ -134,29 +140,13 @@ describe('merge-on-read', () => {
 
   it('a later batch on a marked file keeps the old vector rows and adds the new ones, removing the file under its old vector', async () => {
     const { landing, delta } = await loadedTable();
-    await capture(landing, [
-      change({
-        op: 'MODIFY',
-        pk: 'customer#2',
-        sk: 'profile',
-        seq: seq(10),
-        ts: AFTER,
-        attributes: { vip: { BOOL: true } },
-      }),
-    ]);
+    await capture(landing, [vipChange(10, true)]);
     await apply(landing, delta);
     const afterSecond = await readTable(delta);
     const firstVector = afterSecond.snapshot.files.find((file) => file.deletionVector != null);
     expect(firstVector).toBeDefined();
     await capture(landing, [
-      change({
-        op: 'MODIFY',
-        pk: 'customer#2',
-        sk: 'profile',
-        seq: seq(20),
-        ts: AFTER + MINUTE,
-        attributes: { vip: { BOOL: false } },
-      }),
+      vipChange(20, false, AFTER + MINUTE),
       change({ op: 'REMOVE', pk: 'customer#1', sk: 'order#0001', seq: seq(21), ts: AFTER + MINUTE }),
     ]);
     const third = await apply(landing, delta);
@@ -193,16 +183,7 @@ describe('merge-on-read', () => {
     // 16 buckets for 4 items: files of one row each.
     const { landing, delta } = await loadedTable({ buckets: 16 });
     const before = await readTable(delta);
-    await capture(landing, [
-      change({
-        op: 'MODIFY',
-        pk: 'customer#2',
-        sk: 'profile',
-        seq: seq(10),
-        ts: AFTER,
-        attributes: { vip: { BOOL: true } },
-      }),
-    ]);
+    await capture(landing, [vipChange(10, true)]);
     const second = await apply(landing, delta);
     expect(second).toMatchObject({ updated: 1, filesMarked: 0, rowsMarked: 1, filesWritten: 1 });
     const after = await readTable(delta);
@@ -214,16 +195,7 @@ describe('merge-on-read', () => {
   it('apply optimizes a bucket after a batch once its deleted share passes 20 %, and not with --no-auto-optimize', async () => {
     const { landing, delta } = await loadedTable();
     const before = await readTable(delta);
-    await capture(landing, [
-      change({
-        op: 'MODIFY',
-        pk: 'customer#2',
-        sk: 'profile',
-        seq: seq(10),
-        ts: AFTER,
-        attributes: { vip: { BOOL: true } },
-      }),
-    ]);
+    await capture(landing, [vipChange(10, true)]);
     // One row of the bucket's four replaced: a 25 % deleted share.
     const kept = await apply(landing, delta, false);
     expect(kept.optimize).toBeNull();
@@ -253,28 +225,10 @@ describe('merge-on-read', () => {
 
   it('a change older than the row marks nothing and writes nothing', async () => {
     const { landing, delta } = await loadedTable();
-    await capture(landing, [
-      change({
-        op: 'MODIFY',
-        pk: 'customer#2',
-        sk: 'profile',
-        seq: seq(30),
-        ts: AFTER,
-        attributes: { vip: { BOOL: true } },
-      }),
-    ]);
+    await capture(landing, [vipChange(30, true)]);
     await apply(landing, delta);
     const before = await readTable(delta);
-    await capture(landing, [
-      change({
-        op: 'MODIFY',
-        pk: 'customer#2',
-        sk: 'profile',
-        seq: seq(25),
-        ts: AFTER,
-        attributes: { vip: { BOOL: false } },
-      }),
-    ]);
+    await capture(landing, [vipChange(25, false)]);
     const late = await apply(landing, delta);
     expect(late).toMatchObject({ filesMarked: 0, rowsMarked: 0, filesWritten: 0 });
     expect(late.skipped.olderThanRow).toBe(1);
@@ -305,16 +259,7 @@ describe('merge-on-read', () => {
     const before = await readTable(delta);
     expect(before.snapshot.protocol.readerFeatures ?? []).not.toContain('deletionVectors');
     expect(before.snapshot.metadata.configuration['delta.enableDeletionVectors']).toBe('false');
-    await capture(landing, [
-      change({
-        op: 'MODIFY',
-        pk: 'customer#2',
-        sk: 'profile',
-        seq: seq(10),
-        ts: AFTER,
-        attributes: { vip: { BOOL: true } },
-      }),
-    ]);
+    await capture(landing, [vipChange(10, true)]);
     const second = await apply(landing, delta);
     expect(second.filesRewritten).toBeGreaterThan(0);
     expect(second).toMatchObject({ filesMarked: 0, rowsMarked: 0 });
