@@ -7,9 +7,10 @@ import type { AddFile, PartitionValues } from '../delta/actions.ts';
 import { dataFilePath } from '../delta/data-path.ts';
 import { DeltaInvalidWriteError, DeltaUnsupportedFeatureError } from '../delta/errors.ts';
 import type { StructField, StructType } from '../delta/schema.ts';
+import { mapLimited } from '../map-limited.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { duckdbTypeOf } from './duckdb-type.ts';
-import { computeFileStats, type WriterStats } from './file-stats.ts';
+import { computeFileStats, computeFilesStats, type FileStats, type WriterStats } from './file-stats.ts';
 import { partitionFolder } from './partition-path.ts';
 import { DuckDbError, type DuckSession, quoteIdentifier, quoteLiteral } from './session.ts';
 
@@ -75,6 +76,9 @@ function dataFields(schema: StructType, partitionColumns: readonly string[]): St
 
 /** Read size of the upload stream: 1 MiB chunks put a file in a quarter of the time 64 KiB ones take (measured; 4 MiB is slower again). */
 const UPLOAD_CHUNK_BYTES = 1024 * 1024;
+
+/** Files of a partitioned write uploaded at once. */
+const UPLOADS_IN_FLIGHT = 8;
 
 const COPY_OPTIONS = 'FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V1, RETURN_STATS';
 
@@ -286,29 +290,40 @@ export async function writePartitionedDataFiles(
     await session.run(`SET threads = ${Number(threads) > 0 ? Number(threads) : 1}`);
   }
   try {
-    const adds: AddFile[] = [];
-    for (const file of written.sort((a, b) => Number(a.value) - Number(b.value))) {
-      if (file.rows === 0) continue;
+    const files = written.filter((file) => file.rows > 0).sort((a, b) => Number(a.value) - Number(b.value));
+    for (const file of files) {
       if (!/^-?[0-9]+$/.test(file.value)) {
         throw new DuckDbError(`DuckDB wrote ${file.file}, whose folder names no ${partitionColumn} value.`);
       }
-      const partitionValues = { [partitionColumn]: file.value };
-      const key = `${partitionFolder([partitionColumn], partitionValues)}/part-${randomUUID()}.zstd.parquet`;
-      const [stats, { size }] = await Promise.all([
-        computeFileStats(session, file.file, fields, file.columnStats, file.rows),
-        stat(file.file),
-        store.put(key, createReadStream(file.file, { highWaterMark: UPLOAD_CHUNK_BYTES })),
-      ]);
-      adds.push({
+    }
+    // One statistics query for every file, and the uploads side by side: a statement and a wait
+    // per file cost most of a small batch's append (16 files, about 5 ms each).
+    const [stats, uploaded] = await Promise.all([
+      computeFilesStats(
+        session,
+        files.map((file) => ({ localPath: file.file, writerStats: file.columnStats, numRecords: file.rows })),
+        fields,
+      ),
+      mapLimited(files, UPLOADS_IN_FLIGHT, async (file) => {
+        const partitionValues = { [partitionColumn]: file.value };
+        const key = `${partitionFolder([partitionColumn], partitionValues)}/part-${randomUUID()}.zstd.parquet`;
+        const [{ size }] = await Promise.all([
+          stat(file.file),
+          store.put(key, createReadStream(file.file, { highWaterMark: UPLOAD_CHUNK_BYTES })),
+        ]);
+        return { key, partitionValues, size };
+      }),
+    ]);
+    return uploaded.map(
+      ({ key, partitionValues, size }, index): AddFile => ({
         path: dataFilePath(key),
         partitionValues,
         size,
         modificationTime: Date.now(),
         dataChange: true,
-        stats: stats.json,
-      });
-    }
-    return adds;
+        stats: (stats[index] as FileStats).json,
+      }),
+    );
   } finally {
     await rm(folder, { recursive: true, force: true });
   }

@@ -201,25 +201,31 @@ export interface FileStats {
   readonly json: string;
 }
 
-/**
- * The per-file statistics of the Parquet file at `localPath` holding `numRecords` rows, whose
- * columns are `fields` (named as in the file). `writerStats` are the writer's column statistics
- * of that file (COPY … RETURN_STATS), or empty to compute everything with the aggregate; the
- * result is the same either way. At most one query. Deterministic: keys in schema order.
- * @throws DuckDbError (from the session) when the file is unreadable or lacks a column.
- */
-export async function computeFileStats(
-  session: DuckSession,
-  localPath: string,
-  fields: readonly StructField[],
-  writerStats: WriterStats = new Map(),
-  numRecords?: number,
-): Promise<FileStats> {
-  const leaves = leavesOf(fields, undefined);
+/** A written Parquet file whose statistics `computeFilesStats` works out. */
+export interface StatsFile {
+  /** The file on local disk. */
+  readonly localPath: string;
+  /** The writer's column statistics of the file (COPY … RETURN_STATS); default none. */
+  readonly writerStats?: WriterStats;
+  /** Rows in the file, when the writer said; default: counted by the aggregate. */
+  readonly numRecords?: number;
+}
+
+/** What the writer's statistics leave for the aggregate to answer, for one file. */
+interface StatsPlan {
+  readonly selects: readonly string[];
+  readonly countColumn: number | undefined;
+  readonly records: string | undefined;
+  readonly known: LeafStats[];
+  readonly asked: readonly { nullColumn: number | undefined; boundColumns: number[] | undefined }[];
+}
+
+function statsPlan(leaves: readonly Leaf[], file: StatsFile): StatsPlan {
+  const writerStats = file.writerStats ?? new Map();
   const selects: string[] = [];
   const ask = (sql: string): number => selects.push(sql) - 1;
-  const countColumn = numRecords === undefined ? ask('CAST(count(*) AS VARCHAR)') : undefined;
-  const records = numRecords === undefined ? undefined : String(numRecords);
+  const countColumn = file.numRecords === undefined ? ask('CAST(count(*) AS VARCHAR)') : undefined;
+  const records = file.numRecords === undefined ? undefined : String(file.numRecords);
   const known = leaves.map((leaf) =>
     records === undefined
       ? { min: undefined, max: undefined, nullCount: undefined }
@@ -239,12 +245,13 @@ export async function computeFileStats(
         : undefined;
     return { nullColumn, boundColumns };
   });
-  let total = records ?? '0';
-  if (selects.length > 0) {
-    const reader = await session.all(
-      `SELECT ${selects.join(', ')} FROM read_parquet(${quoteLiteral(localPath)})`,
-    );
-    const row = (reader.getRows()[0] ?? []) as (string | null)[];
+  return { selects, countColumn, records, known, asked };
+}
+
+function statsOf(leaves: readonly Leaf[], plan: StatsPlan, row: readonly (string | null)[]): FileStats {
+  const { known, asked, countColumn } = plan;
+  let total = plan.records ?? '0';
+  if (plan.selects.length > 0) {
     if (countColumn !== undefined) total = row[countColumn] ?? '0';
     leaves.forEach((leaf, index) => {
       const stats = known[index] as LeafStats;
@@ -268,4 +275,60 @@ export async function computeFileStats(
   });
   const json = `{"numRecords":${total},"minValues":${render(minValues)},"maxValues":${render(maxValues)},"nullCount":${render(nullCount)}}`;
   return { numRecords: Number(total), json };
+}
+
+/**
+ * The per-file statistics of the Parquet files `files`, each with columns `fields` (named as in the
+ * files), in the order given: what each file's writer statistics answer, the rest computed by one
+ * aggregate per file, all in at most one query (a statement per file cost most of a small batch's
+ * append: 16 files, about 5 ms each). The result is the same as `computeFileStats` per file.
+ * Deterministic: keys in schema order.
+ * @throws DuckDbError (from the session) when a file is unreadable or lacks a column.
+ */
+export async function computeFilesStats(
+  session: DuckSession,
+  files: readonly StatsFile[],
+  fields: readonly StructField[],
+): Promise<FileStats[]> {
+  const leaves = leavesOf(fields, undefined);
+  const plans = files.map((file) => statsPlan(leaves, file));
+  const rows = new Map<number, (string | null)[]>();
+  const branches = plans.flatMap((plan, index) =>
+    plan.selects.length === 0
+      ? []
+      : [
+          `SELECT ${index} AS file, CAST([${plan.selects.join(', ')}] AS VARCHAR[]) AS stats FROM read_parquet(${quoteLiteral(
+            (files[index] as StatsFile).localPath,
+          )})`,
+        ],
+  );
+  if (branches.length > 0) {
+    const reader = await session.all(branches.join(' UNION ALL '));
+    for (const [file, stats] of reader.getRowsJS()) {
+      rows.set(Number(file), (stats as (string | null)[]) ?? []);
+    }
+  }
+  return plans.map((plan, index) => statsOf(leaves, plan, rows.get(index) ?? []));
+}
+
+/**
+ * The per-file statistics of the Parquet file at `localPath` holding `numRecords` rows, whose
+ * columns are `fields` (named as in the file). `writerStats` are the writer's column statistics
+ * of that file (COPY … RETURN_STATS), or empty to compute everything with the aggregate; the
+ * result is the same either way. At most one query. Deterministic: keys in schema order.
+ * @throws DuckDbError (from the session) when the file is unreadable or lacks a column.
+ */
+export async function computeFileStats(
+  session: DuckSession,
+  localPath: string,
+  fields: readonly StructField[],
+  writerStats: WriterStats = new Map(),
+  numRecords?: number,
+): Promise<FileStats> {
+  const [stats] = await computeFilesStats(
+    session,
+    [{ localPath, writerStats, ...(numRecords === undefined ? {} : { numRecords }) }],
+    fields,
+  );
+  return stats as FileStats;
 }

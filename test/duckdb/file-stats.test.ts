@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { dataFileKey } from '../../src/delta/data-path.ts';
 import type { DeltaType } from '../../src/delta/schema.ts';
 import { writeDataFiles } from '../../src/duckdb/data-file-writer.ts';
-import { computeFileStats } from '../../src/duckdb/file-stats.ts';
+import { computeFileStats, computeFilesStats } from '../../src/duckdb/file-stats.ts';
 import { loadLakeRows } from '../../src/duckdb/lake-rows.ts';
 import { formatDate, formatDecimal, formatTimestampMicros } from '../../src/duckdb/lake-text.ts';
 import { DuckSession } from '../../src/duckdb/session.ts';
@@ -129,6 +129,40 @@ describe('per-file statistics', () => {
     expect(parsed.numRecords).toBe(2);
     expect(parsed.minValues).toMatchObject({ id: -3, score: 0.25, at: '2026-01-01T00:00:00.000Z' });
     expect(parsed.maxValues).toMatchObject({ id: 5, score: 1.5 });
+  });
+});
+
+describe('the statistics of several files at once', () => {
+  test('one call for several files gives each file the stats its own call gives, in the order asked', async () => {
+    const store = new LocalFolderStore(await folders.make('stats-many'));
+    const batches: Parameters<typeof loadLakeRows>[3][] = [
+      [{ id: 1n, name: 'b', tags: ['x'], score: 2.5 }, { id: 7n }],
+      [{}, {}, {}],
+      [{ id: -4n, amount: '-1.5', at: '2026-03-01T00:00:00Z', st: { n: 3, s: 'q' }, tags: null }],
+    ];
+    const files: string[] = [];
+    const adds: string[] = [];
+    for (const rows of batches) {
+      await loadLakeRows(session, 'many_rows', SCHEMA, rows);
+      const [add] = await writeDataFiles(session, store, { source: 'many_rows', schema: SCHEMA });
+      if (add === undefined) throw new Error('no file');
+      files.push(path.join(store.rootDir, dataFileKey(add.path, store.url)));
+      adds.push(add.stats ?? '');
+    }
+    const together = await computeFilesStats(
+      session,
+      [
+        { localPath: files[2] as string },
+        { localPath: files[0] as string, numRecords: 2 },
+        { localPath: files[1] as string },
+      ],
+      SCHEMA.fields,
+    );
+    expect(together.map((stats) => stats.json)).toEqual([adds[2], adds[0], adds[1]]);
+    for (const [index, file] of files.entries()) {
+      expect((await computeFileStats(session, file, SCHEMA.fields)).json).toBe(adds[index]);
+    }
+    expect(together.map((stats) => stats.numRecords)).toEqual([1, 2, 3]);
   });
 });
 
