@@ -1,5 +1,6 @@
 import type { AddFile } from '../delta/actions.ts';
 import { type CommitOutcome, commit } from '../delta/commit.ts';
+import { snapshotAfterCommit } from '../delta/committed-snapshot.ts';
 import { DeltaConflictError } from '../delta/errors.ts';
 import { loadSnapshot } from '../delta/load-snapshot.ts';
 import { serializeSchema } from '../delta/schema.ts';
@@ -52,7 +53,16 @@ export async function commitBatch(
   context: BatchContext,
   planned: CommitPlan,
 ): Promise<
-  | { outcome: 'committed'; version: number; checkpoint: AppliedBatch['checkpoint'] }
+  | {
+      outcome: 'committed';
+      version: number;
+      checkpoint: AppliedBatch['checkpoint'];
+      /**
+       * The table right after the commit, built from the commit's actions (snapshotAfterCommit);
+       * undefined when another commit came between, or a checkpoint was written at the version.
+       */
+      table: Snapshot | undefined;
+    }
   | { outcome: 'already-applied'; version: number }
 > {
   const { emit } = context;
@@ -87,7 +97,11 @@ export async function commitBatch(
   const checkpoint = isCheckpointBehind(outcome.version, base.checkpointVersion, transaction.configuration)
     ? await writeBatchCheckpoint(context, outcome.version)
     : 'not-due';
-  return { outcome: 'committed', version: outcome.version, checkpoint };
+  const table =
+    outcome.version === base.version + 1 && checkpoint === 'not-due'
+      ? snapshotAfterCommit(base, outcome.actions)
+      : undefined;
+  return { outcome: 'committed', version: outcome.version, checkpoint, table };
 }
 
 /**

@@ -30,11 +30,13 @@ import { readTombstones } from './tombstones.ts';
 async function autoOptimize(
   context: BatchContext,
   version: number,
+  committed: Snapshot | undefined,
   buckets: ReadonlySet<number>,
 ): Promise<AutoOptimizeReport> {
   const { options, session, engine, clock } = context;
   try {
-    const table = await loadSnapshot(options.delta, engine, { version });
+    // The table the batch just committed, without reading the log again when the commit gave it.
+    const table = committed ?? (await loadSnapshot(options.delta, engine, { version }));
     const done = await optimizeAfterBatch({
       session,
       delta: options.delta,
@@ -184,7 +186,12 @@ export async function laterBatch(
     optimize:
       options.autoOptimize === false || kept.length === 0
         ? null
-        : await autoOptimize(context, committed.version, new Set(kept.map((winner) => winner.bucket))),
+        : await autoOptimize(
+            context,
+            committed.version,
+            committed.table,
+            new Set(kept.map((winner) => winner.bucket)),
+          ),
     durationMs: clock() - context.started,
   };
 }

@@ -1,5 +1,5 @@
 import type { ObjectStore } from '../storage/object-store.ts';
-import { parseCommitFile, serializeCommitFile } from './actions.ts';
+import { type Action, parseCommitFile, serializeCommitFile } from './actions.ts';
 import { checkConflict } from './conflicts.ts';
 import type { DeltaEngine } from './engine.ts';
 import { DeltaCommitRetriesExhaustedError, DeltaConflictError } from './errors.ts';
@@ -36,6 +36,8 @@ export type CommitOutcome =
       readonly version: number;
       /** Put-if-absent calls it took (1 when no other writer was in the way). */
       readonly attempts: number;
+      /** The actions the commit file holds, as written (snapshotAfterCommit builds the next snapshot from them). */
+      readonly actions: readonly Action[];
       readonly checkpoint: CheckpointOutcome;
     }
   | {
@@ -105,7 +107,8 @@ export async function commit(
   }
 
   const now = options.now ?? Date.now();
-  const body = serializeCommitFile(transaction.actions(now));
+  const actions = transaction.actions(now);
+  const body = serializeCommitFile(actions);
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_COMMIT_ATTEMPTS;
   let version = snapshot.version + 1;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
@@ -122,7 +125,7 @@ export async function commit(
         options.checkpoint === false
           ? ({ outcome: 'not-due' } as const)
           : await checkpointAfterCommit(store, engine, version, transaction.configuration, now);
-      return { outcome: 'committed', version, attempts: attempt, checkpoint };
+      return { outcome: 'committed', version, attempts: attempt, checkpoint, actions };
     }
     const verdict = checkConflict(transaction, parseCommitFile(winner as string, key), version);
     if (verdict.conflict) {
