@@ -10,8 +10,14 @@ import { isCheckpointBehind, writeCheckpoint } from '../delta/write-checkpoint.t
 import { type DuckSession, quoteIdentifier } from '../duckdb/session.ts';
 import { createSnapshotView } from '../duckdb/table-scan.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import { ApplyEventCode } from './apply-events.ts';
-import { fileBucket, fileRows, writeBucketQueries } from './bucket-files.ts';
+import { type ApplyEvent, ApplyEventCode } from './apply-events.ts';
+import {
+  fileBucket,
+  fileRows,
+  type WrittenBuckets,
+  writeBucketQueries,
+  writeBucketsAtOnce,
+} from './bucket-files.ts';
 import { faultPoint, withCheckpointFaultPoint } from './fault-points.ts';
 import { OptimizeError, OptimizeErrorCode } from './optimize-errors.ts';
 import { type OptimizeEvent, OptimizeEventCode, type PlannedBucketSummary } from './optimize-events.ts';
@@ -139,31 +145,36 @@ export async function optimizeBuckets(options: OptimizeBucketsOptions): Promise<
   await createSnapshotView(session, delta, { ...table, files: removed }, view);
   const rowsOf = new Map(plans.map((plan) => [plan.bucket, plan.rows]));
   const planOf = new Map(plans.map((plan) => [plan.bucket, plan]));
-  let written: Awaited<ReturnType<typeof writeBucketQueries>>;
+  const forward = (event: ApplyEvent): void => {
+    if (event.code !== ApplyEventCode.bucketWritten) return;
+    emit({
+      code: OptimizeEventCode.bucketWritten,
+      bucket: event.bucket,
+      filesRemoved: planOf.get(event.bucket)?.files.length ?? 0,
+      filesAdded: event.files,
+      rows: event.rows,
+      bytes: event.bytes,
+      bucketsDone: event.bucketsDone,
+      buckets: event.buckets,
+    });
+  };
+  const rowsPerFile = tableRowsPerFile(table);
+  let written: WrittenBuckets;
   try {
-    written = await writeBucketQueries(
-      session,
-      delta,
-      table.schema,
-      plans.map((plan) => plan.bucket),
-      (bucket) =>
-        `SELECT * FROM ${q(view)} WHERE ${q(SYSTEM_COLUMN.bucket)} = ${bucket} ORDER BY ${q(SYSTEM_COLUMN.key)}`,
-      rowsOf,
-      tableRowsPerFile(table),
-      (event) => {
-        if (event.code !== ApplyEventCode.bucketWritten) return;
-        emit({
-          code: OptimizeEventCode.bucketWritten,
-          bucket: event.bucket,
-          filesRemoved: planOf.get(event.bucket)?.files.length ?? 0,
-          filesAdded: event.files,
-          rows: event.rows,
-          bytes: event.bytes,
-          bucketsDone: event.bucketsDone,
-          buckets: event.buckets,
-        });
-      },
-    );
+    // Every bucket's live rows fit one file (the usual case): one partitioned write for all of them.
+    written = plans.every((plan) => plan.rows <= rowsPerFile)
+      ? await writeBucketsAtOnce(session, delta, table.schema, `SELECT * FROM ${q(view)}`, forward)
+      : await writeBucketQueries(
+          session,
+          delta,
+          table.schema,
+          plans.map((plan) => plan.bucket),
+          (bucket) =>
+            `SELECT * FROM ${q(view)} WHERE ${q(SYSTEM_COLUMN.bucket)} = ${bucket} ORDER BY ${q(SYSTEM_COLUMN.key)}`,
+          rowsOf,
+          rowsPerFile,
+          forward,
+        );
   } finally {
     await session.run(`DROP VIEW IF EXISTS ${q(view)}`);
   }

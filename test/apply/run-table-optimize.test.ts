@@ -143,6 +143,39 @@ describe('table optimize on a table without deletion vectors', () => {
     expect(fileActions.every((dataChange) => dataChange === false)).toBe(true);
   });
 
+  it('writes each bucket whose live rows fit one file as one key-sorted file, every bucket in one write, and the table keeps its rows', async () => {
+    const table = await tableWithSmallFiles(3);
+    const before = await snapshotOf(table.store);
+    const rowsBefore = await builtRows(session, table.store);
+    const events: string[] = [];
+    const result = await optimizeTable({
+      delta: table.store,
+      session,
+      thresholds: { maxSmallFiles: 2 },
+      onEvent: (e) => events.push(e.code),
+    });
+    expect(result.outcome).toBe('optimized');
+    expect(result.buckets.map((b) => [b.bucket, b.files, b.filesAdded, b.rows])).toEqual([
+      [0, 3, 1, 9],
+      [1, 3, 1, 9],
+    ]);
+    expect(events.filter((code) => code === OptimizeEventCode.bucketWritten)).toHaveLength(2);
+    const after = await snapshotOf(table.store);
+    expect(after.files).toHaveLength(2);
+    expect(after.files.some((f) => before.files.some((b) => b.path === f.path))).toBe(false);
+    expect(await builtRows(session, table.store)).toEqual(rowsBefore);
+    for (const file of after.files) {
+      const keys = await fileKeys(table.store, after, file.path);
+      expect(keys).toEqual([...keys].sort());
+      expect(keys).toHaveLength(9);
+      for (const key of keys)
+        expect(builtBucket(Number(JSON.parse(key).pk.slice(1)), 2)).toBe(fileBucket(file));
+      const stats = JSON.parse(file.stats as string);
+      expect(stats.minValues[SYSTEM_COLUMN.key]).toBe(keys[0]);
+      expect(stats.maxValues[SYSTEM_COLUMN.key]).toBe(keys.at(-1));
+    }
+  });
+
   it('plans nothing for a table it just optimized, and commits nothing', async () => {
     const table = await tableWithSmallFiles(6);
     await optimizeTable({ delta: table.store, session });
