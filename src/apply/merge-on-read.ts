@@ -12,7 +12,6 @@ import { quoteIdentifier, quoteLiteral } from '../duckdb/session.ts';
 import { createSnapshotView } from '../duckdb/table-scan.ts';
 import { mapLimited } from '../map-limited.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
-import { ApplyEventCode } from './apply-events.ts';
 import { fileRows, filesForKeys, writeBucketQueries, writeBucketsAtOnce } from './bucket-files.ts';
 import { supersedesSql } from './change-order.ts';
 import {
