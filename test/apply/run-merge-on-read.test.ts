@@ -138,6 +138,26 @@ describe('merge-on-read', () => {
     }
   });
 
+  it("a batch finds the rows of its keys in files that hold a column named as its lookup's file path column", async () => {
+    const { landing, delta } = await loadedTable();
+    const named = (sequence: number, text: string) =>
+      change({
+        op: 'MODIFY',
+        pk: 'customer#2',
+        sk: 'profile',
+        seq: seq(sequence),
+        ts: AFTER,
+        attributes: { __ddb_lake_file_path: { S: text }, __DDB_LAKE_FILE_PATH_: { S: text } },
+      });
+    await capture(landing, [named(10, 'first')]);
+    expect(await apply(landing, delta)).toMatchObject({ updated: 1, rowsMarked: 1 });
+    await capture(landing, [named(20, 'second')]);
+    expect(await apply(landing, delta)).toMatchObject({ updated: 1, rowsMarked: 1 });
+    const after = await readTable(delta);
+    expect(after.items.get(orderKey('customer#2', 'profile'))).toContain('"__ddb_lake_file_path":"second"');
+    expect(after.system.get(orderKey('customer#2', 'profile'))?.[0]).toBe(String(seq(20)).padStart(40, '0'));
+  });
+
   it('a later batch on a marked file keeps the old vector rows and adds the new ones, removing the file under its old vector', async () => {
     const { landing, delta } = await loadedTable();
     await capture(landing, [vipChange(10, true)]);
