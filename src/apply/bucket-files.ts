@@ -261,7 +261,8 @@ export async function writeBucketQueries(
  * statement per bucket cost most of a small batch (16 buckets: about 15 ms each), and the single
  * COPY about half the CPU of a rewrite bucket by bucket. Each bucket's rows must fit one file (at
  * most the table's rows per file): the caller checks. Returns the `add` actions in bucket order,
- * and a `bucketWritten` event per file.
+ * and a `bucketWritten` event per file. `cheapSource`: the source is a query over a small table in
+ * memory, cheap to run twice (see `countNullsInSource`).
  * @throws as writePartitionedDataFiles.
  */
 export async function writeBucketsAtOnce(
@@ -270,12 +271,14 @@ export async function writeBucketsAtOnce(
   schema: StructType,
   source: string,
   emit: (event: ApplyEvent) => void,
+  options: { readonly cheapSource?: boolean } = {},
 ): Promise<WrittenBuckets> {
   const adds = await writePartitionedDataFiles(session, store, {
     source,
     schema,
     partitionColumn: SYSTEM_COLUMN.bucket,
     orderBy: SYSTEM_COLUMN.key,
+    countNullsInSource: options.cheapSource === true,
   });
   let rows = 0;
   let bytes = 0;

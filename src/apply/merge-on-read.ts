@@ -12,7 +12,13 @@ import { DuckDbError, quoteIdentifier, quoteLiteral } from '../duckdb/session.ts
 import { createSnapshotView } from '../duckdb/table-scan.ts';
 import { mapLimited } from '../map-limited.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
-import { fileRows, filesForKeys, writeBucketQueries, writeBucketsAtOnce } from './bucket-files.ts';
+import {
+  fileRows,
+  filesForKeys,
+  type WrittenBuckets,
+  writeBucketQueries,
+  writeBucketsAtOnce,
+} from './bucket-files.ts';
 import { supersedesSql } from './change-order.ts';
 import {
   APPLIES,
@@ -242,30 +248,6 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
       if (flaggedSource !== undefined) parts.push(`SELECT * FROM (${flaggedSource}) f WHERE ${filter('f')}`);
       return `SELECT ${typed} FROM (${parts.join(' UNION ALL ')})`;
     };
-    const bucketList = [...buckets.keys()].sort((a, b) => a - b);
-    // Every bucket's appended rows fit one file (the usual case): one partitioned write for all of
-    // them (it sorts each bucket's rows by key).
-    const written = [...buckets.values()].every((rows) => rows <= options.rowsPerFile)
-      ? bucketList.length === 0
-        ? { adds: [], rows: 0, bytes: 0 }
-        : await writeBucketsAtOnce(
-            session,
-            delta,
-            schema,
-            appended(() => 'true'),
-            emit,
-          )
-      : await writeBucketQueries(
-          session,
-          delta,
-          schema,
-          bucketList,
-          (bucket) => `${appended((alias) => inBucket(alias, bucket))} ORDER BY ${q(key)}`,
-          buckets,
-          options.rowsPerFile,
-          emit,
-        );
-
     // The new deletion vectors: each touched file's old rows plus the rows its keys' winners replaced.
     const newlyDeleted = new Map<number, bigint[]>();
     for (const [file, row] of (
@@ -281,17 +263,51 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
     const touched = [...newlyDeleted.keys()].sort((a, b) => a - b);
     let rowsMarked = 0;
     let deletionVectorBytes = 0;
-    const results = await mapLimited(touched, VECTORS_IN_FLIGHT, async (index) => {
-      const file = candidates[index] as AddFile;
-      const added = newlyDeleted.get(index) as bigint[];
-      rowsMarked += added.length;
-      const rows = unionRowIndexes(oldDeleted[index] ?? [], added);
-      const physical = fileRows(file);
-      if (physical !== undefined && rows.length >= physical) return { file, deletionVector: undefined };
-      const deletionVector = await writeDeletionVector(delta, rows);
-      deletionVectorBytes += vectorFileBytes(deletionVector);
-      return { file, deletionVector };
-    });
+    const writeVectors = () =>
+      mapLimited(touched, VECTORS_IN_FLIGHT, async (index) => {
+        const file = candidates[index] as AddFile;
+        const added = newlyDeleted.get(index) as bigint[];
+        rowsMarked += added.length;
+        const rows = unionRowIndexes(oldDeleted[index] ?? [], added);
+        const physical = fileRows(file);
+        if (physical !== undefined && rows.length >= physical) return { file, deletionVector: undefined };
+        const deletionVector = await writeDeletionVector(delta, rows);
+        deletionVectorBytes += vectorFileBytes(deletionVector);
+        return { file, deletionVector };
+      });
+    const bucketList = [...buckets.keys()].sort((a, b) => a - b);
+    // Every bucket's appended rows fit one file (the usual case): one partitioned write for all of
+    // them (it sorts each bucket's rows by key).
+    const writeAppended = async (): Promise<WrittenBuckets> =>
+      [...buckets.values()].every((rows) => rows <= options.rowsPerFile)
+        ? bucketList.length === 0
+          ? { adds: [], rows: 0, bytes: 0 }
+          : await writeBucketsAtOnce(
+              session,
+              delta,
+              schema,
+              appended(() => 'true'),
+              emit,
+              { cheapSource: true },
+            )
+        : await writeBucketQueries(
+            session,
+            delta,
+            schema,
+            bucketList,
+            (bucket) => `${appended((alias) => inBucket(alias, bucket))} ORDER BY ${q(key)}`,
+            buckets,
+            options.rowsPerFile,
+            emit,
+          );
+
+    // The appended files and the vectors go to the store side by side: the vectors are JavaScript
+    // and store writes only, while the append's COPY holds the session.
+    const [appendedOutcome, vectorsOutcome] = await Promise.allSettled([writeAppended(), writeVectors()]);
+    if (appendedOutcome.status === 'rejected') throw appendedOutcome.reason;
+    if (vectorsOutcome.status === 'rejected') throw vectorsOutcome.reason;
+    const written = appendedOutcome.value;
+    const results = vectorsOutcome.value;
     const marked: DeletionVectorChange[] = [];
     const removed: AddFile[] = [];
     for (const { file, deletionVector } of results) {

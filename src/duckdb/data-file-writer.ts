@@ -230,6 +230,33 @@ export async function writeDataFiles(
   return adds;
 }
 
+/**
+ * The null counts of the array and map columns of `source` per value of `partition` (as its
+ * decimal text), by column as the writer's statistics name it: what a file of the partition holds.
+ */
+async function sourceNullCounts(
+  session: DuckSession,
+  source: string,
+  partition: string,
+  fields: readonly StructField[],
+): Promise<ReadonlyMap<string, ReadonlyMap<string, string>>> {
+  const counted = fields.filter((field) => field.type.type === 'array' || field.type.type === 'map');
+  const byPartition = new Map<string, Map<string, string>>();
+  if (counted.length === 0) return byPartition;
+  const reader = await session.all(
+    `SELECT CAST(CAST(${partition} AS BIGINT) AS VARCHAR), ${counted
+      .map((field) => `CAST(count(*) - count(${quoteIdentifier(field.name)}) AS VARCHAR)`)
+      .join(', ')} FROM ${source} GROUP BY 1`,
+  );
+  for (const row of reader.getRows()) {
+    byPartition.set(
+      String(row[0]),
+      new Map(counted.map((field, index) => [quoteIdentifier(field.name), String(row[index + 1])])),
+    );
+  }
+  return byPartition;
+}
+
 export interface WritePartitionedDataFilesOptions {
   /** A query or table with every data column of `schema` and the integer column `partitionColumn`. */
   readonly source: string;
@@ -238,6 +265,12 @@ export interface WritePartitionedDataFilesOptions {
   readonly partitionColumn: string;
   /** Column the rows of each file are sorted by. */
   readonly orderBy: string;
+  /**
+   * The source is cheap to run twice (a query over a small table in memory): the null counts the
+   * writer's statistics cannot give (arrays, maps) are then counted from it per partition, in one
+   * aggregate, rather than by reading every file back (about 3 ms a file). Default false.
+   */
+  readonly countNullsInSource?: boolean;
 }
 
 /**
@@ -266,6 +299,10 @@ export async function writePartitionedDataFiles(
   const folder = path.join(session.scratchDir, `partitioned-${randomUUID()}`);
   const partition = quoteIdentifier(partitionColumn);
   const select = `SELECT ${columns}, CAST(${partition} AS BIGINT) AS ${partition} FROM ${sourceSql(options.source)} ORDER BY ${quoteIdentifier(options.orderBy)}`;
+  const nullCounts =
+    options.countNullsInSource === true
+      ? await sourceNullCounts(session, sourceSql(options.source), partition, fields)
+      : undefined;
   const threads = String((await session.all(`SELECT current_setting('threads')`)).getRows()[0]?.[0] ?? '1');
   let written: { file: string; rows: number; value: string; columnStats: WriterStats }[];
   try {
@@ -301,7 +338,12 @@ export async function writePartitionedDataFiles(
     const [stats, uploaded] = await Promise.all([
       computeFilesStats(
         session,
-        files.map((file) => ({ localPath: file.file, writerStats: file.columnStats, numRecords: file.rows })),
+        files.map((file) => ({
+          localPath: file.file,
+          writerStats: file.columnStats,
+          numRecords: file.rows,
+          ...(nullCounts === undefined ? {} : { nullCounts: nullCounts.get(file.value) ?? new Map() }),
+        })),
         fields,
       ),
       mapLimited(files, UPLOADS_IN_FLIGHT, async (file) => {

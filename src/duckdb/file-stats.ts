@@ -209,6 +209,11 @@ export interface StatsFile {
   readonly writerStats?: WriterStats;
   /** Rows in the file, when the writer said; default: counted by the aggregate. */
   readonly numRecords?: number;
+  /**
+   * Null counts known otherwise (counted from the rows written, as decimal text), by leaf path as
+   * the writer's statistics spell it (`"tags"`): the arrays and maps the writer cannot count.
+   */
+  readonly nullCounts?: ReadonlyMap<string, string>;
 }
 
 /** What the writer's statistics leave for the aggregate to answer, for one file. */
@@ -226,11 +231,16 @@ function statsPlan(leaves: readonly Leaf[], file: StatsFile): StatsPlan {
   const ask = (sql: string): number => selects.push(sql) - 1;
   const countColumn = file.numRecords === undefined ? ask('CAST(count(*) AS VARCHAR)') : undefined;
   const records = file.numRecords === undefined ? undefined : String(file.numRecords);
-  const known = leaves.map((leaf) =>
-    records === undefined
-      ? { min: undefined, max: undefined, nullCount: undefined }
-      : fromWriter(leaf, writerStats.get(leaf.writerKey), records),
-  );
+  const known = leaves.map((leaf) => {
+    const stats =
+      records === undefined
+        ? { min: undefined, max: undefined, nullCount: undefined }
+        : fromWriter(leaf, writerStats.get(leaf.writerKey), records);
+    const counted = file.nullCounts?.get(leaf.writerKey);
+    if (stats.nullCount === undefined && counted !== undefined && INTEGER_TEXT.test(counted))
+      stats.nullCount = counted;
+    return stats;
+  });
   const asked = leaves.map((leaf, index) => {
     const stats = known[index] as LeafStats;
     const nullColumn =

@@ -287,4 +287,34 @@ describe('writePartitionedDataFiles', () => {
     });
     expect(none).toEqual([]);
   });
+
+  test('null counts of arrays counted in the source give the stats that reading the files back gives', async () => {
+    const LISTED = schemaOf([
+      ['id', LONG],
+      ['tags', arrayOf(STRING)],
+      ['scores', arrayOf(LONG)],
+      ['bucket', LONG],
+    ]);
+    // Null lists, empty lists and lists of nulls, unevenly over three buckets (bucket 2 has no null list).
+    await session.run(
+      `CREATE OR REPLACE TABLE listed AS SELECT i AS id,
+         CASE WHEN i % 4 = 0 THEN NULL WHEN i % 4 = 1 THEN [] WHEN i % 4 = 2 THEN [NULL, 'x'] ELSE ['y'] END AS tags,
+         CASE WHEN i % 7 = 0 AND i % 3 <> 2 THEN NULL ELSE [i, NULL] END AS scores,
+         i % 3 AS bucket FROM range(100) r(i)`,
+    );
+    const write = async (countNullsInSource: boolean) =>
+      await writePartitionedDataFiles(session, await newStore(), {
+        source: 'SELECT * FROM listed',
+        schema: LISTED,
+        partitionColumn: 'bucket',
+        orderBy: 'id',
+        countNullsInSource,
+      });
+    const counted = await write(true);
+    const readBack = await write(false);
+    expect(counted.map((add) => add.stats)).toEqual(readBack.map((add) => add.stats));
+    const nullCounts = counted.map((add) => JSON.parse(add.stats as string).nullCount);
+    expect(nullCounts[0]).toMatchObject({ tags: 9, scores: 5 });
+    expect(nullCounts[2]).toMatchObject({ scores: 0 });
+  });
 });
