@@ -48,6 +48,8 @@ import { SYSTEM_COLUMN } from './table-layout.ts';
 
 const LIVE = '__ddb_lake_mor_live';
 const COMPARED = '__ddb_lake_mor_compared';
+/** The winners' rows with the comparison's outcome: a view, so the rows are not copied. */
+const COMPARED_ROWS = '__ddb_lake_mor_compared_rows';
 const OLD_DELETED = '__ddb_lake_mor_old_deleted';
 const FLAGGED_OLD = '__ddb_lake_mor_flagged_old';
 /** Columns of the lookup and comparison beside the schema's. */
@@ -202,7 +204,12 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
       ? `coalesce(${col('o', SYSTEM_COLUMN.deleted)}, false)`
       : 'false';
     await session.run(
-      `CREATE OR REPLACE TEMP TABLE ${q(COMPARED)} AS SELECT c.*, (${col('o', key)} IS NOT NULL) AS ${q(EXISTED)}, ${wasDeleted} AS ${q(WAS_DELETED)}, ${applies} AS ${q(APPLIES)}, ${col('o', FILE_INDEX)} AS ${q(FILE_INDEX)}, ${col('o', ROW_INDEX)} AS ${q(ROW_INDEX)} FROM ${q(CHANGES)} c LEFT JOIN ${q(LIVE)} o ON ${col('o', key)} = ${col('c', key)}`,
+      `CREATE OR REPLACE TEMP TABLE ${q(COMPARED)} AS SELECT ${col('c', key)}, ${col('c', OP)}, (${col('o', key)} IS NOT NULL) AS ${q(EXISTED)}, ${wasDeleted} AS ${q(WAS_DELETED)}, ${applies} AS ${q(APPLIES)}, ${col('o', FILE_INDEX)} AS ${q(FILE_INDEX)}, ${col('o', ROW_INDEX)} AS ${q(ROW_INDEX)} FROM ${q(CHANGES)} c LEFT JOIN ${q(LIVE)} o ON ${col('o', key)} = ${col('c', key)}`,
+    );
+    // Only the keys and outcomes are kept: a copy of the winners' whole rows cost more than the
+    // join the view makes where they are needed (100,000 changes: about 0.5 s, measured).
+    await session.run(
+      `CREATE OR REPLACE TEMP VIEW ${q(COMPARED_ROWS)} AS SELECT c.*, ${col('k', EXISTED)}, ${col('k', WAS_DELETED)}, ${col('k', APPLIES)} FROM ${q(CHANGES)} c JOIN ${q(COMPARED)} k ON ${col('k', key)} = ${col('c', key)}`,
     );
     const { counts, appliedKeys, appliedDeletes } = await comparedOutcome(session, COMPARED, winners);
     const buckets = new Map<number, number>();
@@ -230,7 +237,7 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
             SYSTEM_NAMES.has(field.name) ? col('c', field.name) : oldColumn(field, oldNames, 'o'),
           )
           .join(', ');
-        flaggedSource = `SELECT ${flagged} FROM ${q(COMPARED)} c JOIN ${q(FLAGGED_OLD)} o ON ${col('o', key)} = ${col('c', key)} WHERE c.${q(APPLIES)} AND c.${q(OP)} = 'delete' AND c.${q(EXISTED)}`;
+        flaggedSource = `SELECT ${flagged} FROM ${q(COMPARED_ROWS)} c JOIN ${q(FLAGGED_OLD)} o ON ${col('o', key)} = ${col('c', key)} WHERE c.${q(APPLIES)} AND c.${q(OP)} = 'delete' AND c.${q(EXISTED)}`;
       }
     }
 
@@ -243,7 +250,7 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
     const inBucket = (alias: string, bucket: number) => `${col(alias, SYSTEM_COLUMN.bucket)} = ${bucket}`;
     const appended = (filter: (alias: string) => string): string => {
       const parts = [
-        `SELECT ${fresh} FROM ${q(COMPARED)} c WHERE ${filter('c')} AND c.${q(APPLIES)} AND (c.${q(OP)} = 'put'${soft ? ` OR NOT c.${q(EXISTED)}` : ''})`,
+        `SELECT ${fresh} FROM ${q(COMPARED_ROWS)} c WHERE ${filter('c')} AND c.${q(APPLIES)} AND (c.${q(OP)} = 'put'${soft ? ` OR NOT c.${q(EXISTED)}` : ''})`,
       ];
       if (flaggedSource !== undefined) parts.push(`SELECT * FROM (${flaggedSource}) f WHERE ${filter('f')}`);
       return `SELECT ${typed} FROM (${parts.join(' UNION ALL ')})`;
@@ -327,6 +334,7 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
   } finally {
     await local.release();
     await session.run(`DROP VIEW IF EXISTS ${q(FLAGGED_OLD)}`);
+    await session.run(`DROP VIEW IF EXISTS ${q(COMPARED_ROWS)}`);
     for (const name of tables) if (name !== FLAGGED_OLD) await session.run(`DROP TABLE IF EXISTS ${q(name)}`);
   }
 }
