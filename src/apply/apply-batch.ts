@@ -191,10 +191,19 @@ export async function applyBatch(options: ApplyOptions): Promise<ApplyBatchResul
   positive('marginMs', options.marginMs, 0);
   positive('replayQuarantine', options.replayQuarantine, 1);
   await assertLandingHasObjects(options.landing, tableNameOf(options.table));
-  const lease = await acquireTableLease(options.delta, { now: clock });
+  // DuckDB starts while the lease is taken: neither waits for the other.
+  const opening = options.session === undefined ? DuckSession.open() : undefined;
+  opening?.catch(() => {});
+  let lease: Awaited<ReturnType<typeof acquireTableLease>>;
+  try {
+    lease = await acquireTableLease(options.delta, { now: clock });
+  } catch (error) {
+    await opening?.then((session) => session.close()).catch(() => {});
+    throw error;
+  }
   const session =
     options.session ??
-    (await DuckSession.open().catch(async (error) => {
+    (await (opening as Promise<DuckSession>).catch(async (error) => {
       await lease.release();
       throw error;
     }));
@@ -209,8 +218,7 @@ export async function applyBatch(options: ApplyOptions): Promise<ApplyBatchResul
       emit: options.onEvent ?? (() => {}),
     });
   } finally {
-    if (options.session === undefined) await session.close();
-    await lease.release();
+    await Promise.all([options.session === undefined ? session.close() : undefined, lease.release()]);
   }
 }
 
