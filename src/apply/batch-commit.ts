@@ -94,14 +94,20 @@ export async function commitBatch(
   }
   emit({ code: ApplyEventCode.committed, batch, version: outcome.version, outcome: 'committed' });
   faultPoint('after-commit');
+  // The table at the new version, from the commit's actions when nothing came between: what
+  // loadSnapshot would read, without reading the log again.
+  const after = outcome.version === base.version + 1 ? snapshotAfterCommit(base, outcome.actions) : undefined;
   const checkpoint = isCheckpointBehind(outcome.version, base.checkpointVersion, transaction.configuration)
-    ? await writeBatchCheckpoint(context, outcome.version)
+    ? await writeBatchCheckpoint(context, outcome.version, after)
     : 'not-due';
-  const table =
-    outcome.version === base.version + 1 && checkpoint === 'not-due'
-      ? snapshotAfterCommit(base, outcome.actions)
-      : undefined;
-  return { outcome: 'committed', version: outcome.version, checkpoint, table };
+  // Once the checkpoint is written, a snapshot of the version reads it: its tombstones are the
+  // unexpired ones, so the caller loads that snapshot.
+  return {
+    outcome: 'committed',
+    version: outcome.version,
+    checkpoint,
+    table: checkpoint === 'not-due' ? after : undefined,
+  };
 }
 
 /**
@@ -119,11 +125,18 @@ export async function catchUpCheckpoint(
   return writeBatchCheckpoint(context, table.version);
 }
 
-/** The checkpoint of `version` (with the `mid-checkpoint` fault point), reported as an event. */
-async function writeBatchCheckpoint(context: BatchContext, version: number): Promise<'written' | 'failed'> {
+/**
+ * The checkpoint of `version` (with the `mid-checkpoint` fault point), reported as an event; of
+ * `table` when given (the snapshot of that version), else of the snapshot loaded.
+ */
+async function writeBatchCheckpoint(
+  context: BatchContext,
+  version: number,
+  table?: Snapshot,
+): Promise<'written' | 'failed'> {
   const { options, engine, clock, emit } = context;
   try {
-    const snapshot = await loadSnapshot(options.delta, engine, { version });
+    const snapshot = table ?? (await loadSnapshot(options.delta, engine, { version }));
     await writeCheckpoint(withCheckpointFaultPoint(options.delta), engine, snapshot, { now: clock() });
     emit({ code: ApplyEventCode.checkpoint, version, outcome: 'written' });
     return 'written';
