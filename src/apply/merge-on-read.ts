@@ -8,7 +8,7 @@ import { deletionVectorsEnabled } from '../delta/table-properties.ts';
 import type { DeletionVectorChange } from '../delta/transaction.ts';
 import { duckdbTypeOf } from '../duckdb/duckdb-type.ts';
 import { localDataFiles } from '../duckdb/local-data-files.ts';
-import { DuckDbError, quoteIdentifier, quoteLiteral } from '../duckdb/session.ts';
+import { DuckDbError, type DuckSession, quoteIdentifier, quoteLiteral } from '../duckdb/session.ts';
 import { createSnapshotView } from '../duckdb/table-scan.ts';
 import { mapLimited } from '../map-limited.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
@@ -48,6 +48,8 @@ import { SYSTEM_COLUMN } from './table-layout.ts';
 
 const LIVE = '__ddb_lake_mor_live';
 const COMPARED = '__ddb_lake_mor_compared';
+/** The winners' keys, for the lookup of their live rows. */
+const KEYS = '__ddb_lake_mor_keys';
 /** The winners' rows with the comparison's outcome: a view, so the rows are not copied. */
 const COMPARED_ROWS = '__ddb_lake_mor_compared_rows';
 const OLD_DELETED = '__ddb_lake_mor_old_deleted';
@@ -98,6 +100,25 @@ function vectorFileBytes(descriptor: DeletionVectorDescriptor): number {
 }
 
 /**
+ * Throws naming a key of LIVE with more than one row (a table another writer changed, or damaged).
+ * @throws ApplyRunError when there is one.
+ */
+async function assertOneLiveRowPerKey(session: DuckSession, delta: MergeOptions['delta']): Promise<void> {
+  const key = SYSTEM_COLUMN.key;
+  const duplicate = (
+    await session.all(
+      `SELECT ${q(key)}, count(*) FROM ${q(LIVE)} GROUP BY ${q(key)} HAVING count(*) > 1 LIMIT 1`,
+    )
+  ).getRows()[0];
+  if (duplicate !== undefined) {
+    throw new ApplyRunError(
+      ApplyErrorCode.tableMismatch,
+      `The table at ${delta.url} holds ${String(duplicate[1])} live rows of the key ${String(duplicate[0])}; each key has at most one. The table was changed by another writer or is damaged: check it with \`ddb-lake verify\`, and rebuild it from a snapshot if it differs.`,
+    );
+  }
+}
+
+/**
  * Merges the winners into the table by deletion vectors: finds the live rows of their keys in the
  * files that can hold them, decides per key whether the winner supersedes the row
  * (change-order.ts), marks the superseded rows in new deletion vectors, and writes the applied rows
@@ -120,8 +141,7 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
   const candidates = filesForKeys(table.files, keysByBucket, { nearestForNewKeys: false }).files;
   const oldNames = new Set(table.schema.fields.map((field) => field.name));
 
-  await loadChangeTable(session, shape, winners);
-  const tables: string[] = [CHANGES, LIVE, COMPARED, OLD_DELETED, FLAGGED_OLD];
+  const tables: string[] = [KEYS, CHANGES, LIVE, COMPARED, OLD_DELETED, FLAGGED_OLD];
   const keys = candidates.map((file) => dataFileKey(file.path, table.tableUrl));
   const local = await localDataFiles(session, delta, keys);
   try {
@@ -162,7 +182,7 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
       );
     };
     const pathColumn = pathColumnOf(table.schema);
-    const lookup = `SELECT CAST(list_position(${pathList}, ${q(pathColumn)}) - 1 AS INTEGER) AS ${q(FILE_INDEX)}, file_row_number AS ${q(ROW_INDEX)}, ${versionColumns.map(q).join(', ')} FROM read_parquet(${pathList}, file_row_number = true, filename = ${quoteLiteral(pathColumn)}, union_by_name = true) WHERE ${q(key)} IN (SELECT ${q(key)} FROM ${q(CHANGES)})`;
+    const lookup = `SELECT CAST(list_position(${pathList}, ${q(pathColumn)}) - 1 AS INTEGER) AS ${q(FILE_INDEX)}, file_row_number AS ${q(ROW_INDEX)}, ${versionColumns.map(q).join(', ')} FROM read_parquet(${pathList}, file_row_number = true, filename = ${quoteLiteral(pathColumn)}, union_by_name = true) WHERE ${q(key)} IN (SELECT ${q(key)} FROM ${q(KEYS)})`;
     const found =
       local.paths.length === 0
         ? `SELECT CAST(NULL AS INTEGER) AS ${q(FILE_INDEX)}, CAST(NULL AS BIGINT) AS ${q(ROW_INDEX)}, ${versionColumns
@@ -172,21 +192,26 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
             )
             .join(', ')} WHERE false`
         : lookup;
-    await session.run(
-      `CREATE OR REPLACE TEMP TABLE ${q(LIVE)} AS SELECT f.* FROM (${found}) f ANTI JOIN ${q(OLD_DELETED)} d ON d.file_index = f.${q(FILE_INDEX)} AND d.row_index = f.${q(ROW_INDEX)}`,
+    // The lookup needs only the keys: it runs in DuckDB's threads while JavaScript builds the
+    // winners' rows for CHANGES (loadChangeTable), on the two cores at once.
+    await session.run(`CREATE OR REPLACE TEMP TABLE ${q(KEYS)} (${q(key)} VARCHAR)`);
+    await session.appendTextRows(
+      KEYS,
+      winners.map((winner) => winner.key),
     );
-    const duplicate = (
-      await session.all(
-        `SELECT ${q(key)}, count(*) FROM ${q(LIVE)} GROUP BY ${q(key)} HAVING count(*) > 1 LIMIT 1`,
-      )
-    ).getRows()[0];
-    if (duplicate !== undefined) {
-      throw new ApplyRunError(
-        ApplyErrorCode.tableMismatch,
-        `The table at ${delta.url} holds ${String(duplicate[1])} live rows of the key ${String(duplicate[0])}; each key has at most one. The table was changed by another writer or is damaged: check it with \`ddb-lake verify\`, and rebuild it from a snapshot if it differs.`,
-      );
+    let looking: Promise<void> | undefined;
+    try {
+      await loadChangeTable(session, shape, winners, () => {
+        looking = session.run(
+          `CREATE OR REPLACE TEMP TABLE ${q(LIVE)} AS SELECT f.* FROM (${found}) f ANTI JOIN ${q(OLD_DELETED)} d ON d.file_index = f.${q(FILE_INDEX)} AND d.row_index = f.${q(ROW_INDEX)}`,
+        );
+        looking.catch(() => {});
+      });
+    } finally {
+      // Settled before anything else runs or is dropped, whether the rows loaded or not.
+      await (looking as Promise<void> | undefined)?.catch(() => {});
     }
-
+    await looking;
     const col = (alias: string, name: string) => `${alias}.${q(name)}`;
     const applies = supersedesSql(
       {
@@ -211,7 +236,9 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
     await session.run(
       `CREATE OR REPLACE TEMP VIEW ${q(COMPARED_ROWS)} AS SELECT c.*, ${col('k', EXISTED)}, ${col('k', WAS_DELETED)}, ${col('k', APPLIES)} FROM ${q(CHANGES)} c JOIN ${q(COMPARED)} k ON ${col('k', key)} = ${col('c', key)}`,
     );
-    const { counts, appliedKeys, appliedDeletes } = await comparedOutcome(session, COMPARED, winners);
+    const { counts, appliedKeys, appliedDeletes, rows } = await comparedOutcome(session, COMPARED, winners);
+    // A key with several live rows meets each of them: more rows than winners.
+    if (rows !== winners.length) await assertOneLiveRowPerKey(session, delta);
     const buckets = new Map<number, number>();
     for (const winner of winners) {
       if (appliedKeys.has(winner.key)) buckets.set(winner.bucket, (buckets.get(winner.bucket) ?? 0) + 1);

@@ -95,12 +95,15 @@ export const SYSTEM_NAMES: ReadonlySet<string> = new Set(Object.values(SYSTEM_CO
 
 /**
  * Loads the winners into the DuckDB table CHANGES: each winner's row in the batch's shape plus its
- * op (`put` or `delete`).
+ * op (`put` or `delete`). `whileBuilding` is called once the table exists, before the rows are
+ * built: a statement it starts runs in DuckDB's threads while JavaScript builds them (the spool's
+ * loads wait for it).
  */
 export async function loadChangeTable(
   session: DuckSession,
   shape: RowShape,
   winners: readonly ReducedChange[],
+  whileBuilding?: () => void,
 ): Promise<void> {
   const schema = shape.schema;
   const changeSchema: StructType = {
@@ -112,6 +115,7 @@ export async function loadChangeTable(
   };
   // Spool files when the schema allows (DuckDB parses them in its own threads), else the appender.
   const changes = await openRowTable(session, CHANGES, changeSchema);
+  whileBuilding?.();
   try {
     for (const winner of winners) {
       // winnerRow returns a fresh object: the op joins it in place (a spread per row cost ~3 % of a
@@ -138,6 +142,8 @@ export interface ComparedOutcome {
   /** The winners that apply, and of those the deletes (the batch's tombstones). */
   readonly appliedKeys: ReadonlySet<string>;
   readonly appliedDeletes: ReadonlySet<string>;
+  /** Rows of the comparison: one per winner, unless a key met several rows (a damaged table). */
+  readonly rows: number;
 }
 
 /**
@@ -155,7 +161,8 @@ export async function comparedOutcome(
          count(*) FILTER (WHERE ${q(APPLIES)} AND ${q(OP)} = 'put' AND (NOT ${q(EXISTED)} OR ${q(WAS_DELETED)})),
          count(*) FILTER (WHERE ${q(APPLIES)} AND ${q(OP)} = 'put' AND ${q(EXISTED)} AND NOT ${q(WAS_DELETED)}),
          count(*) FILTER (WHERE ${q(APPLIES)} AND ${q(OP)} = 'delete' AND ${q(EXISTED)} AND NOT ${q(WAS_DELETED)}),
-         count(*) FILTER (WHERE NOT ${q(APPLIES)})
+         count(*) FILTER (WHERE NOT ${q(APPLIES)}),
+         count(*)
        FROM ${q(compared)}`,
     )
   ).getRows()[0] as unknown[];
@@ -183,6 +190,7 @@ export async function comparedOutcome(
     },
     appliedKeys,
     appliedDeletes,
+    rows: Number(row[4]),
   };
 }
 

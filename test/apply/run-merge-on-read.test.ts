@@ -1,8 +1,15 @@
+import { copyFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type AppliedBatch, type ApplyBatchResult, applyBatch } from '../../src/apply/apply-batch.ts';
 import type { Action } from '../../src/delta/actions.ts';
+import { commit } from '../../src/delta/commit.ts';
+import { dataFileKey } from '../../src/delta/data-path.ts';
 import { readDeletionVector } from '../../src/delta/deletion-vector.ts';
 import { commitFileKey } from '../../src/delta/log-files.ts';
+import { startTransaction } from '../../src/delta/transaction.ts';
+import { duckdbEngine } from '../../src/duckdb/duckdb-engine.ts';
+import { DuckSession } from '../../src/duckdb/session.ts';
 import type { ChangeRecord } from '../../src/formats/change-record.ts';
 import type { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
 import {
@@ -156,6 +163,33 @@ describe('merge-on-read', () => {
     const after = await readTable(delta);
     expect(after.items.get(orderKey('customer#2', 'profile'))).toContain('"__ddb_lake_file_path":"second"');
     expect(after.system.get(orderKey('customer#2', 'profile'))?.[0]).toBe(String(seq(20)).padStart(40, '0'));
+  });
+
+  it('refuses a batch whose key has two live rows in the table, naming the key, and commits nothing', async () => {
+    const { landing, delta } = await loadedTable();
+    const { snapshot } = await readTable(delta);
+    // Another writer's copy of the one data file: every key of the table now has two live rows.
+    const file = snapshot.files[0] as NonNullable<(typeof snapshot.files)[0]>;
+    const key = dataFileKey(file.path, snapshot.tableUrl);
+    const copy = key.replace(/part-[^/]*$/, 'part-copy.zstd.parquet');
+    await copyFile(path.join(delta.rootDir, key), path.join(delta.rootDir, copy));
+    const session = await DuckSession.open({ threads: 1 });
+    try {
+      await commit(
+        delta,
+        duckdbEngine(session),
+        startTransaction(snapshot).addFiles([{ ...file, path: copy }]),
+      );
+    } finally {
+      await session.close();
+    }
+    const version = (await readTable(delta)).snapshot.version;
+    await capture(landing, [vipChange(10, true)]);
+    await expect(applyBatch({ landing, delta, table: TABLE, now: sampleClock })).rejects.toMatchObject({
+      code: 'APPLY_TABLE_MISMATCH',
+      message: expect.stringContaining(`2 live rows of the key ${orderKey('customer#2', 'profile')}`),
+    });
+    expect((await readTable(delta)).snapshot.version).toBe(version);
   });
 
   it('a later batch on a marked file keeps the old vector rows and adds the new ones, removing the file under its old vector', async () => {
