@@ -9,7 +9,7 @@ import {
   physicalName,
 } from '../delta/reader-features.ts';
 import type { StructField } from '../delta/schema.ts';
-import type { Snapshot } from '../delta/snapshot.ts';
+import type { ReadSnapshot } from '../delta/snapshot.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { columnProjection, type FileColumns, fileColumnsOf } from './column-projection.ts';
 import { duckdbTypeOf } from './duckdb-type.ts';
@@ -37,13 +37,13 @@ interface ScanFile {
 }
 
 /** Columns that a data plane cannot hold (PROTOCOL.md recommends dropping `void` columns on read). */
-function readableFields(snapshot: Snapshot): StructField[] {
+function readableFields(snapshot: ReadSnapshot): StructField[] {
   return snapshot.schema.fields.filter(
     (field) => !(field.type.type === 'primitive' && field.type.name === 'void'),
   );
 }
 
-function assertScannable(snapshot: Snapshot): ColumnMappingMode {
+function assertScannable(snapshot: ReadSnapshot): ColumnMappingMode {
   // Deletion vectors are applied here (deletedRowsTable), so the reader feature is accepted.
   assertReadable(snapshot.protocol, snapshot.metadata, {
     tableUrl: snapshot.tableUrl,
@@ -66,7 +66,7 @@ const DELETION_VECTORS_IN_FLIGHT = 8;
 async function deletedRowsTable(
   session: DuckSession,
   store: ObjectStore,
-  snapshot: Snapshot,
+  snapshot: ReadSnapshot,
   files: readonly ScanFile[],
 ): Promise<string | undefined> {
   const indexes = files.flatMap((file, index) => (hasDeletionVector(file.add) ? [index] : []));
@@ -160,7 +160,7 @@ function partitionProjection(field: StructField, add: AddFile, mode: ColumnMappi
 /** The SELECT over all active files, or over none (an empty result with the table's columns). */
 async function snapshotSql(
   session: DuckSession,
-  snapshot: Snapshot,
+  snapshot: ReadSnapshot,
   files: readonly ScanFile[],
   mode: ColumnMappingMode,
   deletedRows: string | undefined,
@@ -220,7 +220,7 @@ async function snapshotSql(
 async function createView(
   session: DuckSession,
   store: ObjectStore,
-  snapshot: Snapshot,
+  snapshot: ReadSnapshot,
   viewName: string,
 ): Promise<() => Promise<void>> {
   const mode = assertScannable(snapshot);
@@ -264,7 +264,7 @@ async function createView(
 export async function createSnapshotView(
   session: DuckSession,
   store: ObjectStore,
-  snapshot: Snapshot,
+  snapshot: ReadSnapshot,
   viewName: string,
 ): Promise<void> {
   await createView(session, store, snapshot, viewName);
@@ -285,7 +285,7 @@ export interface ReadSnapshotRowsOptions {
 export async function readSnapshotRows(
   session: DuckSession,
   store: ObjectStore,
-  snapshot: Snapshot,
+  snapshot: ReadSnapshot,
   options: ReadSnapshotRowsOptions = {},
 ): Promise<LakeRow[]> {
   const view = `__ddb_lake_scan_${randomUUID()}`;

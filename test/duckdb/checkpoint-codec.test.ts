@@ -178,6 +178,25 @@ describe('the DuckDB checkpoint codec', () => {
     expect(remove).toEqual({ remove: CONTENT.tombstones[0] });
   });
 
+  test('a decode without removes returns every other action in the same order, and no remove', async () => {
+    const codec = duckdbEngine(session).checkpoints;
+    const bytes = await codec.encode(CONTENT);
+    const all = await codec.decode(bytes, 'all');
+    const withoutRemoves = await codec.decode(bytes, 'without', { removes: false });
+    expect(all.some((action) => 'remove' in action)).toBe(true);
+    expect(withoutRemoves).toEqual(all.filter((action) => !('remove' in action)));
+  });
+
+  test('a decode without removes still refuses bytes that are not Parquet, naming the file', async () => {
+    const error = await duckdbEngine(session)
+      .checkpoints.decode(new TextEncoder().encode('not parquet'), '_delta_log/x.checkpoint.parquet', {
+        removes: false,
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeltaLogCorruptError);
+    expect((error as Error).message).toContain('x.checkpoint.parquet');
+  });
+
   test('an empty table (no files, no txns) still has its protocol and metaData rows', async () => {
     const codec = duckdbEngine(session).checkpoints;
     const empty = { ...CONTENT, files: [], tombstones: [], txns: [], domainMetadata: [] };
