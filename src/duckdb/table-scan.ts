@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { BIGINT, DuckDBDataChunk, INTEGER, UBIGINT } from '@duckdb/node-api';
 import type { AddFile, DeletionVectorDescriptor } from '../delta/actions.ts';
 import { dataFileKey } from '../delta/data-path.ts';
 import { readDeletionVector } from '../delta/deletion-vector.ts';
@@ -80,54 +81,77 @@ function shadowsFileIndex(columns: FileColumns): boolean {
   return false;
 }
 
-/**
- * A table of the rows deletion vectors remove (PROTOCOL.md, "Deletion Vectors"): `scan_group` the
- * group's position in `groups`, `file_index` the file's position in its group's list, `row_index`
- * the 0-based position in the data file; undefined when no file has a vector. The rows go in through
- * the appender; the view leaves out each group's rows whose (`file_index`, `file_row_number`) it holds.
- */
-async function deletedRowsTable(
-  session: DuckSession,
+/** The rows each file's deletion vector removes (PROTOCOL.md, "Deletion Vectors"); files without one are absent. */
+async function deletedRowsByFile(
   store: ObjectStore,
   snapshot: ReadSnapshot,
-  groups: readonly ScanGroup[],
-): Promise<string | undefined> {
-  const marked: { readonly group: number; readonly index: number; readonly add: AddFile }[] = [];
-  groups.forEach((group, groupIndex) => {
-    group.files.forEach((file, index) => {
-      if (hasDeletionVector(file.add)) marked.push({ group: groupIndex, index, add: file.add });
-    });
-  });
-  if (marked.length === 0) return undefined;
-  const deleted: (readonly bigint[])[] = new Array(marked.length);
+  files: readonly ScanFile[],
+): Promise<Map<ScanFile, readonly bigint[]>> {
+  const marked = files.filter((file) => hasDeletionVector(file.add));
+  const deleted = new Map<ScanFile, readonly bigint[]>();
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < marked.length) {
-      const slot = next++;
-      const add = (marked[slot] as (typeof marked)[number]).add;
-      deleted[slot] = await readDeletionVector(
-        store,
-        snapshot.tableUrl,
-        add.deletionVector as DeletionVectorDescriptor,
+      const file = marked[next++] as ScanFile;
+      deleted.set(
+        file,
+        await readDeletionVector(
+          store,
+          snapshot.tableUrl,
+          file.add.deletionVector as DeletionVectorDescriptor,
+        ),
       );
     }
   };
   await Promise.all(Array.from({ length: Math.min(DELETION_VECTORS_IN_FLIGHT, marked.length) }, worker));
+  return deleted;
+}
+
+/** Rows per chunk appended: DuckDB's vector size. */
+const CHUNK_ROWS = 2048;
+
+/**
+ * A table of the rows deletion vectors remove: `scan_group` the group's position in `groups`,
+ * `file_index` the file's position in its group's list, `row_index` the 0-based position in the
+ * data file; undefined when no file has a vector. The rows go in through the appender, a chunk at a
+ * time; the view leaves out each group's rows whose (`file_index`, `file_row_number`) it holds.
+ */
+async function deletedRowsTable(
+  session: DuckSession,
+  groups: readonly ScanGroup[],
+  deleted: ReadonlyMap<ScanFile, readonly bigint[]>,
+): Promise<string | undefined> {
+  if (deleted.size === 0) return undefined;
   const table = `__ddb_lake_deleted_rows_${randomUUID()}`;
   await session.run(
     `CREATE TABLE ${quoteIdentifier(table)} (scan_group INTEGER, file_index UBIGINT, row_index BIGINT)`,
   );
   const appender = await session.connection.createAppender(table);
   try {
-    marked.forEach(({ group, index }, slot) => {
-      const fileIndex = BigInt(index);
-      for (const row of deleted[slot] ?? []) {
-        appender.appendInteger(group);
-        appender.appendUBigInt(fileIndex);
-        appender.appendBigInt(row);
-        appender.endRow();
-      }
+    let groupColumn: number[] = [];
+    let fileColumn: bigint[] = [];
+    let rowColumn: bigint[] = [];
+    const flush = (): void => {
+      if (rowColumn.length === 0) return;
+      const chunk = DuckDBDataChunk.create([INTEGER, UBIGINT, BIGINT], rowColumn.length);
+      chunk.setColumns([groupColumn, fileColumn, rowColumn]);
+      appender.appendDataChunk(chunk);
+      groupColumn = [];
+      fileColumn = [];
+      rowColumn = [];
+    };
+    groups.forEach((group, groupIndex) => {
+      group.files.forEach((file, index) => {
+        const fileIndex = BigInt(index);
+        for (const row of deleted.get(file) ?? []) {
+          groupColumn.push(groupIndex);
+          fileColumn.push(fileIndex);
+          rowColumn.push(row);
+          if (rowColumn.length === CHUNK_ROWS) flush();
+        }
+      });
     });
+    flush();
     appender.flushSync();
   } finally {
     appender.closeSync();
@@ -275,8 +299,12 @@ async function createView(
       key: keys[index] as string,
       local: local.paths[index] as string,
     }));
-    const groups = await scanGroups(session, snapshot, files, mode);
-    deletedRows = await deletedRowsTable(session, store, snapshot, groups);
+    // The vectors are read from the store while DuckDB reads the files' footers.
+    const [groups, deleted] = await Promise.all([
+      scanGroups(session, snapshot, files, mode),
+      deletedRowsByFile(store, snapshot, files),
+    ]);
+    deletedRows = await deletedRowsTable(session, groups, deleted);
     const sql = snapshotSql(snapshot, groups, deletedRows);
     await session.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(viewName)} AS ${sql}`);
     return release;
