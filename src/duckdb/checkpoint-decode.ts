@@ -72,29 +72,25 @@ function corrupt(file: string, what: string, cause?: unknown): DeltaLogCorruptEr
   );
 }
 
-/**
- * The query of a checkpoint's rows: all of them, or all but its `remove` rows, then with the row's
- * position in the file as the last column (`file_row_number`), so that an error names the file's
- * own line.
- */
+/** The query of a checkpoint's rows: all of them, or all but its `remove` rows (`filtered`). */
 async function rowsQuery(
   session: DuckSession,
   local: string,
   removes: boolean,
   file: string,
-): Promise<{ readonly sql: string; readonly numbered: boolean }> {
+): Promise<{ readonly sql: string; readonly filtered: boolean }> {
   const all = `SELECT * FROM read_parquet(${quoteLiteral(local)})`;
-  if (removes) return { sql: all, numbered: false };
+  if (removes) return { sql: all, filtered: false };
   let names: readonly string[];
   try {
     names = (await session.all(`${all} LIMIT 0`)).columnNames();
   } catch (error) {
     throw corrupt(file, `is not a readable Parquet file (${(error as Error).message})`, error);
   }
-  if (!names.includes('remove')) return { sql: all, numbered: false };
+  if (!names.includes('remove')) return { sql: all, filtered: false };
   return {
-    sql: `SELECT * EXCLUDE (remove) FROM read_parquet(${quoteLiteral(local)}, file_row_number = true) WHERE remove IS NULL`,
-    numbered: true,
+    sql: `SELECT * EXCLUDE (remove) FROM read_parquet(${quoteLiteral(local)}) WHERE remove IS NULL`,
+    filtered: true,
   };
 }
 
@@ -125,9 +121,8 @@ export async function decodeCheckpoint(
     } catch (error) {
       throw corrupt(file, `is not a readable Parquet file (${(error as Error).message})`, error);
     }
-    const columns = reader.columnNames();
-    const names = query.numbered ? columns.slice(0, -1) : columns;
-    if (!query.numbered && !names.some((name) => ACTION_COLUMNS.has(name))) {
+    const names = reader.columnNames();
+    if (!query.filtered && !names.some((name) => ACTION_COLUMNS.has(name))) {
       throw corrupt(
         file,
         `has none of the action columns (${[...ACTION_COLUMNS].join(', ')}); its columns are ${names.join(', ')}`,
@@ -144,8 +139,13 @@ export async function decodeCheckpoint(
         if (value !== null) object[name] = actionBody(name, value);
       }
       if (Object.keys(object).length === 0) continue;
-      const line = query.numbered ? Number(row[names.length]) + 1 : index + 1;
-      actions.push(parseAction(object, { file, line }));
+      try {
+        actions.push(parseAction(object, { file, line: index + 1 }));
+      } catch (error) {
+        // Rows were left out, so index + 1 is not the file's line: the whole file names it.
+        if (query.filtered) await decodeCheckpoint(session, bytes, file);
+        throw error;
+      }
     }
     return actions;
   } finally {

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Action } from '../../src/delta/actions.ts';
@@ -195,6 +195,21 @@ describe('the DuckDB checkpoint codec', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DeltaLogCorruptError);
     expect((error as Error).message).toContain('x.checkpoint.parquet');
+  });
+
+  test("a decode without removes names the file's own line of an invalid row after removes", async () => {
+    const file = path.join(await folders.make('checkpoint'), 'bad.checkpoint.parquet');
+    const remove = "{'path': 'gone.parquet', 'deletionTimestamp': 1, 'dataChange': true}";
+    await session.run(
+      `COPY (SELECT * FROM (VALUES (${remove}, NULL), (${remove}, NULL),
+         (NULL, {'path': 'kept.parquet', 'size': NULL::BIGINT, 'modificationTime': 1, 'dataChange': true})) t(remove, add))
+       TO ${quoteLiteral(file)} (FORMAT parquet)`,
+    );
+    const error = await duckdbEngine(session)
+      .checkpoints.decode(new Uint8Array(await readFile(file)), 'bad.checkpoint.parquet', { removes: false })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeltaLogCorruptError);
+    expect((error as Error).message).toContain('bad.checkpoint.parquet line 3');
   });
 
   test('an empty table (no files, no txns) still has its protocol and metaData rows', async () => {
