@@ -7,8 +7,8 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type AppliedBatch, applyBatch } from '../src/apply/apply-batch.ts';
-import { loadSnapshot } from '../src/delta/load-snapshot.ts';
-import type { Snapshot } from '../src/delta/snapshot.ts';
+import { loadReadSnapshot } from '../src/delta/load-snapshot.ts';
+import type { ReadSnapshot } from '../src/delta/snapshot.ts';
 import { duckdbEngine } from '../src/duckdb/duckdb-engine.ts';
 import { type DuckSession, quoteIdentifier } from '../src/duckdb/session.ts';
 import { createSnapshotView } from '../src/duckdb/table-scan.ts';
@@ -52,7 +52,7 @@ export interface TableFacts {
 }
 
 /** The files, bytes and deletion vectors of a snapshot. Pure. */
-export function tableFacts(snapshot: Snapshot): TableFacts {
+export function tableFacts(snapshot: ReadSnapshot): TableFacts {
   let bytes = 0;
   let filesWithDeletionVectors = 0;
   let deletedRows = 0;
@@ -75,8 +75,8 @@ export function tableFacts(snapshot: Snapshot): TableFacts {
 }
 
 /** The latest snapshot of the Delta table in `delta`. */
-export async function snapshotOf(session: DuckSession, delta: LocalFolderStore): Promise<Snapshot> {
-  return await loadSnapshot(delta, duckdbEngine(session));
+export async function snapshotOf(session: DuckSession, delta: LocalFolderStore): Promise<ReadSnapshot> {
+  return await loadReadSnapshot(delta, duckdbEngine(session));
 }
 
 /** Row count and a checksum of (key, sequence number) of a query's rows. */
@@ -91,7 +91,7 @@ export interface FullRowScan {
   readonly print: string;
   /** The table's columns, sorted by name. */
   readonly columns: readonly string[];
-  /** loadSnapshot: the log replay. */
+  /** loadReadSnapshot: the log replay (without tombstones, as a reader needs it). */
   readonly logSeconds: number;
   /** createSnapshotView: the view and the table of deleted rows from the deletion vectors. */
   readonly viewSeconds: number;
@@ -309,7 +309,7 @@ WHEN NOT MATCHED AND s.op <> 'REMOVE' THEN INSERT (${columns.join(', ')}) VALUES
   }
 
   /** The Delta table's snapshot now. */
-  async snapshot(session: DuckSession): Promise<Snapshot> {
+  async snapshot(session: DuckSession): Promise<ReadSnapshot> {
     return await snapshotOf(session, this.delta);
   }
 

@@ -25,7 +25,7 @@
  * 4. after --history-batches more batches of --history-changes changes on the --items table (with
  *    apply's automatic optimize, which runs inside applyBatch, so its time is the batch's; the
  *    batches it ran after and the log's OPTIMIZE commits are counted), a full scan of it
- *    (loadSnapshot, createSnapshotView, which applies the deletion vectors, and `count(*),
+ *    (loadReadSnapshot, createSnapshotView, which applies the deletion vectors, and `count(*),
  *    sum(hash(every column))`) against the same scan of a freshly loaded table of the same rows:
  *    goal ≤ 1.5. The fresh table is apply's first batch into a new Delta table from the same
  *    landing area: the same export and every change file at once, folded before the load, so its

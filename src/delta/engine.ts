@@ -18,6 +18,16 @@ export interface CheckpointContent {
   readonly tombstones: readonly RemoveFile[];
 }
 
+/** What a checkpoint decode may leave out. */
+export interface CheckpointDecodeOptions {
+  /**
+   * Whether the `remove` rows (tombstones) come back; default true. A reader of the table's rows
+   * needs none of them (a checkpoint's adds are already reconciled against its removes), and after
+   * many merge-on-read batches they are most of the checkpoint.
+   */
+  readonly removes?: boolean;
+}
+
 /** Reads and writes checkpoint Parquet files. */
 export interface CheckpointCodec {
   /**
@@ -26,10 +36,11 @@ export interface CheckpointCodec {
    * columns null. `partitionValues` and `configuration` maps come back as plain objects; `stats`
    * as its JSON text. Columns that are no action (stats_parsed, partitionValues_parsed) are
    * ignored; action columns this code does not know (sidecar, checkpointMetadata) come back as
-   * `other` actions, so that replay refuses a V2 checkpoint rather than lose its files.
+   * `other` actions, so that replay refuses a V2 checkpoint rather than lose its files. With
+   * `options.removes` false the `remove` rows are left out.
    * @throws DeltaLogCorruptError naming `file` when the bytes are not a readable checkpoint.
    */
-  decode(bytes: Uint8Array, file: string): Promise<Action[]>;
+  decode(bytes: Uint8Array, file: string, options?: CheckpointDecodeOptions): Promise<Action[]>;
 
   /**
    * A classic V1 checkpoint (PROTOCOL.md, "Checkpoint Schema"): struct columns `txn`, `add`,

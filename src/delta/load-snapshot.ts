@@ -6,7 +6,7 @@ import { LogReplay } from './log-replay.ts';
 import { type CheckpointRef, type CommitRef, resolveLogSegment } from './log-segment.ts';
 import { assertLogReadable } from './reader-features.ts';
 import { parseSchemaString } from './schema.ts';
-import type { Snapshot } from './snapshot.ts';
+import type { ReadSnapshot, Snapshot } from './snapshot.ts';
 
 /*
  * The snapshot of a Delta table at one version (PROTOCOL.md, "Checkpoints", "Action
@@ -26,9 +26,10 @@ async function readCheckpoint(
   store: ObjectStore,
   engine: DeltaEngine,
   checkpoint: CheckpointRef,
+  removes: boolean,
 ): Promise<Action[]> {
   const parts = await mapLimited(checkpoint.keys, READ_CONCURRENCY, async (key) =>
-    engine.checkpoints.decode(await store.getBytes(key), key),
+    engine.checkpoints.decode(await store.getBytes(key), key, { removes }),
   );
   return parts.flat();
 }
@@ -42,32 +43,18 @@ function commitInfoOf(actions: readonly Action[]): CommitInfo | null {
   return null;
 }
 
-/**
- * The snapshot of the table in `store` at `options.version` (default: the latest): protocol,
- * metadata and parsed schema, active files and tombstones (ascending by path), the latest `txn`
- * per appId, live metadata domains, and the `commitInfo` of the commit at that version. Reads
- * `_last_checkpoint` as a hint, lists `_delta_log/`, decodes the newest complete checkpoint at or
- * before the version with `engine.checkpoints`, and replays the commits after it. Read-only.
- * Refuses a protocol whose log ddb-lake cannot replay (assertLogReadable); whether the rows can be
- * read is `assertReadable`'s question (reader-features.ts).
- * @throws DeltaTableNotFoundError when `_delta_log/` holds no commit (nor a complete checkpoint).
- * @throws DeltaVersionNotFoundError for a version above the latest or no longer reconstructable.
- * @throws DeltaLogCorruptError naming the file: a missing version, a commit that is not JSON or
- *   holds a malformed action, an unreadable checkpoint, no protocol or metaData, a bad schema.
- * @throws DeltaUnsupportedFeatureError('read', feature) for a reader version or feature that
- *   changes how the log is read (v2Checkpoint, catalogManaged, unknown ones).
- */
-export async function loadSnapshot(
+async function replayLog(
   store: ObjectStore,
   engine: DeltaEngine,
-  options: LoadSnapshotOptions = {},
+  options: LoadSnapshotOptions,
+  tombstones: boolean,
 ): Promise<Snapshot> {
   const tableUrl = store.url;
   const segment = await resolveLogSegment(store, options);
   const replay = new LogReplay();
   if (segment.checkpoint !== null) {
     const first = segment.checkpoint.keys[0] as string;
-    replay.applyCheckpoint(await readCheckpoint(store, engine, segment.checkpoint), first);
+    replay.applyCheckpoint(await readCheckpoint(store, engine, segment.checkpoint, tombstones), first);
   }
   const commits = await mapLimited(segment.commits, READ_CONCURRENCY, (commit: CommitRef) =>
     readCommit(store, commit.key),
@@ -94,10 +81,50 @@ export async function loadSnapshot(
     schema,
     partitionColumns: state.metadata.partitionColumns,
     files: state.files,
-    tombstones: state.tombstones,
+    // Without the checkpoint's removes the list would be partial: a reader gets none at all.
+    tombstones: tombstones ? state.tombstones : [],
     txns: state.txns,
     domainMetadata: state.domainMetadata,
     commitInfo,
     checkpointVersion: segment.checkpoint?.version ?? null,
   };
+}
+
+/**
+ * The snapshot of the table in `store` at `options.version` (default: the latest): protocol,
+ * metadata and parsed schema, active files and tombstones (ascending by path), the latest `txn`
+ * per appId, live metadata domains, and the `commitInfo` of the commit at that version. Reads
+ * `_last_checkpoint` as a hint, lists `_delta_log/`, decodes the newest complete checkpoint at or
+ * before the version with `engine.checkpoints`, and replays the commits after it. Read-only.
+ * Refuses a protocol whose log ddb-lake cannot replay (assertLogReadable); whether the rows can be
+ * read is `assertReadable`'s question (reader-features.ts).
+ * @throws DeltaTableNotFoundError when `_delta_log/` holds no commit (nor a complete checkpoint).
+ * @throws DeltaVersionNotFoundError for a version above the latest or no longer reconstructable.
+ * @throws DeltaLogCorruptError naming the file: a missing version, a commit that is not JSON or
+ *   holds a malformed action, an unreadable checkpoint, no protocol or metaData, a bad schema.
+ * @throws DeltaUnsupportedFeatureError('read', feature) for a reader version or feature that
+ *   changes how the log is read (v2Checkpoint, catalogManaged, unknown ones).
+ */
+export async function loadSnapshot(
+  store: ObjectStore,
+  engine: DeltaEngine,
+  options: LoadSnapshotOptions = {},
+): Promise<Snapshot> {
+  return await replayLog(store, engine, options, true);
+}
+
+/**
+ * The snapshot as loadSnapshot reads it, without the tombstones: the checkpoint's `remove` rows are
+ * not decoded (a checkpoint's adds are already reconciled against them), so a table whose
+ * checkpoint holds a week of merge-on-read tombstones loads about as fast as one without. For
+ * readers of the rows (scans, verify); a writer needs loadSnapshot.
+ * @throws as loadSnapshot.
+ */
+export async function loadReadSnapshot(
+  store: ObjectStore,
+  engine: DeltaEngine,
+  options: LoadSnapshotOptions = {},
+): Promise<ReadSnapshot> {
+  const { tombstones: _none, ...snapshot } = await replayLog(store, engine, options, false);
+  return snapshot;
 }

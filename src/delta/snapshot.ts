@@ -30,9 +30,16 @@ export interface Snapshot {
 }
 
 /**
+ * A snapshot as a reader of the table's rows needs it: everything but the tombstones, which only
+ * writers (checkpoints) and VACUUM use. What loadReadSnapshot returns; every Snapshot is one, and
+ * the type keeps one loaded without tombstones away from a writer.
+ */
+export type ReadSnapshot = Omit<Snapshot, 'tombstones'>;
+
+/**
  * The latest version an application committed (PROTOCOL.md, "Transaction Identifiers"), or
  * undefined when it never committed. A batch whose number is ≤ this is already in the table.
  */
-export function latestTxnVersion(snapshot: Snapshot, appId: string): number | undefined {
+export function latestTxnVersion(snapshot: ReadSnapshot, appId: string): number | undefined {
   return snapshot.txns.get(appId)?.version;
 }

@@ -9,7 +9,7 @@ import type { DuckSession } from './session.ts';
  */
 export function duckdbCheckpointCodec(session: DuckSession): CheckpointCodec {
   return {
-    decode: (bytes, file) => decodeCheckpoint(session, bytes, file),
+    decode: (bytes, file, options) => decodeCheckpoint(session, bytes, file, options),
     encode: (content) => encodeCheckpoint(session, content),
   };
 }

@@ -9,6 +9,7 @@ import {
   type DuckDBValue,
 } from '@duckdb/node-api';
 import { type Action, parseAction } from '../delta/actions.ts';
+import type { CheckpointDecodeOptions } from '../delta/engine.ts';
 import { DeltaLogCorruptError } from '../delta/errors.ts';
 import { type DuckSession, quoteLiteral } from './session.ts';
 
@@ -71,12 +72,36 @@ function corrupt(file: string, what: string, cause?: unknown): DeltaLogCorruptEr
   );
 }
 
+/** The query of a checkpoint's rows: all of them, or all but its `remove` rows (`filtered`). */
+async function rowsQuery(
+  session: DuckSession,
+  local: string,
+  removes: boolean,
+  file: string,
+): Promise<{ readonly sql: string; readonly filtered: boolean }> {
+  const all = `SELECT * FROM read_parquet(${quoteLiteral(local)})`;
+  if (removes) return { sql: all, filtered: false };
+  let names: readonly string[];
+  try {
+    names = (await session.all(`${all} LIMIT 0`)).columnNames();
+  } catch (error) {
+    throw corrupt(file, `is not a readable Parquet file (${(error as Error).message})`, error);
+  }
+  if (!names.includes('remove')) return { sql: all, filtered: false };
+  return {
+    sql: `SELECT * EXCLUDE (remove) FROM read_parquet(${quoteLiteral(local)}) WHERE remove IS NULL`,
+    filtered: true,
+  };
+}
+
 /**
  * The actions of one checkpoint file (a classic checkpoint or one part of a multi-part one), in
  * row order, through DuckDB: the bytes are written to the session's scratch folder (and removed
  * afterwards), read with `read_parquet`, and each row's non-null action column checked with
  * `parseAction`. Columns a writer left out are simply absent; unknown ones (`sidecar`,
- * `checkpointMetadata`) come back as `other` actions for the log replay to judge.
+ * `checkpointMetadata`) come back as `other` actions for the log replay to judge. With
+ * `options.removes` false the `remove` rows are not read back (filtered in DuckDB, so a checkpoint
+ * of many tombstones costs a reader little).
  * @throws DeltaLogCorruptError naming `file` when the bytes are not Parquet, hold no action
  *   column, or a row is not a valid action.
  */
@@ -84,18 +109,20 @@ export async function decodeCheckpoint(
   session: DuckSession,
   bytes: Uint8Array,
   file: string,
+  options: CheckpointDecodeOptions = {},
 ): Promise<Action[]> {
   const local = path.join(session.scratchDir, `checkpoint-${randomUUID()}.parquet`);
   await writeFile(local, bytes);
   try {
+    const query = await rowsQuery(session, local, options.removes ?? true, file);
     let reader: Awaited<ReturnType<DuckSession['all']>>;
     try {
-      reader = await session.all(`SELECT * FROM read_parquet(${quoteLiteral(local)})`);
+      reader = await session.all(query.sql);
     } catch (error) {
       throw corrupt(file, `is not a readable Parquet file (${(error as Error).message})`, error);
     }
     const names = reader.columnNames();
-    if (!names.some((name) => ACTION_COLUMNS.has(name))) {
+    if (!query.filtered && !names.some((name) => ACTION_COLUMNS.has(name))) {
       throw corrupt(
         file,
         `has none of the action columns (${[...ACTION_COLUMNS].join(', ')}); its columns are ${names.join(', ')}`,
@@ -112,7 +139,13 @@ export async function decodeCheckpoint(
         if (value !== null) object[name] = actionBody(name, value);
       }
       if (Object.keys(object).length === 0) continue;
-      actions.push(parseAction(object, { file, line: index + 1 }));
+      try {
+        actions.push(parseAction(object, { file, line: index + 1 }));
+      } catch (error) {
+        // Rows were left out, so index + 1 is not the file's line: the whole file names it.
+        if (query.filtered) await decodeCheckpoint(session, bytes, file);
+        throw error;
+      }
     }
     return actions;
   } finally {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { BIGINT, DuckDBDataChunk, INTEGER, UBIGINT } from '@duckdb/node-api';
 import type { AddFile, DeletionVectorDescriptor } from '../delta/actions.ts';
 import { dataFileKey } from '../delta/data-path.ts';
 import { readDeletionVector } from '../delta/deletion-vector.ts';
@@ -9,7 +10,7 @@ import {
   physicalName,
 } from '../delta/reader-features.ts';
 import type { StructField } from '../delta/schema.ts';
-import type { Snapshot } from '../delta/snapshot.ts';
+import type { ReadSnapshot } from '../delta/snapshot.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { columnProjection, type FileColumns, fileColumnsOf } from './column-projection.ts';
 import { duckdbTypeOf } from './duckdb-type.ts';
@@ -37,13 +38,13 @@ interface ScanFile {
 }
 
 /** Columns that a data plane cannot hold (PROTOCOL.md recommends dropping `void` columns on read). */
-function readableFields(snapshot: Snapshot): StructField[] {
+function readableFields(snapshot: ReadSnapshot): StructField[] {
   return snapshot.schema.fields.filter(
     (field) => !(field.type.type === 'primitive' && field.type.name === 'void'),
   );
 }
 
-function assertScannable(snapshot: Snapshot): ColumnMappingMode {
+function assertScannable(snapshot: ReadSnapshot): ColumnMappingMode {
   // Deletion vectors are applied here (deletedRowsTable), so the reader feature is accepted.
   assertReadable(snapshot.protocol, snapshot.metadata, {
     tableUrl: snapshot.tableUrl,
@@ -59,47 +60,98 @@ function hasDeletionVector(add: AddFile): boolean {
 const DELETION_VECTORS_IN_FLIGHT = 8;
 
 /**
- * A table of the rows deletion vectors remove (PROTOCOL.md, "Deletion Vectors"): `file_index` in
- * `files`, `row_index` the 0-based position in the data file; undefined when no file has a vector.
- * The rows go in through the appender; the view filters each file's `file_row_number` against them.
+ * Files read by one `read_parquet` over their list: the same Parquet schema and the same
+ * projections (so the same partition values).
  */
-async function deletedRowsTable(
-  session: DuckSession,
+interface ScanGroup {
+  readonly projections: string;
+  /** In the order of the list, which is the order of DuckDB's `file_index`. */
+  readonly files: ScanFile[];
+}
+
+/** DuckDB's virtual column of a file's position in the list `read_parquet` reads. */
+const FILE_INDEX = 'file_index';
+
+/**
+ * Whether a file's own column would take the place of DuckDB's virtual `file_index` column (a
+ * real column of that name, in any case, shadows it without an error).
+ */
+function shadowsFileIndex(columns: FileColumns): boolean {
+  for (const name of columns.keys()) if (name.toLowerCase() === FILE_INDEX) return true;
+  return false;
+}
+
+/** The rows each file's deletion vector removes (PROTOCOL.md, "Deletion Vectors"); files without one are absent. */
+async function deletedRowsByFile(
   store: ObjectStore,
-  snapshot: Snapshot,
+  snapshot: ReadSnapshot,
   files: readonly ScanFile[],
-): Promise<string | undefined> {
-  const indexes = files.flatMap((file, index) => (hasDeletionVector(file.add) ? [index] : []));
-  if (indexes.length === 0) return undefined;
-  const deleted: (readonly bigint[])[] = new Array(indexes.length);
+): Promise<Map<ScanFile, readonly bigint[]>> {
+  const marked = files.filter((file) => hasDeletionVector(file.add));
+  const deleted = new Map<ScanFile, readonly bigint[]>();
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < indexes.length) {
-      const slot = next++;
-      const add = (files[indexes[slot] as number] as ScanFile).add;
-      deleted[slot] = await readDeletionVector(
-        store,
-        snapshot.tableUrl,
-        add.deletionVector as DeletionVectorDescriptor,
+    while (next < marked.length) {
+      const file = marked[next++] as ScanFile;
+      deleted.set(
+        file,
+        await readDeletionVector(
+          store,
+          snapshot.tableUrl,
+          file.add.deletionVector as DeletionVectorDescriptor,
+        ),
       );
     }
   };
-  await Promise.all(Array.from({ length: Math.min(DELETION_VECTORS_IN_FLIGHT, indexes.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(DELETION_VECTORS_IN_FLIGHT, marked.length) }, worker));
+  return deleted;
+}
+
+/** Rows per chunk appended: DuckDB's vector size. */
+const CHUNK_ROWS = 2048;
+
+/**
+ * A table of the rows deletion vectors remove: `scan_group` the group's position in `groups`,
+ * `file_index` the file's position in its group's list, `row_index` the 0-based position in the
+ * data file; undefined when no file has a vector. The rows go in through the appender, a chunk at a
+ * time; the view leaves out each group's rows whose (`file_index`, `file_row_number`) it holds.
+ */
+async function deletedRowsTable(
+  session: DuckSession,
+  groups: readonly ScanGroup[],
+  deleted: ReadonlyMap<ScanFile, readonly bigint[]>,
+): Promise<string | undefined> {
+  if (deleted.size === 0) return undefined;
   const table = `__ddb_lake_deleted_rows_${randomUUID()}`;
   await session.run(
-    `CREATE TABLE ${quoteIdentifier(table)} (file_index INTEGER, file_name VARCHAR, row_index BIGINT)`,
+    `CREATE TABLE ${quoteIdentifier(table)} (scan_group INTEGER, file_index UBIGINT, row_index BIGINT)`,
   );
   const appender = await session.connection.createAppender(table);
   try {
-    indexes.forEach((fileIndex, slot) => {
-      const local = (files[fileIndex] as ScanFile).local;
-      for (const row of deleted[slot] ?? []) {
-        appender.appendInteger(fileIndex);
-        appender.appendVarchar(local);
-        appender.appendBigInt(row);
-        appender.endRow();
-      }
+    let groupColumn: number[] = [];
+    let fileColumn: bigint[] = [];
+    let rowColumn: bigint[] = [];
+    const flush = (): void => {
+      if (rowColumn.length === 0) return;
+      const chunk = DuckDBDataChunk.create([INTEGER, UBIGINT, BIGINT], rowColumn.length);
+      chunk.setColumns([groupColumn, fileColumn, rowColumn]);
+      appender.appendDataChunk(chunk);
+      groupColumn = [];
+      fileColumn = [];
+      rowColumn = [];
+    };
+    groups.forEach((group, groupIndex) => {
+      group.files.forEach((file, index) => {
+        const fileIndex = BigInt(index);
+        for (const row of deleted.get(file) ?? []) {
+          groupColumn.push(groupIndex);
+          fileColumn.push(fileIndex);
+          rowColumn.push(row);
+          if (rowColumn.length === CHUNK_ROWS) flush();
+        }
+      });
     });
+    flush();
     appender.flushSync();
   } finally {
     appender.closeSync();
@@ -157,26 +209,23 @@ function partitionProjection(field: StructField, add: AddFile, mode: ColumnMappi
   return `${partitionValueSql(value, field.type, field.name, add.path)} AS ${quoteIdentifier(field.name)}`;
 }
 
-/** The SELECT over all active files, or over none (an empty result with the table's columns). */
-async function snapshotSql(
+/**
+ * The files grouped by Parquet schema and projections, in the order of their first file. A file
+ * whose own columns shadow `file_index` gets a group of its own, where its rows are told apart by
+ * `file_row_number` alone.
+ */
+async function scanGroups(
   session: DuckSession,
-  snapshot: Snapshot,
+  snapshot: ReadSnapshot,
   files: readonly ScanFile[],
   mode: ColumnMappingMode,
-  deletedRows: string | undefined,
-): Promise<string> {
+): Promise<ScanGroup[]> {
+  if (files.length === 0) return [];
   const fields = readableFields(snapshot);
   const partitionColumns = new Set(snapshot.partitionColumns);
-  if (files.length === 0) {
-    const nulls = fields.map(
-      (field) => `CAST(NULL AS ${duckdbTypeOf(field.type)}) AS ${quoteIdentifier(field.name)}`,
-    );
-    return `SELECT ${nulls.join(', ')} WHERE false`;
-  }
   const signatures = await schemaSignatures(session, files);
   const columnsBySignature = new Map<string, FileColumns>();
-  const groups = new Map<string, { projections: string; locals: string[]; vectors: boolean }>();
-  const selects: string[] = [];
+  const groups = new Map<string, ScanGroup>();
   for (const file of files) {
     const signature = signatures.get(file.local) ?? '';
     let columns = columnsBySignature.get(signature);
@@ -191,36 +240,49 @@ async function snapshotSql(
           : columnProjection(field, columns, mode),
       )
       .join(', ');
-    const groupKey = `${signature}\u0000${projections}`;
-    const vector = deletedRows !== undefined && hasDeletionVector(file.add);
+    const alone = shadowsFileIndex(columns) ? `\u0000${file.local}` : '';
+    const groupKey = `${signature}\u0000${projections}${alone}`;
     const group = groups.get(groupKey);
-    if (group === undefined) groups.set(groupKey, { projections, locals: [file.local], vectors: vector });
-    else {
-      group.locals.push(file.local);
-      group.vectors ||= vector;
-    }
+    if (group === undefined) groups.set(groupKey, { projections, files: [file] });
+    else group.files.push(file);
   }
-  for (const { projections, locals, vectors } of groups.values()) {
-    const list = `[${locals.map(quoteLiteral).join(', ')}]`;
-    if (!vectors || deletedRows === undefined) {
-      selects.push(`SELECT ${projections} FROM read_parquet(${list})`);
-      continue;
-    }
-    // Files with deletion vectors are read with their group, without the rows their vectors name:
-    // one anti join on (file, row) instead of a scan per file (a table after many merge-on-read
-    // batches has a vector on most files).
-    selects.push(
-      `SELECT ${projections} FROM (SELECT r.* FROM read_parquet(${list}, filename = true, file_row_number = true) r ANTI JOIN ${quoteIdentifier(deletedRows)} d ON d.file_name = r.filename AND d.row_index = r.file_row_number)`,
+  return [...groups.values()];
+}
+
+/** The SELECT over the groups' files, or over none (an empty result with the table's columns). */
+function snapshotSql(
+  snapshot: ReadSnapshot,
+  groups: readonly ScanGroup[],
+  deletedRows: string | undefined,
+): string {
+  if (groups.length === 0) {
+    const nulls = readableFields(snapshot).map(
+      (field) => `CAST(NULL AS ${duckdbTypeOf(field.type)}) AS ${quoteIdentifier(field.name)}`,
     );
+    return `SELECT ${nulls.join(', ')} WHERE false`;
   }
-  return selects.join('\nUNION ALL\n');
+  return groups
+    .map(({ projections, files }, groupIndex) => {
+      const list = `[${files.map((file) => quoteLiteral(file.local)).join(', ')}]`;
+      if (deletedRows === undefined || !files.some((file) => hasDeletionVector(file.add))) {
+        return `SELECT ${projections} FROM read_parquet(${list})`;
+      }
+      // Files with deletion vectors are read with their group, without the rows their vectors
+      // name: one anti join on (file, row) instead of a scan per file (a table after many
+      // merge-on-read batches has a vector on most files). The file is DuckDB's file_index, a
+      // number, rather than the filename, a string per row; a group of one file needs neither.
+      const deleted = `(SELECT file_index, row_index FROM ${quoteIdentifier(deletedRows)} WHERE scan_group = ${groupIndex})`;
+      const sameFile = files.length === 1 ? '' : `d.file_index = r.${FILE_INDEX} AND `;
+      return `SELECT ${projections} FROM (SELECT r.* FROM read_parquet(${list}, file_row_number = true) r ANTI JOIN ${deleted} d ON ${sameFile}d.row_index = r.file_row_number)`;
+    })
+    .join('\nUNION ALL\n');
 }
 
 /** Creates the view; returns how to release the files downloaded for it. */
 async function createView(
   session: DuckSession,
   store: ObjectStore,
-  snapshot: Snapshot,
+  snapshot: ReadSnapshot,
   viewName: string,
 ): Promise<() => Promise<void>> {
   const mode = assertScannable(snapshot);
@@ -237,8 +299,13 @@ async function createView(
       key: keys[index] as string,
       local: local.paths[index] as string,
     }));
-    deletedRows = await deletedRowsTable(session, store, snapshot, files);
-    const sql = await snapshotSql(session, snapshot, files, mode, deletedRows);
+    // The vectors are read from the store while DuckDB reads the files' footers.
+    const [groups, deleted] = await Promise.all([
+      scanGroups(session, snapshot, files, mode),
+      deletedRowsByFile(store, snapshot, files),
+    ]);
+    deletedRows = await deletedRowsTable(session, groups, deleted);
+    const sql = snapshotSql(snapshot, groups, deletedRows);
     await session.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(viewName)} AS ${sql}`);
     return release;
   } catch (error) {
@@ -264,7 +331,7 @@ async function createView(
 export async function createSnapshotView(
   session: DuckSession,
   store: ObjectStore,
-  snapshot: Snapshot,
+  snapshot: ReadSnapshot,
   viewName: string,
 ): Promise<void> {
   await createView(session, store, snapshot, viewName);
@@ -285,7 +352,7 @@ export interface ReadSnapshotRowsOptions {
 export async function readSnapshotRows(
   session: DuckSession,
   store: ObjectStore,
-  snapshot: Snapshot,
+  snapshot: ReadSnapshot,
   options: ReadSnapshotRowsOptions = {},
 ): Promise<LakeRow[]> {
   const view = `__ddb_lake_scan_${randomUUID()}`;

@@ -16,8 +16,8 @@ import { type TakenIndex, takenIndexBefore } from '../apply/taken-index.ts';
 import type { DeltaEngine } from '../delta/engine.ts';
 import { DeltaTableNotFoundError } from '../delta/errors.ts';
 import { tableHistory } from '../delta/history.ts';
-import { loadSnapshot } from '../delta/load-snapshot.ts';
-import { latestTxnVersion, type Snapshot } from '../delta/snapshot.ts';
+import { loadReadSnapshot } from '../delta/load-snapshot.ts';
+import { latestTxnVersion, type ReadSnapshot } from '../delta/snapshot.ts';
 import { parseChangeFileKey } from '../formats/change-file-key.ts';
 import { readChangeFile } from '../formats/change-file-reader.ts';
 import type { ChangeRecord } from '../formats/change-record.ts';
@@ -153,9 +153,9 @@ async function unappliedChangeFiles(
   return added.length === 0 ? listed : [...new Set([...listed, ...added])].sort(compareChangeFiles);
 }
 
-async function loadTable(delta: ObjectStore, engine: DeltaEngine): Promise<Snapshot | undefined> {
+async function loadTable(delta: ObjectStore, engine: DeltaEngine): Promise<ReadSnapshot | undefined> {
   try {
-    return await loadSnapshot(delta, engine);
+    return await loadReadSnapshot(delta, engine);
   } catch (error) {
     if (error instanceof DeltaTableNotFoundError) return undefined;
     throw error;

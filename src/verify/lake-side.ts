@@ -4,8 +4,8 @@ import { fileBucket } from '../apply/bucket-files.ts';
 import { bucketOf } from '../apply/key-identity.ts';
 import { rowToPlainItem } from '../apply/row-to-item.ts';
 import { hasTableLayout, readTableLayout, SYSTEM_COLUMN, type TableLayout } from '../apply/table-layout.ts';
-import { loadSnapshot } from '../delta/load-snapshot.ts';
-import type { Snapshot } from '../delta/snapshot.ts';
+import { loadReadSnapshot } from '../delta/load-snapshot.ts';
+import type { ReadSnapshot } from '../delta/snapshot.ts';
 import { duckdbEngine } from '../duckdb/duckdb-engine.ts';
 import type { LakeRow, LakeValue } from '../duckdb/lake-value.ts';
 import { duckdbValueToLake } from '../duckdb/lake-value-from-duckdb.ts';
@@ -26,7 +26,7 @@ import { VerifyError, VerifyErrorCode } from './verify-errors.ts';
 /** The lake table as verify compares it. */
 export interface LakeTable {
   readonly store: ObjectStore;
-  readonly snapshot: Snapshot;
+  readonly snapshot: ReadSnapshot;
   readonly layout: TableLayout;
 }
 
@@ -38,7 +38,7 @@ export interface LakeTable {
 export async function openLakeTable(store: ObjectStore): Promise<LakeTable> {
   const session = await DuckSession.open({ threads: 1 });
   try {
-    const snapshot = await loadSnapshot(store, duckdbEngine(session));
+    const snapshot = await loadReadSnapshot(store, duckdbEngine(session));
     if (!hasTableLayout(snapshot.metadata.configuration)) {
       throw new VerifyError(
         VerifyErrorCode.notALakeTable,
@@ -62,7 +62,7 @@ function isLive(row: LakeRow, layout: TableLayout): boolean {
  */
 async function streamRows(
   lake: LakeTable,
-  files: Snapshot['files'],
+  files: ReadSnapshot['files'],
   where: string,
   prepare: (session: DuckSession) => Promise<void>,
   onChunk: (rows: LakeRow[]) => void | Promise<void>,

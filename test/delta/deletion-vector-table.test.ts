@@ -12,7 +12,7 @@ import {
   writeDeletionVector,
 } from '../../src/delta/deletion-vector-write.ts';
 import { DeltaConflictError, DeltaInvalidWriteError } from '../../src/delta/errors.ts';
-import { loadSnapshot } from '../../src/delta/load-snapshot.ts';
+import { loadReadSnapshot, loadSnapshot } from '../../src/delta/load-snapshot.ts';
 import { logicalFileKey } from '../../src/delta/log-replay.ts';
 import type { Snapshot } from '../../src/delta/snapshot.ts';
 import { startTransaction } from '../../src/delta/transaction.ts';
@@ -277,6 +277,18 @@ describe('checkpoints carry deletion vectors', () => {
       current.tombstones.map(logicalFileKey).sort(),
     );
     expect(await pks(copy, fromCheckpoint)).toEqual(expected);
+
+    // A reader's load leaves the checkpoint's removes out and keeps everything else.
+    expect(fromCheckpoint.tombstones.length).toBeGreaterThan(0);
+    const { tombstones: _tombstones, ...withoutTombstones } = fromCheckpoint;
+    const forReading = await loadReadSnapshot(copy, engine);
+    expect(forReading).toEqual(withoutTombstones);
+    expect('tombstones' in forReading).toBe(false);
+    expect(
+      (await readSnapshotRows(await workspace.session(), copy, forReading, { orderBy: ['pk'] })).map(
+        (row) => row.pk,
+      ),
+    ).toEqual(expected);
   });
 });
 

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Action } from '../../src/delta/actions.ts';
@@ -176,6 +176,40 @@ describe('the DuckDB checkpoint codec', () => {
     );
     const remove = actions.find((action) => 'remove' in action);
     expect(remove).toEqual({ remove: CONTENT.tombstones[0] });
+  });
+
+  test('a decode without removes returns every other action in the same order, and no remove', async () => {
+    const codec = duckdbEngine(session).checkpoints;
+    const bytes = await codec.encode(CONTENT);
+    const all = await codec.decode(bytes, 'all');
+    const withoutRemoves = await codec.decode(bytes, 'without', { removes: false });
+    expect(all.some((action) => 'remove' in action)).toBe(true);
+    expect(withoutRemoves).toEqual(all.filter((action) => !('remove' in action)));
+  });
+
+  test('a decode without removes still refuses bytes that are not Parquet, naming the file', async () => {
+    const error = await duckdbEngine(session)
+      .checkpoints.decode(new TextEncoder().encode('not parquet'), '_delta_log/x.checkpoint.parquet', {
+        removes: false,
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeltaLogCorruptError);
+    expect((error as Error).message).toContain('x.checkpoint.parquet');
+  });
+
+  test("a decode without removes names the file's own line of an invalid row after removes", async () => {
+    const file = path.join(await folders.make('checkpoint'), 'bad.checkpoint.parquet');
+    const remove = "{'path': 'gone.parquet', 'deletionTimestamp': 1, 'dataChange': true}";
+    await session.run(
+      `COPY (SELECT * FROM (VALUES (${remove}, NULL), (${remove}, NULL),
+         (NULL, {'path': 'kept.parquet', 'size': NULL::BIGINT, 'modificationTime': 1, 'dataChange': true})) t(remove, add))
+       TO ${quoteLiteral(file)} (FORMAT parquet)`,
+    );
+    const error = await duckdbEngine(session)
+      .checkpoints.decode(new Uint8Array(await readFile(file)), 'bad.checkpoint.parquet', { removes: false })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeltaLogCorruptError);
+    expect((error as Error).message).toContain('bad.checkpoint.parquet line 3');
   });
 
   test('an empty table (no files, no txns) still has its protocol and metaData rows', async () => {
