@@ -6,6 +6,7 @@ import type { ExportDataFile } from '../formats/export-layout.ts';
 import { readDataFileItems } from '../formats/export-reader.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { ChangeOrder } from './change-order.ts';
+import { ItemSpoolLineEncoder } from './item-spool-line.ts';
 import { itemToRow } from './item-to-row.ts';
 import { bucketOf, keyText } from './key-identity.ts';
 import { KeyAttributeError } from './model-errors.ts';
@@ -111,6 +112,8 @@ export interface PreparedRowsContext {
   readonly softDeleted: ReadonlySet<string>;
   /** The system cells every snapshot row shares (key and bucket are set per row). */
   readonly cells: Readonly<Record<string, LakeValue>>;
+  /** Items straight to spool lines (the general path, itemToRow, for what it leaves). */
+  readonly lines: ItemSpoolLineEncoder;
 }
 
 /** Prepares `context` for `convertDataFile`. Pure. */
@@ -126,6 +129,7 @@ export function prepareRowsContext(context: RowsPassContext): PreparedRowsContex
     replaced: new Set(context.replaced),
     softDeleted: new Set(context.softDeleted),
     cells,
+    lines: new ItemSpoolLineEncoder(context.layout, context.schema, cells),
   };
 }
 
@@ -145,7 +149,7 @@ export async function convertDataFile(
   prepared: PreparedRowsContext,
   onSpool: (file: string, rows: number) => void,
 ): Promise<RowsFileResult> {
-  const { context, replaced, softDeleted, cells } = prepared;
+  const { context, replaced, softDeleted, cells, lines } = prepared;
   const { layout, schema } = context;
   const writer = new SpoolFileWriter(schema, context.spoolDir, `${context.spoolPrefix}-${index}`, onSpool);
   const found: string[] = [];
@@ -166,10 +170,16 @@ export async function convertDataFile(
         if (softDeleted.has(key)) before.push({ key, item });
         continue;
       }
+      const bucket = bucketOf(key, layout.buckets);
+      const line = lines.line(item, key, bucket);
+      if (line !== undefined) {
+        writer.appendLine(line);
+        continue;
+      }
       const row = itemToRow(item, layout, schema).row as Record<string, LakeValue>;
       Object.assign(row, cells);
       row[SYSTEM_COLUMN.key] = key;
-      row[SYSTEM_COLUMN.bucket] = bucketOf(key, layout.buckets);
+      row[SYSTEM_COLUMN.bucket] = bucket;
       writer.append(row);
     }
     writer.finishFile();
