@@ -135,10 +135,11 @@ export function prepareRowsContext(context: RowsPassContext): PreparedRowsContex
 
 /**
  * The rows pass over one data file (the `index`-th of the snapshot): each item with the table's
- * key and not replaced becomes its row (itemToRow plus the snapshot's system cells), written to
- * spool files `<spoolDir>/<spoolPrefix>-<index>-<n>.csv`; `onSpool` hears of each complete file
+ * key and not replaced becomes its row (itemToRow plus the snapshot's system cells, or the same
+ * line straight from the item: item-spool-line.ts), written to the spool files of its bucket,
+ * `<spoolDir>/<spoolPrefix>-<index>-b<bucket>-<n>.csv`; `onSpool` hears of each complete file
  * and owns it from then on. Bad lines and items without the key are skipped (the schema pass
- * quarantined them). On failure the file being written is removed.
+ * quarantined them). On failure the files being written are removed.
  * @throws the export reader's errors; RowShapeError or LakeValueError when an item does not fit
  *   the schema (the schema pass was not run over it).
  */
@@ -147,14 +148,28 @@ export async function convertDataFile(
   file: ExportDataFile,
   index: number,
   prepared: PreparedRowsContext,
-  onSpool: (file: string, rows: number) => void,
+  onSpool: (file: string, rows: number, bucket: number) => void,
 ): Promise<RowsFileResult> {
   const { context, replaced, softDeleted, cells, lines } = prepared;
   const { layout, schema } = context;
-  const writer = new SpoolFileWriter(schema, context.spoolDir, `${context.spoolPrefix}-${index}`, onSpool);
+  const writers: SpoolFileWriter[] = [];
+  const writerOf = (bucket: number): SpoolFileWriter => {
+    let writer = writers[bucket];
+    if (writer === undefined) {
+      writer = new SpoolFileWriter(
+        schema,
+        context.spoolDir,
+        `${context.spoolPrefix}-${index}-b${bucket}`,
+        (spool, rows) => onSpool(spool, rows, bucket),
+      );
+      writers[bucket] = writer;
+    }
+    return writer;
+  };
   const found: string[] = [];
   const before: { key: string; item: Item }[] = [];
   let items = 0;
+  let inserted = 0;
   try {
     for await (const { item } of readDataFileItems(store, file, { onBadLine: () => {} })) {
       items++;
@@ -173,19 +188,20 @@ export async function convertDataFile(
       const bucket = bucketOf(key, layout.buckets);
       const line = lines.line(item, key, bucket);
       if (line !== undefined) {
-        writer.appendLine(line);
-        continue;
+        writerOf(bucket).appendLine(line);
+      } else {
+        const row = itemToRow(item, layout, schema).row as Record<string, LakeValue>;
+        Object.assign(row, cells);
+        row[SYSTEM_COLUMN.key] = key;
+        row[SYSTEM_COLUMN.bucket] = bucket;
+        writerOf(bucket).append(row);
       }
-      const row = itemToRow(item, layout, schema).row as Record<string, LakeValue>;
-      Object.assign(row, cells);
-      row[SYSTEM_COLUMN.key] = key;
-      row[SYSTEM_COLUMN.bucket] = bucket;
-      writer.append(row);
+      inserted++;
     }
-    writer.finishFile();
+    for (const writer of writers) writer?.finishFile();
   } catch (error) {
-    writer.abandon();
+    for (const writer of writers) writer?.abandon();
     throw error;
   }
-  return { items, inserted: writer.rows, found, before };
+  return { items, inserted, found, before };
 }

@@ -40,7 +40,13 @@ export type FromWorker =
     }
   | { readonly type: 'pull'; readonly stream: number }
   | { readonly type: 'cancel'; readonly stream: number }
-  | { readonly type: 'spool'; readonly task: number; readonly file: string; readonly rows: number }
+  | {
+      readonly type: 'spool';
+      readonly task: number;
+      readonly file: string;
+      readonly rows: number;
+      readonly bucket: number;
+    }
   | { readonly type: 'done'; readonly task: number; readonly result: SchemaFileResult | RowsFileResult }
   | { readonly type: 'failed'; readonly task: number; readonly error: SerializedError };
 
@@ -133,8 +139,8 @@ async function runTask(task: number, file: ExportDataFile, index: number): Promi
       result = await observeDataFile(remoteStore, file, context);
     } else {
       prepared ??= prepareRowsContext(context);
-      result = await convertDataFile(remoteStore, file, index, prepared, (spool, rows) =>
-        post({ type: 'spool', task, file: spool, rows }),
+      result = await convertDataFile(remoteStore, file, index, prepared, (spool, rows, bucket) =>
+        post({ type: 'spool', task, file: spool, rows, bucket }),
       );
     }
     post({ type: 'done', task, result });

@@ -1,5 +1,4 @@
 import type { StructType } from '../delta/schema.ts';
-import { writePartitionedDataFiles } from '../duckdb/data-file-writer.ts';
 import type { DuckSession } from '../duckdb/session.ts';
 import { quoteIdentifier } from '../duckdb/session.ts';
 import type { BadLine } from '../formats/bad-line.ts';
@@ -9,10 +8,10 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
 import { type ApplyEvent, ApplyEventCode } from './apply-events.ts';
 import { type RowShape, winnerItem, winnerRow } from './batch-rows.ts';
-import { fileRows, type WrittenBuckets, writeBuckets } from './bucket-files.ts';
+import type { WrittenBuckets } from './bucket-files.ts';
+import { BucketRowSpool } from './bucket-row-spool.ts';
 import type { ReducedChange } from './change-reduction.ts';
 import type { FoundSnapshot } from './input-discovery.ts';
-import { LakeRowSpool } from './lake-row-spool.ts';
 import { SchemaEvolution, type SchemaEvolutionPlan } from './schema-evolution.ts';
 import { SNAPSHOT_SEQ } from './sequence-number.ts';
 import type { SchemaFileResult } from './snapshot-file-tasks.ts';
@@ -23,17 +22,18 @@ import { SYSTEM_COLUMN, type TableLayout } from './table-layout.ts';
  * The first batch's bulk load (DESIGN.md rule 2): the snapshot export streamed twice, data file by
  * data file, never held in memory. The first pass infers the schema (schema-evolution.ts) over
  * every item and the batch's winning changes, so the table's columns are known before a row is
- * written; the second converts each item to its row (item-to-row.ts) and appends it to a DuckDB
- * table, leaving out the keys a change of the batch replaces (any change beats the snapshot), and
- * then the winners' rows. Every bucket is then written as key-sorted files.
+ * written; the second converts each item to its row (item-to-row.ts, or straight to its spool
+ * line: item-spool-line.ts) in the spool files of its bucket (bucket-row-spool.ts), leaving out
+ * the keys a change of the batch replaces (any change beats the snapshot), and then the winners'
+ * rows. Every bucket is then loaded by DuckDB alone, checked and written as key-sorted files, so
+ * DuckDB holds one bucket's rows at a time.
  *
  * Each pass runs its per-data-file work in worker threads (snapshot-workers.ts), one file per
  * thread at a time: the workers parse, validate and observe (first pass) or convert and write spool
- * files (second pass), and the main thread merges what they observed, in manifest order, and has
- * DuckDB load each spool file as it is complete.
+ * files (second pass), and the main thread merges what they observed, in manifest order.
  */
 
-/** The DuckDB table the new content of the batch is built in. */
+/** The start of the names of the bulk load's spool files and DuckDB tables. */
 export const NEW_ROWS_TABLE = '__ddb_lake_apply_new';
 
 export interface SnapshotPassOptions {
@@ -104,8 +104,10 @@ export interface SnapshotLoad {
 
 /**
  * The second pass and the writes: the snapshot's rows (at version 0, time T, source export or
- * scan) except keys a winner replaces, then the winners' rows, into DuckDB; a check that no key
- * occurs twice; then every bucket written to `delta` as key-sorted files. Counts: snapshot items
+ * scan) except keys a winner replaces, then the winners' rows, into spool files by bucket; then
+ * bucket by bucket a check that no key occurs twice and the bucket written to `delta` as
+ * key-sorted files (a duplicate found in a later bucket leaves the files of earlier ones
+ * unreferenced: nothing is committed). Counts: snapshot items
  * and winners of new keys are inserted, winners of snapshot keys updated or deleted.
  * @throws ApplyRunError when the snapshot holds a key twice (the export is inconsistent); the
  *   readers' and writers' errors.
@@ -124,8 +126,9 @@ export async function loadSnapshotRows(
   const files = snapshot.opened.files;
   const progress = fileProgress('rows', files.length, emit);
   let inserted = 0;
-  // Apply's lake rows always travel through spool files (lake-row-spool.ts): the workers write them.
-  const spool = await LakeRowSpool.open(session, NEW_ROWS_TABLE, shape.schema);
+  let written: WrittenBuckets;
+  // The rows wait in spool files, bucket by bucket (bucket-row-spool.ts): the workers write them.
+  const spool = new BucketRowSpool(session, shape.schema, NEW_ROWS_TABLE);
   const workers = SnapshotWorkers.start(
     landing,
     {
@@ -150,7 +153,7 @@ export async function loadSnapshotRows(
       await mapLimited(files, workers.concurrency, async (file: ExportDataFile, index: number) => {
         const [info, result] = await Promise.all([
           landing.head(file.key),
-          workers.convert(file, index, (spoolFile) => spool.load(spoolFile)),
+          workers.convert(file, index, (spoolFile, _rows, bucket) => spool.add(bucket, spoolFile)),
         ]);
         for (const key of result.found) seen.add(key);
         // A snapshot item of a soft-deleted key stays as the deleted row's content.
@@ -171,11 +174,14 @@ export async function loadSnapshotRows(
         spool.append(winnerRow(shape, winner));
       }
     }
+    const buckets = Array.from({ length: layout.buckets }, (_, bucket) => bucket);
+    written = await spool.write(delta, buckets, rowsPerFile, emit, (table) =>
+      assertUniqueKeys(session, table, snapshot.exportId),
+    );
   } catch (error) {
     await spool.abandon();
     throw error;
   }
-  await spool.close();
   let updated = 0;
   let deleted = 0;
   for (const winner of winners) {
@@ -183,67 +189,14 @@ export async function loadSnapshotRows(
     if (winner.op === 'put') updated++;
     else deleted++;
   }
-  await assertUniqueKeys(session, snapshot.exportId);
-  const written = await writeSnapshotBuckets(session, delta, shape, rowsPerFile, emit);
   return { written, inserted, updated, deleted };
 }
 
-/**
- * Every bucket of the new rows as key-sorted files. When no bucket holds more than `rowsPerFile`
- * rows (the common case: a bucket is a file), one COPY … PARTITION_BY writes every bucket's file
- * from the table as it is, which costs about half the CPU of sorting a staging copy and writing
- * bucket by bucket (measured on the benchmark export) and holds no second copy of the rows in
- * memory; otherwise the buckets are split into files of `rowsPerFile` rows by `writeBuckets`.
- */
-async function writeSnapshotBuckets(
-  session: DuckSession,
-  delta: ObjectStore,
-  shape: RowShape,
-  rowsPerFile: number,
-  emit: (event: ApplyEvent) => void,
-): Promise<WrittenBuckets> {
-  const buckets = Array.from({ length: shape.layout.buckets }, (_, bucket) => bucket);
-  const bucketColumn = quoteIdentifier(SYSTEM_COLUMN.bucket);
-  const largest = Number(
-    (
-      await session.all(
-        `SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM ${quoteIdentifier(NEW_ROWS_TABLE)} GROUP BY ${bucketColumn})`,
-      )
-    ).getRows()[0]?.[0] ?? 0,
-  );
-  if (largest > rowsPerFile) {
-    return writeBuckets(session, delta, NEW_ROWS_TABLE, shape.schema, buckets, rowsPerFile, emit);
-  }
-  const adds = await writePartitionedDataFiles(session, delta, {
-    source: NEW_ROWS_TABLE,
-    schema: shape.schema,
-    partitionColumn: SYSTEM_COLUMN.bucket,
-    orderBy: SYSTEM_COLUMN.key,
-  });
-  let rows = 0;
-  let bytes = 0;
-  for (const [index, add] of adds.entries()) {
-    const count = fileRows(add) ?? 0;
-    rows += count;
-    bytes += add.size;
-    emit({
-      code: ApplyEventCode.bucketWritten,
-      bucket: Number(add.partitionValues[SYSTEM_COLUMN.bucket]),
-      rows: count,
-      files: 1,
-      bytes: add.size,
-      bucketsDone: index + 1,
-      buckets: adds.length,
-    });
-  }
-  return { adds, rows, bytes };
-}
-
-async function assertUniqueKeys(session: DuckSession, exportId: string): Promise<void> {
+async function assertUniqueKeys(session: DuckSession, table: string, exportId: string): Promise<void> {
   const key = quoteIdentifier(SYSTEM_COLUMN.key);
   const rows = (
     await session.all(
-      `SELECT ${key}, count(*) AS n FROM ${quoteIdentifier(NEW_ROWS_TABLE)} GROUP BY ${key} HAVING count(*) > 1 LIMIT 3`,
+      `SELECT ${key}, count(*) AS n FROM ${quoteIdentifier(table)} GROUP BY ${key} HAVING count(*) > 1 LIMIT 3`,
     )
   ).getRows();
   if (rows.length === 0) return;

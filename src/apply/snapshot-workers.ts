@@ -44,7 +44,7 @@ export function snapshotThreads(files: number): number {
 interface Task {
   readonly resolve: (result: SchemaFileResult | RowsFileResult) => void;
   readonly reject: (error: Error) => void;
-  readonly onSpool: (file: string, rows: number) => void;
+  readonly onSpool: (file: string, rows: number, bucket: number) => void;
 }
 
 /** One worker thread with the streams it reads and the task it runs. */
@@ -155,7 +155,7 @@ class SnapshotThread {
         this.#streams.delete(message.stream);
         return;
       case 'spool':
-        this.#tasks.get(message.task)?.onSpool(message.file, message.rows);
+        this.#tasks.get(message.task)?.onSpool(message.file, message.rows, message.bucket);
         return;
       case 'done':
         this.#tasks.get(message.task)?.resolve(message.result);
@@ -221,7 +221,7 @@ export class SnapshotWorkers {
   convert(
     file: ExportDataFile,
     index: number,
-    onSpool: (file: string, rows: number) => void,
+    onSpool: (file: string, rows: number, bucket: number) => void,
   ): Promise<RowsFileResult> {
     if (this.#threads.length === 0) {
       this.#prepared ??= prepareRowsContext(this.#context as RowsPassContext);
@@ -233,7 +233,7 @@ export class SnapshotWorkers {
   #run(
     file: ExportDataFile,
     index: number,
-    onSpool: (file: string, rows: number) => void,
+    onSpool: (file: string, rows: number, bucket: number) => void,
   ): Promise<SchemaFileResult | RowsFileResult> {
     const thread = this.#threads.find((candidate) => !candidate.busy);
     if (thread === undefined) {

@@ -11,13 +11,14 @@ import { LakeRowSink } from '../../src/apply/lake-row-sink.ts';
 import { KeyAttributeError } from '../../src/apply/model-errors.ts';
 import { SchemaEvolution } from '../../src/apply/schema-evolution.ts';
 import { SNAPSHOT_SEQ } from '../../src/apply/sequence-number.ts';
-import { inferSnapshotSchema, loadSnapshotRows, NEW_ROWS_TABLE } from '../../src/apply/snapshot-load.ts';
+import { inferSnapshotSchema, loadSnapshotRows } from '../../src/apply/snapshot-load.ts';
 import { workerThreadsAvailable } from '../../src/apply/snapshot-workers.ts';
 import { systemCells } from '../../src/apply/system-cells.ts';
-import { newTableLayout, type TableLayout } from '../../src/apply/table-layout.ts';
+import { newTableLayout, SYSTEM_COLUMN, type TableLayout } from '../../src/apply/table-layout.ts';
 import type { StructType } from '../../src/delta/schema.ts';
-import { DuckSession, quoteIdentifier } from '../../src/duckdb/session.ts';
+import { DuckSession, quoteIdentifier, quoteLiteral } from '../../src/duckdb/session.ts';
 import type { AttributeValue, Item } from '../../src/dynamo/attribute-value.ts';
+import { compareUtf8 } from '../../src/dynamo/plain-json.ts';
 import type { BadLine } from '../../src/formats/bad-line.ts';
 import { ChecksumMismatchError, CorruptGzipError } from '../../src/formats/errors.ts';
 import { readExportItems } from '../../src/formats/export-reader.ts';
@@ -217,7 +218,18 @@ describe('the snapshot load in worker threads', () => {
       } finally {
         sink.close();
       }
-      const loaded = quoteIdentifier(NEW_ROWS_TABLE);
+      // The rows as the data files hold them, the bucket from each file's partition value.
+      const bucketColumn = quoteIdentifier(SYSTEM_COLUMN.bucket);
+      const columns = shape.schema.fields.map((field) => quoteIdentifier(field.name)).join(', ');
+      expect(load.written.adds.length).toBeGreaterThan(1);
+      const files = load.written.adds.map(
+        (add) =>
+          `SELECT *, CAST(${quoteLiteral(add.partitionValues[SYSTEM_COLUMN.bucket] ?? '')} AS INTEGER) AS ${bucketColumn} FROM read_parquet(${quoteLiteral(path.join(delta.rootDir, decodeURIComponent(add.path)))})`,
+      );
+      await session.run(
+        `CREATE OR REPLACE TABLE loaded_rows AS SELECT ${columns} FROM (${files.join(' UNION ALL ')})`,
+      );
+      const loaded = 'loaded_rows';
       const counts = (
         await session.all(
           `SELECT (SELECT count(*) FROM ${loaded}), (SELECT count(*) FROM expected_rows),
@@ -227,12 +239,24 @@ describe('the snapshot load in worker threads', () => {
       ).getRows()[0];
       expect(counts?.map(Number)).toEqual([ITEMS + 1, ITEMS + 1, 0, 0]);
 
+      // Each data file sorted by key.
+      for (const add of load.written.adds) {
+        const keys = (
+          await session.all(
+            `SELECT ${quoteIdentifier(SYSTEM_COLUMN.key)} FROM read_parquet(${quoteLiteral(path.join(delta.rootDir, decodeURIComponent(add.path)))})`,
+          )
+        )
+          .getRows()
+          .map((row) => String(row[0]));
+        expect(keys).toEqual([...keys].sort(compareUtf8));
+      }
+
       const loadedEvents = events.filter((event) => event.code === 'APPLY_SNAPSHOT_FILE_LOADED');
-      const files = snapshot.opened.files.map((file) => file.key).sort();
+      const dataFiles = snapshot.opened.files.map((file) => file.key).sort();
       for (const passName of ['schema', 'rows'] as const) {
         const ofPass = loadedEvents.filter((event) => 'pass' in event && event.pass === passName);
-        expect(ofPass.map((event) => ('file' in event ? event.file : '')).sort()).toEqual(files);
-        expect(ofPass.at(-1)).toMatchObject({ filesDone: files.length, items: expected.count });
+        expect(ofPass.map((event) => ('file' in event ? event.file : '')).sort()).toEqual(dataFiles);
+        expect(ofPass.at(-1)).toMatchObject({ filesDone: dataFiles.length, items: expected.count });
       }
     },
   );
