@@ -87,6 +87,7 @@ export async function firstBatch(
     { layout: plan.layout, schema: plan.schema },
     winners,
     rowsPerFile,
+    schemaPass.early,
   );
   const tombstones = await writeTombstonesOf(context, 1, plan.layout, winners, undefined);
   faultPoint('after-data-files');

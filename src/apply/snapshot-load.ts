@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import type { StructType } from '../delta/schema.ts';
 import type { DuckSession } from '../duckdb/session.ts';
 import { quoteIdentifier } from '../duckdb/session.ts';
@@ -14,7 +15,7 @@ import type { ReducedChange } from './change-reduction.ts';
 import type { FoundSnapshot } from './input-discovery.ts';
 import { SchemaEvolution, type SchemaEvolutionPlan } from './schema-evolution.ts';
 import { SNAPSHOT_SEQ } from './sequence-number.ts';
-import type { SchemaFileResult } from './snapshot-file-tasks.ts';
+import type { RowsFileResult, RowsGuess, SchemaFileResult } from './snapshot-file-tasks.ts';
 import { SnapshotWorkers, snapshotThreads } from './snapshot-workers.ts';
 import { SYSTEM_COLUMN, type TableLayout } from './table-layout.ts';
 
@@ -51,12 +52,50 @@ export interface SchemaPass {
   readonly items: number;
   /** Bad lines of the export (unreadable, or without the table's key), in file and line order. */
   readonly badLines: readonly BadLine[];
+  /** The data files whose rows the pass already wrote under the plan's layout and schema. */
+  readonly early: EarlyRows;
+}
+
+/** Rows the schema pass converted, per data file (its index in the snapshot), under one shape. */
+export interface EarlyRows {
+  /** The shape (`shapeFingerprint`) the rows were converted under. */
+  readonly shape: string;
+  readonly files: ReadonlyMap<number, ConvertedFile>;
+}
+
+interface ConvertedFile {
+  readonly result: RowsFileResult;
+  readonly spools: readonly { readonly file: string; readonly bucket: number }[];
+}
+
+/** A text equal for two shapes exactly when rows converted under one are those of the other. Pure. */
+export function shapeFingerprint(shape: {
+  readonly layout: TableLayout;
+  readonly schema: StructType;
+}): string {
+  return JSON.stringify([shape.layout, shape.schema], (_key, value: unknown) =>
+    value instanceof Map ? [...value] : value instanceof Set ? [...value] : value,
+  );
+}
+
+/** The rows context both passes share: the snapshot rows' version and the keys the winners replace. */
+function rowsContext(snapshot: FoundSnapshot, layout: TableLayout, winners: readonly ReducedChange[]) {
+  return {
+    order: { source: snapshot.kind, seq: SNAPSHOT_SEQ, tsMicros: BigInt(snapshot.exportTimeMs) * 1000n },
+    replaced: winners.map((winner) => winner.key),
+    softDeleted: layout.deletes === 'soft' ? winners.filter((w) => w.op === 'delete').map((w) => w.key) : [],
+  };
 }
 
 /**
  * The first pass: every item of the snapshot and every winner's item through schema evolution
  * over `layout` and `schema` (the table's, or a new table's empty ones). Items without the table's
  * key attributes are bad lines. Data files are checked against their MD5 and item count.
+ *
+ * So that most data files are parsed once, each file after the first ones is also converted to
+ * rows (as `loadSnapshotRows` converts them) under the plan of the files finished before it and
+ * the winners: when that is the final plan, which it is once every attribute and type has been
+ * met, the file's rows are kept (`early`) and the rows pass skips it; otherwise they are removed.
  * @throws the export readers' errors (checksum or count mismatch, damaged gzip).
  */
 export async function inferSnapshotSchema(
@@ -65,21 +104,51 @@ export async function inferSnapshotSchema(
   schema: StructType,
   winners: readonly ReducedChange[],
 ): Promise<SchemaPass> {
-  const { landing, emit } = options;
-  const files = options.snapshot.opened.files;
+  const { landing, emit, session, snapshot } = options;
+  const files = snapshot.opened.files;
   const progress = fileProgress('schema', files.length, emit);
   const workers = SnapshotWorkers.start(
     landing,
-    { pass: 'schema', layout, schema },
+    {
+      pass: 'schema',
+      layout,
+      schema,
+      rows: {
+        ...rowsContext(snapshot, layout, winners),
+        spoolDir: session.scratchDir,
+        spoolPrefix: `${NEW_ROWS_TABLE}-early`,
+      },
+    },
     options.threads ?? snapshotThreads(files.length),
   );
+  // The plan of the files finished so far and the winners: the guess each next file is converted under.
+  const sofar = new SchemaEvolution(layout, schema);
+  for (const winner of winners) sofar.observe(winnerItem(winner, layout.deletes));
+  const guesses: string[] = [];
+  let guess: RowsGuess | undefined;
+  const spoolsOf = new Map<number, { file: string; bucket: number }[]>();
   let perFile: SchemaFileResult[];
   try {
-    perFile = await mapLimited(files, workers.concurrency, async (file) => {
-      const [info, result] = await Promise.all([landing.head(file.key), workers.observe(file)]);
+    perFile = await mapLimited(files, workers.concurrency, async (file, index) => {
+      const spools: { file: string; bucket: number }[] = [];
+      spoolsOf.set(index, spools);
+      const [info, result] = await Promise.all([
+        landing.head(file.key),
+        workers.observe(file, index, guess, (spool, _rows, bucket) => spools.push({ file: spool, bucket })),
+      ]);
+      sofar.merge(result.evolution);
+      const next = sofar.result();
+      const fingerprint = shapeFingerprint(next);
+      if (guesses.at(-1) !== fingerprint) {
+        guess = { id: guesses.length, layout: next.layout, schema: next.schema };
+        guesses.push(fingerprint);
+      }
       progress.fileDone(file.key, result.items, info?.size ?? 0);
       return result;
     });
+  } catch (error) {
+    await removeSpools([...spoolsOf.values()].flat());
+    throw error;
   } finally {
     await workers.close();
   }
@@ -87,11 +156,29 @@ export async function inferSnapshotSchema(
   const evolution = new SchemaEvolution(layout, schema);
   for (const result of perFile) evolution.merge(result.evolution);
   for (const winner of winners) evolution.observe(winnerItem(winner, layout.deletes));
+  const plan = evolution.result();
+  const shape = shapeFingerprint(plan);
+  const early = new Map<number, ConvertedFile>();
+  const stale: { file: string }[] = [];
+  for (const [index, result] of perFile.entries()) {
+    const spools = spoolsOf.get(index) ?? [];
+    if (result.rows !== undefined && guesses[result.rows.guess] === shape) {
+      early.set(index, { result: result.rows, spools });
+    } else {
+      stale.push(...spools);
+    }
+  }
+  await removeSpools(stale);
   return {
-    plan: evolution.result(),
+    plan,
     items: progress.items,
     badLines: perFile.flatMap((result) => result.badLines),
+    early: { shape, files: early },
   };
+}
+
+async function removeSpools(spools: readonly { readonly file: string }[]): Promise<void> {
+  await Promise.all(spools.map((spool) => rm(spool.file, { force: true })));
 }
 
 /** What the load wrote and did. */
@@ -118,6 +205,7 @@ export async function loadSnapshotRows(
   shape: RowShape,
   winners: readonly ReducedChange[],
   rowsPerFile: number,
+  early?: EarlyRows,
 ): Promise<SnapshotLoad> {
   const { session, landing, snapshot, emit } = options;
   const { layout } = shape;
@@ -129,42 +217,53 @@ export async function loadSnapshotRows(
   let written: WrittenBuckets;
   // The rows wait in spool files, bucket by bucket (bucket-row-spool.ts): the workers write them.
   const spool = new BucketRowSpool(session, shape.schema, NEW_ROWS_TABLE);
-  const workers = SnapshotWorkers.start(
-    landing,
-    {
-      pass: 'rows',
-      layout,
-      schema: shape.schema,
-      order: {
-        source: snapshot.kind,
-        seq: SNAPSHOT_SEQ,
-        tsMicros: BigInt(snapshot.exportTimeMs) * 1000n,
-      },
-      replaced: [...byKey.keys()],
-      softDeleted:
-        layout.deletes === 'soft' ? winners.filter((w) => w.op === 'delete').map((w) => w.key) : [],
-      spoolDir: session.scratchDir,
-      spoolPrefix: `${NEW_ROWS_TABLE}-snapshot`,
-    },
-    options.threads ?? snapshotThreads(files.length),
-  );
+  const ready =
+    early !== undefined && early.shape === shapeFingerprint(shape)
+      ? early.files
+      : new Map<number, ConvertedFile>();
+  if (early !== undefined && ready !== early.files)
+    await removeSpools([...early.files.values()].flatMap((f) => f.spools));
+  const took = (result: RowsFileResult): void => {
+    for (const key of result.found) seen.add(key);
+    // A snapshot item of a soft-deleted key stays as the deleted row's content.
+    for (const { key, item } of result.before) {
+      spool.append(winnerRow(shape, byKey.get(key) as ReducedChange, item));
+    }
+    inserted += result.inserted;
+  };
   try {
-    try {
-      await mapLimited(files, workers.concurrency, async (file: ExportDataFile, index: number) => {
-        const [info, result] = await Promise.all([
-          landing.head(file.key),
-          workers.convert(file, index, (spoolFile, _rows, bucket) => spool.add(bucket, spoolFile)),
-        ]);
-        for (const key of result.found) seen.add(key);
-        // A snapshot item of a soft-deleted key stays as the deleted row's content.
-        for (const { key, item } of result.before) {
-          spool.append(winnerRow(shape, byKey.get(key) as ReducedChange, item));
-        }
-        inserted += result.inserted;
-        progress.fileDone(file.key, result.items, info?.size ?? 0);
-      });
-    } finally {
-      await workers.close();
+    for (const [index, converted] of ready) {
+      const file = files[index] as ExportDataFile;
+      for (const { file: spoolFile, bucket } of converted.spools) spool.add(bucket, spoolFile);
+      took(converted.result);
+      progress.fileDone(file.key, converted.result.items, (await landing.head(file.key))?.size ?? 0);
+    }
+    const rest = files.map((file, index) => ({ file, index })).filter(({ index }) => !ready.has(index));
+    if (rest.length > 0) {
+      const workers = SnapshotWorkers.start(
+        landing,
+        {
+          pass: 'rows',
+          layout,
+          schema: shape.schema,
+          ...rowsContext(snapshot, layout, winners),
+          spoolDir: session.scratchDir,
+          spoolPrefix: `${NEW_ROWS_TABLE}-snapshot`,
+        },
+        options.threads ?? snapshotThreads(rest.length),
+      );
+      try {
+        await mapLimited(rest, workers.concurrency, async ({ file, index }) => {
+          const [info, result] = await Promise.all([
+            landing.head(file.key),
+            workers.convert(file, index, (spoolFile, _rows, bucket) => spool.add(bucket, spoolFile)),
+          ]);
+          took(result);
+          progress.fileDone(file.key, result.items, info?.size ?? 0);
+        });
+      } finally {
+        await workers.close();
+      }
     }
     for (const winner of winners) {
       if (winner.op === 'put') {

@@ -9,8 +9,10 @@ import {
   convertDataFile,
   observeDataFile,
   type PreparedRowsContext,
+  prepareGuess,
   prepareRowsContext,
   type RowsFileResult,
+  type RowsGuess,
   type RowsPassContext,
   type SchemaFileResult,
   type SchemaPassContext,
@@ -79,11 +81,12 @@ class SnapshotThread {
     file: ExportDataFile,
     index: number,
     onSpool: Task['onSpool'],
+    guess: RowsGuess | undefined,
   ): Promise<SchemaFileResult | RowsFileResult> {
     if (this.#dead !== undefined) return Promise.reject(this.#dead);
     return new Promise((resolve, reject) => {
       this.#tasks.set(id, { resolve, reject, onSpool });
-      this.#send({ type: 'task', task: id, file, index });
+      this.#send({ type: 'task', task: id, file, index, ...(guess === undefined ? {} : { guess }) });
     });
   }
 
@@ -188,6 +191,7 @@ export class SnapshotWorkers {
   readonly #context: SnapshotPassContext;
   readonly #threads: readonly SnapshotThread[];
   #prepared: PreparedRowsContext | undefined;
+  #guessed: { readonly id: number; readonly prepared: PreparedRowsContext | undefined } | undefined;
   #nextTask = 0;
 
   private constructor(store: ObjectStore, context: SnapshotPassContext, threads: number) {
@@ -208,13 +212,33 @@ export class SnapshotWorkers {
   }
 
   /**
-   * The schema pass over one data file (observeDataFile). Errors thrown in a worker arrive as
-   * objects of their own class, message and code; the store's errors as the store threw them.
+   * The schema pass over the `index`-th data file (observeDataFile), converting its rows under
+   * `guess` when given and the context asks for rows (`onSpool` hears of their spool files, as in
+   * `convert`). Errors thrown in a worker arrive as objects of their own class, message and code;
+   * the store's errors as the store threw them.
    */
-  observe(file: ExportDataFile): Promise<SchemaFileResult> {
+  observe(
+    file: ExportDataFile,
+    index = 0,
+    guess?: RowsGuess,
+    onSpool: (file: string, rows: number, bucket: number) => void = () => {},
+  ): Promise<SchemaFileResult> {
     const context = this.#context as SchemaPassContext;
-    if (this.#threads.length === 0) return observeDataFile(this.#store, file, context);
-    return this.#run(file, 0, () => {}) as Promise<SchemaFileResult>;
+    if (this.#threads.length === 0) {
+      if (guess !== undefined && this.#guessed?.id !== guess.id) {
+        this.#guessed = { id: guess.id, prepared: prepareGuess(context, guess) };
+      }
+      const prepared = guess === undefined ? undefined : this.#guessed?.prepared;
+      return observeDataFile(
+        this.#store,
+        file,
+        context,
+        prepared === undefined || guess === undefined
+          ? undefined
+          : { guess: guess.id, prepared, index, onSpool },
+      );
+    }
+    return this.#run(file, index, onSpool, guess) as Promise<SchemaFileResult>;
   }
 
   /** The rows pass over the `index`-th data file (convertDataFile), with the same errors as `observe`. */
@@ -227,19 +251,20 @@ export class SnapshotWorkers {
       this.#prepared ??= prepareRowsContext(this.#context as RowsPassContext);
       return convertDataFile(this.#store, file, index, this.#prepared, onSpool);
     }
-    return this.#run(file, index, onSpool) as Promise<RowsFileResult>;
+    return this.#run(file, index, onSpool, undefined) as Promise<RowsFileResult>;
   }
 
   #run(
     file: ExportDataFile,
     index: number,
     onSpool: (file: string, rows: number, bucket: number) => void,
+    guess: RowsGuess | undefined,
   ): Promise<SchemaFileResult | RowsFileResult> {
     const thread = this.#threads.find((candidate) => !candidate.busy);
     if (thread === undefined) {
       return Promise.reject(new RangeError('more snapshot files at once than the load has threads'));
     }
-    return thread.run(this.#nextTask++, file, index, onSpool);
+    return thread.run(this.#nextTask++, file, index, onSpool, guess);
   }
 
   /** Stops every thread (a running task's spool file being written is left in the scratch folder). */
