@@ -1,10 +1,12 @@
 import { rm } from 'node:fs/promises';
+import type { AddFile } from '../delta/actions.ts';
 import type { StructType } from '../delta/schema.ts';
+import { writeDataFiles } from '../duckdb/data-file-writer.ts';
 import type { LakeRow } from '../duckdb/lake-value.ts';
 import { type DuckSession, quoteIdentifier } from '../duckdb/session.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import type { ApplyEvent } from './apply-events.ts';
-import { type WrittenBuckets, writeBucketTable } from './bucket-files.ts';
+import { type ApplyEvent, ApplyEventCode } from './apply-events.ts';
+import { fileRows, type WrittenBuckets } from './bucket-files.ts';
 import { createTableFromSpoolFiles } from './lake-row-spool.ts';
 import { SpoolFileWriter } from './snapshot-spool-file.ts';
 import { SYSTEM_COLUMN } from './table-layout.ts';
@@ -25,6 +27,7 @@ export class BucketRowSpool {
   readonly #schema: StructType;
   readonly #prefix: string;
   readonly #files = new Map<number, string[]>();
+  readonly #rows = new Map<number, number>();
   readonly #writers = new Map<number, SpoolFileWriter>();
   #closed = false;
 
@@ -41,8 +44,11 @@ export class BucketRowSpool {
     new SpoolFileWriter(schema, session.scratchDir, prefix, () => {});
   }
 
-  /** Takes the complete spool file `file` of rows of `bucket` (written with this schema); owns it from now on. */
-  add(bucket: number, file: string): void {
+  /**
+   * Takes the complete spool file `file` of `rows` rows of `bucket` (written with this schema);
+   * owns it from now on.
+   */
+  add(bucket: number, file: string, rows: number): void {
     if (this.#closed) {
       void rm(file, { force: true });
       return;
@@ -53,6 +59,7 @@ export class BucketRowSpool {
       this.#files.set(bucket, files);
     }
     files.push(file);
+    this.#rows.set(bucket, (this.#rows.get(bucket) ?? 0) + rows);
   }
 
   /**
@@ -70,7 +77,7 @@ export class BucketRowSpool {
         this.#schema,
         this.#session.scratchDir,
         `${this.#prefix}-b${bucket}`,
-        (file) => this.add(bucket, file),
+        (file, rows) => this.add(bucket, file, rows),
       );
       this.#writers.set(bucket, writer);
     }
@@ -79,9 +86,10 @@ export class BucketRowSpool {
 
   /**
    * Writes every bucket of `buckets` (ascending) that holds rows as key-sorted files of at most
-   * `rowsPerFile` rows (writeBucketTable), after `check` has seen the bucket's loaded table (it
-   * throws to stop the load), removing each bucket's spool files once it is written. Call once,
-   * after the last `add` and `append`; on failure call `abandon`.
+   * `rowsPerFile` rows under `ddb_bucket=<b>/`, after `check` has seen the bucket's loaded table
+   * (it throws to stop the load), removing each bucket's spool files once it is written; reports
+   * each bucket (`bucketWritten`). Call once, after the last `add` and `append`; on failure call
+   * `abandon`.
    * @throws what `check` throws; DuckDB's and writeDataFiles' errors.
    */
   async write(
@@ -94,28 +102,39 @@ export class BucketRowSpool {
     for (const writer of this.#writers.values()) writer.finishFile();
     const order = [...new Set(buckets)].sort((a, b) => a - b);
     const table = `${this.#prefix}_bucket`;
-    const adds: WrittenBuckets['adds'][number][] = [];
+    const adds: AddFile[] = [];
     let rows = 0;
     let bytes = 0;
     try {
       for (const [index, bucket] of order.entries()) {
         const files = this.#files.get(bucket) ?? [];
         if (files.length === 0) continue;
-        await createTableFromSpoolFiles(this.#session, table, this.#schema, files, SYSTEM_COLUMN.key);
+        // Without the partition column the table's columns are the data files' own, so the write
+        // copies them as they are (writeDataFiles casts nothing).
+        await createTableFromSpoolFiles(this.#session, table, this.#schema, files, SYSTEM_COLUMN.key, [
+          SYSTEM_COLUMN.bucket,
+        ]);
         await check(table);
-        const written = await writeBucketTable(
-          this.#session,
-          delta,
-          table,
-          this.#schema,
-          [bucket],
-          rowsPerFile,
-          emit,
-          { done: index, total: order.length },
-        );
-        adds.push(...written.adds);
-        rows += written.rows;
-        bytes += written.bytes;
+        const written = await writeDataFiles(this.#session, delta, {
+          source: table,
+          schema: this.#schema,
+          partitionValues: { [SYSTEM_COLUMN.bucket]: String(bucket) },
+          ...((this.#rows.get(bucket) ?? 0) > rowsPerFile ? { maxRowsPerFile: rowsPerFile } : {}),
+        });
+        const count = written.reduce((sum, add) => sum + (fileRows(add) ?? 0), 0);
+        const size = written.reduce((sum, add) => sum + add.size, 0);
+        adds.push(...written);
+        rows += count;
+        bytes += size;
+        emit({
+          code: ApplyEventCode.bucketWritten,
+          bucket,
+          rows: count,
+          files: written.length,
+          bytes: size,
+          bucketsDone: index + 1,
+          buckets: order.length,
+        });
         this.#files.delete(bucket);
         await Promise.all(files.map((file) => rm(file, { force: true })));
       }

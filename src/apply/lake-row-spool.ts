@@ -100,9 +100,18 @@ function castOf(type: DeltaType, x: string): string {
 }
 
 /** The SELECT of `schema`'s columns from the spool files `files` read by DuckDB's CSV reader. */
-function spoolSelect(schema: StructType, files: readonly string[], lineBytes: number): string {
+function spoolSelect(
+  schema: StructType,
+  files: readonly string[],
+  lineBytes: number,
+  leaveOut: ReadonlySet<string> = new Set(),
+): string {
   const select = schema.fields
-    .map((field, index) => `${castOf(field.type, `c${index}`)} AS ${quoteIdentifier(field.name)}`)
+    .flatMap((field, index) =>
+      leaveOut.has(field.name)
+        ? []
+        : [`${castOf(field.type, `c${index}`)} AS ${quoteIdentifier(field.name)}`],
+    )
     .join(', ');
   const columns = `{${schema.fields.map((field, index) => `c${index}: ${quoteLiteral(readTypeOf(field.type))}`).join(', ')}}`;
   return `SELECT ${select} FROM read_csv([${files.map(quoteLiteral).join(', ')}], columns = ${columns}, ${CSV_DIALECT}, max_line_size = ${lineBytes}, buffer_size = ${2 * lineBytes})`;
@@ -111,8 +120,9 @@ function spoolSelect(schema: StructType, files: readonly string[], lineBytes: nu
 /**
  * Creates (or replaces) the temporary DuckDB table `table` with the rows of the spool files
  * `files` (written by SpoolFileWriter with `schema`, read in parallel by one statement), sorted
- * by the column `orderBy`, so that a scan of the table returns them in that order. A file with a
- * row longer than DuckDB was first told to expect is read again with its own size as the limit.
+ * by the column `orderBy`, so that a scan of the table returns them in that order; the columns of
+ * `leaveOut` are not in the table. A file with a row longer than DuckDB was first told to expect
+ * is read again with its own size as the limit.
  * @throws DuckDB's error when a file cannot be read as a spool file of `schema`.
  */
 export async function createTableFromSpoolFiles(
@@ -121,9 +131,10 @@ export async function createTableFromSpoolFiles(
   schema: StructType,
   files: readonly string[],
   orderBy: string,
+  leaveOut: readonly string[] = [],
 ): Promise<void> {
   const create = (lineBytes: number) =>
-    `CREATE OR REPLACE TEMP TABLE ${quoteIdentifier(table)} AS ${spoolSelect(schema, files, lineBytes)} ORDER BY ${quoteIdentifier(orderBy)}`;
+    `CREATE OR REPLACE TEMP TABLE ${quoteIdentifier(table)} AS ${spoolSelect(schema, files, lineBytes, new Set(leaveOut))} ORDER BY ${quoteIdentifier(orderBy)}`;
   try {
     await session.run(create(MAX_LINE_BYTES));
   } catch (error) {

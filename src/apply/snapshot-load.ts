@@ -65,7 +65,7 @@ export interface EarlyRows {
 
 interface ConvertedFile {
   readonly result: RowsFileResult;
-  readonly spools: readonly { readonly file: string; readonly bucket: number }[];
+  readonly spools: readonly { readonly file: string; readonly bucket: number; readonly rows: number }[];
 }
 
 /** A text equal for two shapes exactly when rows converted under one are those of the other. Pure. */
@@ -126,15 +126,17 @@ export async function inferSnapshotSchema(
   for (const winner of winners) sofar.observe(winnerItem(winner, layout.deletes));
   const guesses: string[] = [];
   let guess: RowsGuess | undefined;
-  const spoolsOf = new Map<number, { file: string; bucket: number }[]>();
+  const spoolsOf = new Map<number, { file: string; bucket: number; rows: number }[]>();
   let perFile: SchemaFileResult[];
   try {
     perFile = await mapLimited(files, workers.concurrency, async (file, index) => {
-      const spools: { file: string; bucket: number }[] = [];
+      const spools: { file: string; bucket: number; rows: number }[] = [];
       spoolsOf.set(index, spools);
       const [info, result] = await Promise.all([
         landing.head(file.key),
-        workers.observe(file, index, guess, (spool, _rows, bucket) => spools.push({ file: spool, bucket })),
+        workers.observe(file, index, guess, (spool, rows, bucket) =>
+          spools.push({ file: spool, bucket, rows }),
+        ),
       ]);
       sofar.merge(result.evolution);
       const next = sofar.result();
@@ -234,7 +236,7 @@ export async function loadSnapshotRows(
   try {
     for (const [index, converted] of ready) {
       const file = files[index] as ExportDataFile;
-      for (const { file: spoolFile, bucket } of converted.spools) spool.add(bucket, spoolFile);
+      for (const { file: spoolFile, bucket, rows } of converted.spools) spool.add(bucket, spoolFile, rows);
       took(converted.result);
       progress.fileDone(file.key, converted.result.items, (await landing.head(file.key))?.size ?? 0);
     }
@@ -256,7 +258,7 @@ export async function loadSnapshotRows(
         await mapLimited(rest, workers.concurrency, async ({ file, index }) => {
           const [info, result] = await Promise.all([
             landing.head(file.key),
-            workers.convert(file, index, (spoolFile, _rows, bucket) => spool.add(bucket, spoolFile)),
+            workers.convert(file, index, (spoolFile, rows, bucket) => spool.add(bucket, spoolFile, rows)),
           ]);
           took(result);
           progress.fileDone(file.key, result.items, info?.size ?? 0);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { ApplyEvent } from '../../src/apply/apply-events.ts';
 import { type RowShape, winnerRow } from '../../src/apply/batch-rows.ts';
+import { fileRows } from '../../src/apply/bucket-files.ts';
 import type { ReducedChange } from '../../src/apply/change-reduction.ts';
 import { type FoundSnapshot, findSnapshot } from '../../src/apply/input-discovery.ts';
 import { itemToRow } from '../../src/apply/item-to-row.ts';
@@ -334,7 +335,7 @@ describe('the snapshot load in worker threads', () => {
   );
 
   test.each(workers ? [0, 2] : [0])(
-    'with %i worker threads reads a data file once when the plan of the files before it is the final one, and again when a later file changes it',
+    'with %i worker threads reads a data file once when the plan of the files before it is the final one, and again when a later file changes it; buckets past rowsPerFile are split',
     async (threads) => {
       for (const late of [false, true]) {
         const landing = await tempStore('snapshot-early-rows');
@@ -377,8 +378,11 @@ describe('the snapshot load in worker threads', () => {
         expect(schemaPass.early.files.size).toBe(late ? 0 : guessed);
         const shape = { layout: schemaPass.plan.layout, schema: schemaPass.plan.schema };
         const delta = await tempStore('snapshot-early-rows-delta');
-        const load = await loadSnapshotRows(pass, delta, shape, [], 1000, schemaPass.early);
+        // About 100 rows a bucket, so each bucket is split into key-sorted files of at most 60.
+        const load = await loadSnapshotRows(pass, delta, shape, [], 60, schemaPass.early);
         expect(load.inserted).toBe(items.length);
+        expect(load.written.adds.length).toBeGreaterThan(4);
+        for (const add of load.written.adds) expect(fileRows(add)).toBeLessThanOrEqual(60);
         await expectLoadedRows(session, delta, load, shape, snapshot, items, []);
         // Nothing is left in the scratch folder: kept rows were loaded, stale ones removed.
         expect((await readdir(session.scratchDir)).filter((name) => name.endsWith('.csv'))).toEqual([]);
