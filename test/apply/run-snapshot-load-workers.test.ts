@@ -1,6 +1,7 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ApplyRunError } from '../../src/apply/apply-errors.ts';
 import type { ApplyEvent } from '../../src/apply/apply-events.ts';
 import { type RowShape, winnerRow } from '../../src/apply/batch-rows.ts';
 import { fileRows } from '../../src/apply/bucket-files.ts';
@@ -389,4 +390,46 @@ describe('the snapshot load in worker threads', () => {
       }
     },
   );
+
+  test('an export holding one item twice fails the load naming the key, and leaves no spool file behind', async () => {
+    const landing = await tempStore('snapshot-duplicate');
+    const writer = await ExportWriter.start(landing, {
+      tableArn: `arn:aws:dynamodb:us-east-1:111122223333:table/${TABLE}`,
+      exportTime: new Date(T),
+      maxFileBytes: 2 * 1024,
+      validate: false,
+    });
+    for (let n = 0; n < 120; n++) await writer.write({ pk: { S: `p${n}` }, sk: { N: String(n) } });
+    // The same item again, in a later data file.
+    await writer.write({ pk: { S: 'p7' }, sk: { N: '7' } });
+    await writer.finish();
+    const snapshot = await findSnapshot(landing, TABLE);
+    expect(snapshot.opened.files.length).toBeGreaterThan(1);
+    const layout = newTableLayout({
+      keys: KEYS,
+      exportTime: snapshot.exportTimeMs,
+      buckets: 4,
+      appId: 'test',
+    });
+    const session = await openSession();
+    const pass = { session, landing, snapshot, emit: () => {}, threads: workers ? 2 : 0 };
+    const schemaPass = await inferSnapshotSchema(pass, layout, EMPTY, []);
+    const shape = { layout: schemaPass.plan.layout, schema: schemaPass.plan.schema };
+    const error = await loadSnapshotRows(
+      pass,
+      await tempStore('snapshot-duplicate-delta'),
+      shape,
+      [],
+      1000,
+      schemaPass.early,
+    ).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(ApplyRunError);
+    expect((error as Error).message).toContain(
+      `holds the same item more than once (${keyText({ pk: { S: 'p7' }, sk: { N: '7' } }, KEYS)} 2 times)`,
+    );
+    expect((await readdir(session.scratchDir)).filter((name) => name.endsWith('.csv'))).toEqual([]);
+  });
 });
