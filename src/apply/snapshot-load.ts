@@ -2,8 +2,10 @@ import { rm } from 'node:fs/promises';
 import type { StructType } from '../delta/schema.ts';
 import type { DuckSession } from '../duckdb/session.ts';
 import { quoteIdentifier } from '../duckdb/session.ts';
+import type { Item } from '../dynamo/attribute-value.ts';
 import type { BadLine } from '../formats/bad-line.ts';
 import type { ExportDataFile } from '../formats/export-layout.ts';
+import { readDataFileItems } from '../formats/export-reader.ts';
 import { mapLimited } from '../map-limited.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
@@ -13,6 +15,8 @@ import type { WrittenBuckets } from './bucket-files.ts';
 import { BucketRowSpool } from './bucket-row-spool.ts';
 import type { ReducedChange } from './change-reduction.ts';
 import type { FoundSnapshot } from './input-discovery.ts';
+import { keyText } from './key-identity.ts';
+import { KeyAttributeError } from './model-errors.ts';
 import { SchemaEvolution, type SchemaEvolutionPlan } from './schema-evolution.ts';
 import { SNAPSHOT_SEQ } from './sequence-number.ts';
 import type { RowsFileResult, RowsGuess, SchemaFileResult } from './snapshot-file-tasks.ts';
@@ -33,6 +37,9 @@ import { SYSTEM_COLUMN, type TableLayout } from './table-layout.ts';
  * thread at a time: the workers parse, validate and observe (first pass) or convert and write spool
  * files (second pass), and the main thread merges what they observed, in manifest order.
  */
+
+/** Items of the first data file the schema pass reads first, to guess the plan its first files are converted under. */
+export const SAMPLE_ITEMS = 2000;
 
 /** The start of the names of the bulk load's spool files and DuckDB tables. */
 export const NEW_ROWS_TABLE = '__ddb_lake_apply_new';
@@ -92,10 +99,12 @@ function rowsContext(snapshot: FoundSnapshot, layout: TableLayout, winners: read
  * over `layout` and `schema` (the table's, or a new table's empty ones). Items without the table's
  * key attributes are bad lines. Data files are checked against their MD5 and item count.
  *
- * So that most data files are parsed once, each file after the first ones is also converted to
- * rows (as `loadSnapshotRows` converts them) under the plan of the files finished before it and
- * the winners: when that is the final plan, which it is once every attribute and type has been
- * met, the file's rows are kept (`early`) and the rows pass skips it; otherwise they are removed.
+ * So that most data files are parsed once, each file is also converted to rows (as
+ * `loadSnapshotRows` converts them) under the plan of the files finished before it and the
+ * winners (the first files: of the first SAMPLE_ITEMS items and the winners): when that is the
+ * final plan, which it is once every attribute and type has been met, the file's rows are kept
+ * (`early`) and the rows pass skips it; otherwise they are removed. A file whose items stop
+ * fitting its plan stops converting at the first such item.
  * @throws the export readers' errors (checksum or count mismatch, damaged gzip).
  */
 export async function inferSnapshotSchema(
@@ -126,6 +135,30 @@ export async function inferSnapshotSchema(
   for (const winner of winners) sofar.observe(winnerItem(winner, layout.deletes));
   const guesses: string[] = [];
   let guess: RowsGuess | undefined;
+  const guessFrom = (evolution: SchemaEvolution): void => {
+    const next = evolution.result();
+    const fingerprint = shapeFingerprint(next);
+    if (guesses.at(-1) === fingerprint) return;
+    guess = { id: guesses.length, layout: next.layout, schema: next.schema };
+    guesses.push(fingerprint);
+  };
+  // The first files start before any file is finished: they are converted under the plan of the
+  // first items of the snapshot, which most often already meet every attribute and type.
+  const first = files[0];
+  if (first !== undefined) {
+    try {
+      const sample = new SchemaEvolution(layout, schema);
+      for (const winner of winners) sample.observe(winnerItem(winner, layout.deletes));
+      let sampled = 0;
+      for await (const { item } of readDataFileItems(landing, first, { onBadLine: () => {} })) {
+        if (hasKeys(item, layout)) sample.observe(item);
+        if (++sampled >= SAMPLE_ITEMS) break;
+      }
+      guessFrom(sample);
+    } catch {
+      // No guess for the first files: the pass itself reads the file and reports what is wrong.
+    }
+  }
   const spoolsOf = new Map<number, { file: string; bucket: number; rows: number }[]>();
   let perFile: SchemaFileResult[];
   try {
@@ -139,12 +172,7 @@ export async function inferSnapshotSchema(
         ),
       ]);
       sofar.merge(result.evolution);
-      const next = sofar.result();
-      const fingerprint = shapeFingerprint(next);
-      if (guesses.at(-1) !== fingerprint) {
-        guess = { id: guesses.length, layout: next.layout, schema: next.schema };
-        guesses.push(fingerprint);
-      }
+      guessFrom(sofar);
       progress.fileDone(file.key, result.items, info?.size ?? 0);
       return result;
     });
@@ -177,6 +205,17 @@ export async function inferSnapshotSchema(
     badLines: perFile.flatMap((result) => result.badLines),
     early: { shape, files: early },
   };
+}
+
+/** True when `item` has the table's key attributes (the others are bad lines). */
+function hasKeys(item: Item, layout: TableLayout): boolean {
+  try {
+    keyText(item, layout.keys);
+    return true;
+  } catch (error) {
+    if (error instanceof KeyAttributeError) return false;
+    throw error;
+  }
 }
 
 async function removeSpools(spools: readonly { readonly file: string }[]): Promise<void> {
