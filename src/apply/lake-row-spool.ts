@@ -17,8 +17,8 @@ import { SPOOL_QUOTE, SpoolFileWriter, spoolable } from './snapshot-spool-file.t
  * DECIMAL(p,s) by integer arithmetic only (DuckDB's own text-to-DECIMAL(38,s) cast is exact too but
  * costs about a hundred times more); timestamps as ISO-8601 text cast by DuckDB; binary as base64;
  * arrays as JSON text whose number elements are strings, cast element by element. Spool files
- * written elsewhere (the snapshot load's worker threads) with the same schema are loaded with
- * `load`. Schemas with types a lake row of apply never holds (maps, structs, floats, dates) are
+ * written elsewhere with the same schema are loaded with `load`, or into a table of their own,
+ * sorted, with `createTableFromSpoolFiles` (the bulk load's buckets). Schemas with types a lake row of apply never holds (maps, structs, floats, dates) are
  * refused: use LakeRowSink for those.
  */
 

@@ -27,7 +27,8 @@ import { bytesToBase64 } from '../dynamo/base64.ts';
  * Exact: decimals (as unscaled integers), longs and timestamps travel as text and DuckDB casts
  * them; every value is
  * checked as the appender path (lakeValueToDuckdb) checks it. Nothing here touches DuckDB, so the
- * snapshot load's worker threads write spool files with it, which the main thread has DuckDB load.
+ * snapshot load's worker threads write spool files with it, which DuckDB loads bucket by bucket
+ * (bucket-row-spool.ts).
  */
 
 /** Rows per spool file: each full file can be loaded while the next is written. */

@@ -24,8 +24,8 @@ import { rebuildError, type SerializedError, serializeError } from './snapshot-w
 /*
  * The threads of the snapshot load: a few worker threads (snapshot-load-worker.ts), each running
  * one data file's work of one pass at a time, so that JSON parsing, validation and row encoding use
- * every core while the main thread serves the data files' bytes from its object store and has
- * DuckDB load the spool files. Where worker threads cannot run this source (a Node without type
+ * every core while the main thread serves the data files' bytes from its object store and keeps
+ * the spool files the workers complete. Where worker threads cannot run this source (a Node without type
  * stripping running the .ts files), the same work runs on the main thread.
  */
 
