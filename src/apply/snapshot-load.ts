@@ -218,6 +218,11 @@ function hasKeys(item: Item, layout: TableLayout): boolean {
   }
 }
 
+/** Removes the spool files of `early` (after a failure between the passes). */
+export async function discardEarlyRows(early: EarlyRows): Promise<void> {
+  await removeSpools([...early.files.values()].flatMap((file) => file.spools));
+}
+
 async function removeSpools(spools: readonly { readonly file: string }[]): Promise<void> {
   await Promise.all(spools.map((spool) => rm(spool.file, { force: true })));
 }
