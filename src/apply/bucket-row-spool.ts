@@ -8,7 +8,7 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import { type ApplyEvent, ApplyEventCode } from './apply-events.ts';
 import { fileRows, type WrittenBuckets } from './bucket-files.ts';
 import { createTableFromSpoolFiles } from './lake-row-spool.ts';
-import { SpoolFileWriter } from './snapshot-spool-file.ts';
+import { SpoolFileWriter, spoolable } from './snapshot-spool-file.ts';
 import { SYSTEM_COLUMN } from './table-layout.ts';
 
 /*
@@ -40,8 +40,7 @@ export class BucketRowSpool {
     this.#session = session;
     this.#schema = schema;
     this.#prefix = prefix;
-    // Fails now, for a schema no spool carries, rather than at the first row.
-    new SpoolFileWriter(schema, session.scratchDir, prefix, () => {});
+    if (!spoolable(schema)) throw new RangeError('the schema has a column type the row spool does not carry');
   }
 
   /**
