@@ -17,7 +17,7 @@ import type { ApplyBatchResult } from './batch-result.ts';
 import { captureQuarantineOf, schemaChangesOf } from './batch-result.ts';
 import { faultPoint } from './fault-points.ts';
 import { reopenSnapshot } from './input-discovery.ts';
-import { inferSnapshotSchema, loadSnapshotRows } from './snapshot-load.ts';
+import { discardEarlyRows, inferSnapshotSchema, loadSnapshotRows } from './snapshot-load.ts';
 import { layoutConfiguration, newTableLayout, PARTITION_COLUMNS, type TableLayout } from './table-layout.ts';
 
 /*
@@ -64,29 +64,38 @@ export async function firstBatch(
   const { winners, counts, read } = await foldChanges(context, record, layout);
   const pass = { session, landing, snapshot: found, emit: context.emit };
   const schemaPass = await inferSnapshotSchema(pass, layout, table?.schema ?? EMPTY_SCHEMA, winners);
-  const bad = await quarantineBadLines(context, 1, [...read.badLines, ...schemaPass.badLines]);
   const plan = schemaPass.plan;
   const rowsPerFile = rowsPerFileOf(table, options);
-  const base =
-    table ??
-    (await createTable(delta, {
-      schema: plan.schema,
-      partitionColumns: PARTITION_COLUMNS,
-      configuration: layoutConfiguration(plan.layout, {
-        [TABLE_NAME_PROPERTY]: name,
-        [ROWS_PER_FILE_PROPERTY]: String(rowsPerFile),
-      }),
-      name,
-      description: `DynamoDB table ${name}, kept by ddb-lake apply`,
-      now: clock(),
-      deletionVectors: settings.deletionVectors === true,
-    }));
+  const quarantineAndCreate = async () => {
+    const bad = await quarantineBadLines(context, 1, [...read.badLines, ...schemaPass.badLines]);
+    const base =
+      table ??
+      (await createTable(delta, {
+        schema: plan.schema,
+        partitionColumns: PARTITION_COLUMNS,
+        configuration: layoutConfiguration(plan.layout, {
+          [TABLE_NAME_PROPERTY]: name,
+          [ROWS_PER_FILE_PROPERTY]: String(rowsPerFile),
+        }),
+        name,
+        description: `DynamoDB table ${name}, kept by ddb-lake apply`,
+        now: clock(),
+        deletionVectors: settings.deletionVectors === true,
+      }));
+    return { bad, base };
+  };
+  // The rows the first pass already converted wait in the scratch folder: gone if nothing follows.
+  const { bad, base } = await quarantineAndCreate().catch(async (error: unknown) => {
+    await discardEarlyRows(schemaPass.early);
+    throw error;
+  });
   const load = await loadSnapshotRows(
     pass,
     delta,
     { layout: plan.layout, schema: plan.schema },
     winners,
     rowsPerFile,
+    schemaPass.early,
   );
   const tombstones = await writeTombstonesOf(context, 1, plan.layout, winners, undefined);
   faultPoint('after-data-files');

@@ -17,8 +17,8 @@ import { SPOOL_QUOTE, SpoolFileWriter, spoolable } from './snapshot-spool-file.t
  * DECIMAL(p,s) by integer arithmetic only (DuckDB's own text-to-DECIMAL(38,s) cast is exact too but
  * costs about a hundred times more); timestamps as ISO-8601 text cast by DuckDB; binary as base64;
  * arrays as JSON text whose number elements are strings, cast element by element. Spool files
- * written elsewhere (the snapshot load's worker threads) with the same schema are loaded with
- * `load`. Schemas with types a lake row of apply never holds (maps, structs, floats, dates) are
+ * written elsewhere with the same schema are loaded with `load`, or into a table of their own,
+ * sorted, with `createTableFromSpoolFiles` (the bulk load's buckets). Schemas with types a lake row of apply never holds (maps, structs, floats, dates) are
  * refused: use LakeRowSink for those.
  */
 
@@ -97,6 +97,51 @@ function castOf(type: DeltaType, x: string): string {
   const list = `from_json(${x}, ${quoteLiteral(`["${read}"]`)})`;
   const element = scalarCastOf(type.elementType, 'e', read);
   return element === 'e' ? list : `list_transform(${list}, e -> ${element})`;
+}
+
+/** The SELECT of `schema`'s columns from the spool files `files` read by DuckDB's CSV reader. */
+function spoolSelect(
+  schema: StructType,
+  files: readonly string[],
+  lineBytes: number,
+  leaveOut: ReadonlySet<string> = new Set(),
+): string {
+  const select = schema.fields
+    .flatMap((field, index) =>
+      leaveOut.has(field.name)
+        ? []
+        : [`${castOf(field.type, `c${index}`)} AS ${quoteIdentifier(field.name)}`],
+    )
+    .join(', ');
+  const columns = `{${schema.fields.map((field, index) => `c${index}: ${quoteLiteral(readTypeOf(field.type))}`).join(', ')}}`;
+  return `SELECT ${select} FROM read_csv([${files.map(quoteLiteral).join(', ')}], columns = ${columns}, ${CSV_DIALECT}, max_line_size = ${lineBytes}, buffer_size = ${2 * lineBytes})`;
+}
+
+/**
+ * Creates (or replaces) the temporary DuckDB table `table` with the rows of the spool files
+ * `files` (written by SpoolFileWriter with `schema`, read in parallel by one statement), sorted
+ * by the column `orderBy`, so that a scan of the table returns them in that order; the columns of
+ * `leaveOut` are not in the table. A file with a row longer than DuckDB was first told to expect
+ * is read again with its own size as the limit.
+ * @throws DuckDB's error when a file cannot be read as a spool file of `schema`.
+ */
+export async function createTableFromSpoolFiles(
+  session: DuckSession,
+  table: string,
+  schema: StructType,
+  files: readonly string[],
+  orderBy: string,
+  leaveOut: readonly string[] = [],
+): Promise<void> {
+  const create = (lineBytes: number) =>
+    `CREATE OR REPLACE TEMP TABLE ${quoteIdentifier(table)} AS ${spoolSelect(schema, files, lineBytes, new Set(leaveOut))} ORDER BY ${quoteIdentifier(orderBy)}`;
+  try {
+    await session.run(create(MAX_LINE_BYTES));
+  } catch (error) {
+    const largest = Math.max(0, ...(await Promise.all(files.map(async (file) => (await stat(file)).size))));
+    if (largest < MAX_LINE_BYTES) throw error;
+    await session.run(create(largest + 1));
+  }
 }
 
 /** A DuckDB table being filled with lake rows through spool files. Close it before querying the table. */

@@ -6,8 +6,10 @@ import {
   convertDataFile,
   observeDataFile,
   type PreparedRowsContext,
+  prepareGuess,
   prepareRowsContext,
   type RowsFileResult,
+  type RowsGuess,
   type SchemaFileResult,
   type SnapshotPassContext,
 } from './snapshot-file-tasks.ts';
@@ -24,7 +26,13 @@ import { type SerializedError, serializeError } from './snapshot-worker-errors.t
 /** From the main thread. */
 export type ToWorker =
   | { readonly type: 'context'; readonly context: SnapshotPassContext }
-  | { readonly type: 'task'; readonly task: number; readonly file: ExportDataFile; readonly index: number }
+  | {
+      readonly type: 'task';
+      readonly task: number;
+      readonly file: ExportDataFile;
+      readonly index: number;
+      readonly guess?: RowsGuess;
+    }
   | { readonly type: 'opened'; readonly stream: number }
   | { readonly type: 'chunk'; readonly stream: number; readonly bytes: Uint8Array }
   | { readonly type: 'end'; readonly stream: number }
@@ -40,7 +48,13 @@ export type FromWorker =
     }
   | { readonly type: 'pull'; readonly stream: number }
   | { readonly type: 'cancel'; readonly stream: number }
-  | { readonly type: 'spool'; readonly task: number; readonly file: string; readonly rows: number }
+  | {
+      readonly type: 'spool';
+      readonly task: number;
+      readonly file: string;
+      readonly rows: number;
+      readonly bucket: number;
+    }
   | { readonly type: 'done'; readonly task: number; readonly result: SchemaFileResult | RowsFileResult }
   | { readonly type: 'failed'; readonly task: number; readonly error: SerializedError };
 
@@ -124,17 +138,32 @@ function onStream(message: Exclude<ToWorker, { type: 'context' | 'task' }>): voi
 
 let context: SnapshotPassContext | undefined;
 let prepared: PreparedRowsContext | undefined;
+/** The last guess of the schema pass, prepared (undefined: it cannot hold rows). */
+let guessed: { readonly id: number; readonly prepared: PreparedRowsContext | undefined } | undefined;
 
-async function runTask(task: number, file: ExportDataFile, index: number): Promise<void> {
+async function runTask(task: number, file: ExportDataFile, index: number, guess?: RowsGuess): Promise<void> {
   try {
     if (context === undefined) throw new Error('a snapshot task arrived before its context');
     let result: SchemaFileResult | RowsFileResult;
     if (context.pass === 'schema') {
-      result = await observeDataFile(remoteStore, file, context);
+      if (guess !== undefined && guessed?.id !== guess.id) {
+        guessed = { id: guess.id, prepared: prepareGuess(context, guess) };
+      }
+      const convert =
+        guess === undefined || guessed?.prepared === undefined
+          ? undefined
+          : {
+              guess: guess.id,
+              prepared: guessed.prepared,
+              index,
+              onSpool: (spool: string, rows: number, bucket: number) =>
+                post({ type: 'spool', task, file: spool, rows, bucket }),
+            };
+      result = await observeDataFile(remoteStore, file, context, convert);
     } else {
       prepared ??= prepareRowsContext(context);
-      result = await convertDataFile(remoteStore, file, index, prepared, (spool, rows) =>
-        post({ type: 'spool', task, file: spool, rows }),
+      result = await convertDataFile(remoteStore, file, index, prepared, (spool, rows, bucket) =>
+        post({ type: 'spool', task, file: spool, rows, bucket }),
       );
     }
     post({ type: 'done', task, result });
@@ -148,9 +177,10 @@ port.on('message', (message: ToWorker) => {
     case 'context':
       context = message.context;
       prepared = undefined;
+      guessed = undefined;
       return;
     case 'task':
-      void runTask(message.task, message.file, message.index);
+      void runTask(message.task, message.file, message.index, message.guess);
       return;
     default:
       onStream(message);

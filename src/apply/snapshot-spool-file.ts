@@ -27,7 +27,8 @@ import { bytesToBase64 } from '../dynamo/base64.ts';
  * Exact: decimals (as unscaled integers), longs and timestamps travel as text and DuckDB casts
  * them; every value is
  * checked as the appender path (lakeValueToDuckdb) checks it. Nothing here touches DuckDB, so the
- * snapshot load's worker threads write spool files with it, which the main thread has DuckDB load.
+ * snapshot load's worker threads write spool files with it, which DuckDB loads bucket by bucket
+ * (bucket-row-spool.ts).
  */
 
 /** Rows per spool file: each full file can be loaded while the next is written. */
@@ -55,8 +56,8 @@ function failure(column: string, row: number, expected: string, value: LakeValue
  */
 export const SPOOL_QUOTE = '\u0001';
 
-/** `text` as one quoted CSV field. */
-function quoted(text: string): string {
+/** `text` as one quoted field of a spool line. Pure. */
+export function quotedSpoolField(text: string): string {
   return text.includes(SPOOL_QUOTE)
     ? `${SPOOL_QUOTE}${text.replaceAll(SPOOL_QUOTE, SPOOL_QUOTE + SPOOL_QUOTE)}${SPOOL_QUOTE}`
     : `${SPOOL_QUOTE}${text}${SPOOL_QUOTE}`;
@@ -171,7 +172,7 @@ export function cellEncoder(column: string, type: DeltaType): CellEncoder | unde
     const scalar = scalarText(column, type);
     if (scalar === undefined) return undefined;
     const { text } = scalar;
-    return scalar.csv === 'bare' ? text : (value, row) => quoted(text(value, row));
+    return scalar.csv === 'bare' ? text : (value, row) => quotedSpoolField(text(value, row));
   }
   if (type.elementType.type === 'array') return undefined;
   const element = scalarText(`${column}[]`, type.elementType);
@@ -192,7 +193,7 @@ export function cellEncoder(column: string, type: DeltaType): CellEncoder | unde
       const item = items[i] ?? null;
       array += item === null ? 'null' : json(item, row);
     }
-    return quoted(`${array}]`);
+    return quotedSpoolField(`${array}]`);
   };
 }
 
@@ -258,6 +259,18 @@ export class SpoolFileWriter {
       const stray = Object.keys(row).find((key) => !columns.has(key)) as string;
       throw new LakeValueError(stray, this.#rows, `not a column of the table (${names.join(', ')})`);
     }
+    this.#add(line);
+  }
+
+  /**
+   * Appends one row given as its spool line without the line break, encoded elsewhere by these
+   * same rules for this schema (item-spool-line.ts); unchecked.
+   */
+  appendLine(line: string): void {
+    this.#add(line);
+  }
+
+  #add(line: string): void {
     this.#chunk += `${line}\n`;
     this.#rows++;
     this.#rowsInFile++;

@@ -9,8 +9,10 @@ import {
   convertDataFile,
   observeDataFile,
   type PreparedRowsContext,
+  prepareGuess,
   prepareRowsContext,
   type RowsFileResult,
+  type RowsGuess,
   type RowsPassContext,
   type SchemaFileResult,
   type SchemaPassContext,
@@ -22,8 +24,8 @@ import { rebuildError, type SerializedError, serializeError } from './snapshot-w
 /*
  * The threads of the snapshot load: a few worker threads (snapshot-load-worker.ts), each running
  * one data file's work of one pass at a time, so that JSON parsing, validation and row encoding use
- * every core while the main thread serves the data files' bytes from its object store and has
- * DuckDB load the spool files. Where worker threads cannot run this source (a Node without type
+ * every core while the main thread serves the data files' bytes from its object store and keeps
+ * the spool files the workers complete. Where worker threads cannot run this source (a Node without type
  * stripping running the .ts files), the same work runs on the main thread.
  */
 
@@ -44,7 +46,7 @@ export function snapshotThreads(files: number): number {
 interface Task {
   readonly resolve: (result: SchemaFileResult | RowsFileResult) => void;
   readonly reject: (error: Error) => void;
-  readonly onSpool: (file: string, rows: number) => void;
+  readonly onSpool: (file: string, rows: number, bucket: number) => void;
 }
 
 /** One worker thread with the streams it reads and the task it runs. */
@@ -79,11 +81,12 @@ class SnapshotThread {
     file: ExportDataFile,
     index: number,
     onSpool: Task['onSpool'],
+    guess: RowsGuess | undefined,
   ): Promise<SchemaFileResult | RowsFileResult> {
     if (this.#dead !== undefined) return Promise.reject(this.#dead);
     return new Promise((resolve, reject) => {
       this.#tasks.set(id, { resolve, reject, onSpool });
-      this.#send({ type: 'task', task: id, file, index });
+      this.#send({ type: 'task', task: id, file, index, ...(guess === undefined ? {} : { guess }) });
     });
   }
 
@@ -155,7 +158,7 @@ class SnapshotThread {
         this.#streams.delete(message.stream);
         return;
       case 'spool':
-        this.#tasks.get(message.task)?.onSpool(message.file, message.rows);
+        this.#tasks.get(message.task)?.onSpool(message.file, message.rows, message.bucket);
         return;
       case 'done':
         this.#tasks.get(message.task)?.resolve(message.result);
@@ -188,6 +191,7 @@ export class SnapshotWorkers {
   readonly #context: SnapshotPassContext;
   readonly #threads: readonly SnapshotThread[];
   #prepared: PreparedRowsContext | undefined;
+  #guessed: { readonly id: number; readonly prepared: PreparedRowsContext | undefined } | undefined;
   #nextTask = 0;
 
   private constructor(store: ObjectStore, context: SnapshotPassContext, threads: number) {
@@ -208,38 +212,59 @@ export class SnapshotWorkers {
   }
 
   /**
-   * The schema pass over one data file (observeDataFile). Errors thrown in a worker arrive as
-   * objects of their own class, message and code; the store's errors as the store threw them.
+   * The schema pass over the `index`-th data file (observeDataFile), converting its rows under
+   * `guess` when given and the context asks for rows (`onSpool` hears of their spool files, as in
+   * `convert`). Errors thrown in a worker arrive as objects of their own class, message and code;
+   * the store's errors as the store threw them.
    */
-  observe(file: ExportDataFile): Promise<SchemaFileResult> {
+  observe(
+    file: ExportDataFile,
+    index = 0,
+    guess?: RowsGuess,
+    onSpool: (file: string, rows: number, bucket: number) => void = () => {},
+  ): Promise<SchemaFileResult> {
     const context = this.#context as SchemaPassContext;
-    if (this.#threads.length === 0) return observeDataFile(this.#store, file, context);
-    return this.#run(file, 0, () => {}) as Promise<SchemaFileResult>;
+    if (this.#threads.length === 0) {
+      if (guess !== undefined && this.#guessed?.id !== guess.id) {
+        this.#guessed = { id: guess.id, prepared: prepareGuess(context, guess) };
+      }
+      const prepared = guess === undefined ? undefined : this.#guessed?.prepared;
+      return observeDataFile(
+        this.#store,
+        file,
+        context,
+        prepared === undefined || guess === undefined
+          ? undefined
+          : { guess: guess.id, prepared, index, onSpool },
+      );
+    }
+    return this.#run(file, index, onSpool, guess) as Promise<SchemaFileResult>;
   }
 
   /** The rows pass over the `index`-th data file (convertDataFile), with the same errors as `observe`. */
   convert(
     file: ExportDataFile,
     index: number,
-    onSpool: (file: string, rows: number) => void,
+    onSpool: (file: string, rows: number, bucket: number) => void,
   ): Promise<RowsFileResult> {
     if (this.#threads.length === 0) {
       this.#prepared ??= prepareRowsContext(this.#context as RowsPassContext);
       return convertDataFile(this.#store, file, index, this.#prepared, onSpool);
     }
-    return this.#run(file, index, onSpool) as Promise<RowsFileResult>;
+    return this.#run(file, index, onSpool, undefined) as Promise<RowsFileResult>;
   }
 
   #run(
     file: ExportDataFile,
     index: number,
-    onSpool: (file: string, rows: number) => void,
+    onSpool: (file: string, rows: number, bucket: number) => void,
+    guess: RowsGuess | undefined,
   ): Promise<SchemaFileResult | RowsFileResult> {
     const thread = this.#threads.find((candidate) => !candidate.busy);
     if (thread === undefined) {
       return Promise.reject(new RangeError('more snapshot files at once than the load has threads'));
     }
-    return thread.run(this.#nextTask++, file, index, onSpool);
+    return thread.run(this.#nextTask++, file, index, onSpool, guess);
   }
 
   /** Stops every thread (a running task's spool file being written is left in the scratch folder). */

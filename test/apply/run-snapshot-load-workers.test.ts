@@ -1,8 +1,10 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ApplyRunError } from '../../src/apply/apply-errors.ts';
 import type { ApplyEvent } from '../../src/apply/apply-events.ts';
-import { winnerRow } from '../../src/apply/batch-rows.ts';
+import { type RowShape, winnerRow } from '../../src/apply/batch-rows.ts';
+import { fileRows } from '../../src/apply/bucket-files.ts';
 import type { ReducedChange } from '../../src/apply/change-reduction.ts';
 import { type FoundSnapshot, findSnapshot } from '../../src/apply/input-discovery.ts';
 import { itemToRow } from '../../src/apply/item-to-row.ts';
@@ -11,13 +13,14 @@ import { LakeRowSink } from '../../src/apply/lake-row-sink.ts';
 import { KeyAttributeError } from '../../src/apply/model-errors.ts';
 import { SchemaEvolution } from '../../src/apply/schema-evolution.ts';
 import { SNAPSHOT_SEQ } from '../../src/apply/sequence-number.ts';
-import { inferSnapshotSchema, loadSnapshotRows, NEW_ROWS_TABLE } from '../../src/apply/snapshot-load.ts';
+import { inferSnapshotSchema, loadSnapshotRows, type SnapshotLoad } from '../../src/apply/snapshot-load.ts';
 import { workerThreadsAvailable } from '../../src/apply/snapshot-workers.ts';
 import { systemCells } from '../../src/apply/system-cells.ts';
-import { newTableLayout, type TableLayout } from '../../src/apply/table-layout.ts';
+import { newTableLayout, SYSTEM_COLUMN, type TableLayout } from '../../src/apply/table-layout.ts';
 import type { StructType } from '../../src/delta/schema.ts';
-import { DuckSession, quoteIdentifier } from '../../src/duckdb/session.ts';
+import { DuckSession, quoteIdentifier, quoteLiteral } from '../../src/duckdb/session.ts';
 import type { AttributeValue, Item } from '../../src/dynamo/attribute-value.ts';
+import { compareUtf8 } from '../../src/dynamo/plain-json.ts';
 import type { BadLine } from '../../src/formats/bad-line.ts';
 import { ChecksumMismatchError, CorruptGzipError } from '../../src/formats/errors.ts';
 import { readExportItems } from '../../src/formats/export-reader.ts';
@@ -166,6 +169,78 @@ async function openSession(): Promise<DuckSession> {
   return session;
 }
 
+/**
+ * Expects the data files `load` wrote to hold exactly the rows built one by one on this thread
+ * (itemToRow plus the snapshot's system cells, the winners' rows) and appended through the
+ * appender, each file sorted by key.
+ */
+async function expectLoadedRows(
+  session: DuckSession,
+  delta: LocalFolderStore,
+  load: SnapshotLoad,
+  shape: RowShape,
+  snapshot: FoundSnapshot,
+  items: readonly Item[],
+  winners: readonly ReducedChange[],
+): Promise<void> {
+  const { layout } = shape;
+  const sink = await LakeRowSink.open(session, 'expected_rows', shape.schema);
+  try {
+    const byKey = new Map(winners.map((winner) => [winner.key, winner]));
+    const order = {
+      source: snapshot.kind,
+      seq: SNAPSHOT_SEQ,
+      tsMicros: BigInt(snapshot.exportTimeMs) * 1000n,
+    };
+    for (const item of items) {
+      const key = keyText(item, layout.keys);
+      const winner = byKey.get(key);
+      if (winner !== undefined) {
+        if (winner.op === 'delete' && layout.deletes === 'soft') sink.append(winnerRow(shape, winner, item));
+        continue;
+      }
+      const cells = systemCells(
+        { key, bucket: bucketOf(key, layout.buckets), order, op: 'put', ttl: false },
+        layout.deletes,
+      );
+      sink.append({ ...itemToRow(item, shape.layout, shape.schema).row, ...cells });
+    }
+    for (const winner of winners) if (winner.op === 'put') sink.append(winnerRow(shape, winner));
+  } finally {
+    sink.close();
+  }
+  // The rows as the data files hold them, the bucket from each file's partition value.
+  const bucketColumn = quoteIdentifier(SYSTEM_COLUMN.bucket);
+  const columns = shape.schema.fields.map((field) => quoteIdentifier(field.name)).join(', ');
+  const files = load.written.adds.map(
+    (add) =>
+      `SELECT *, CAST(${quoteLiteral(add.partitionValues[SYSTEM_COLUMN.bucket] ?? '')} AS INTEGER) AS ${bucketColumn} FROM read_parquet(${quoteLiteral(path.join(delta.rootDir, decodeURIComponent(add.path)))})`,
+  );
+  await session.run(
+    `CREATE OR REPLACE TABLE loaded_rows AS SELECT ${columns} FROM (${files.join(' UNION ALL ')})`,
+  );
+  const counts = (
+    await session.all(
+      `SELECT (SELECT count(*) FROM loaded_rows), (SELECT count(*) FROM expected_rows),
+         (SELECT count(*) FROM (SELECT * FROM loaded_rows EXCEPT ALL SELECT * FROM expected_rows)),
+         (SELECT count(*) FROM (SELECT * FROM expected_rows EXCEPT ALL SELECT * FROM loaded_rows))`,
+    )
+  ).getRows()[0];
+  const rows = Number(counts?.[1]);
+  expect(rows).toBeGreaterThan(0);
+  expect(counts?.map(Number)).toEqual([rows, rows, 0, 0]);
+  for (const add of load.written.adds) {
+    const keys = (
+      await session.all(
+        `SELECT ${quoteIdentifier(SYSTEM_COLUMN.key)} FROM read_parquet(${quoteLiteral(path.join(delta.rootDir, decodeURIComponent(add.path)))})`,
+      )
+    )
+      .getRows()
+      .map((row) => String(row[0]));
+    expect(keys).toEqual([...keys].sort(compareUtf8));
+  }
+}
+
 // Worker threads load the .ts sources only on a Node that strips types (node_modules/.bin/node).
 const workers = workerThreadsAvailable();
 
@@ -191,48 +266,15 @@ describe('the snapshot load in worker threads', () => {
       const load = await loadSnapshotRows(pass, delta, shape, winners, 1000);
       expect(load).toMatchObject({ inserted: ITEMS - 2 + 1, updated: 1, deleted: 1 });
 
-      // The same rows, built one by one on this thread and appended through the appender.
-      const sink = await LakeRowSink.open(session, 'expected_rows', shape.schema);
-      try {
-        const byKey = new Map(winners.map((winner) => [winner.key, winner]));
-        const order = {
-          source: snapshot.kind,
-          seq: SNAPSHOT_SEQ,
-          tsMicros: BigInt(snapshot.exportTimeMs) * 1000n,
-        };
-        for (const item of expected.items) {
-          const key = keyText(item, KEYS);
-          const winner = byKey.get(key);
-          if (winner !== undefined) {
-            if (winner.op === 'delete') sink.append(winnerRow(shape, winner, item));
-            continue;
-          }
-          const cells = systemCells(
-            { key, bucket: bucketOf(key, layout.buckets), order, op: 'put', ttl: false },
-            layout.deletes,
-          );
-          sink.append({ ...itemToRow(item, shape.layout, shape.schema).row, ...cells });
-        }
-        for (const winner of winners) if (winner.op === 'put') sink.append(winnerRow(shape, winner));
-      } finally {
-        sink.close();
-      }
-      const loaded = quoteIdentifier(NEW_ROWS_TABLE);
-      const counts = (
-        await session.all(
-          `SELECT (SELECT count(*) FROM ${loaded}), (SELECT count(*) FROM expected_rows),
-             (SELECT count(*) FROM (SELECT * FROM ${loaded} EXCEPT ALL SELECT * FROM expected_rows)),
-             (SELECT count(*) FROM (SELECT * FROM expected_rows EXCEPT ALL SELECT * FROM ${loaded}))`,
-        )
-      ).getRows()[0];
-      expect(counts?.map(Number)).toEqual([ITEMS + 1, ITEMS + 1, 0, 0]);
+      await expectLoadedRows(session, delta, load, shape, snapshot, expected.items, winners);
+      expect(load.written.rows).toBe(ITEMS + 1);
 
       const loadedEvents = events.filter((event) => event.code === 'APPLY_SNAPSHOT_FILE_LOADED');
-      const files = snapshot.opened.files.map((file) => file.key).sort();
+      const dataFiles = snapshot.opened.files.map((file) => file.key).sort();
       for (const passName of ['schema', 'rows'] as const) {
         const ofPass = loadedEvents.filter((event) => 'pass' in event && event.pass === passName);
-        expect(ofPass.map((event) => ('file' in event ? event.file : '')).sort()).toEqual(files);
-        expect(ofPass.at(-1)).toMatchObject({ filesDone: files.length, items: expected.count });
+        expect(ofPass.map((event) => ('file' in event ? event.file : '')).sort()).toEqual(dataFiles);
+        expect(ofPass.at(-1)).toMatchObject({ filesDone: dataFiles.length, items: expected.count });
       }
     },
   );
@@ -292,4 +334,113 @@ describe('the snapshot load in worker threads', () => {
       }
     },
   );
+
+  test.each(workers ? [0, 2] : [0])(
+    'with %i worker threads reads a data file once when the plan it was converted under (of the files before it, or of the first items) is the final one, and again when a later item changes it; buckets past rowsPerFile are split',
+    async (threads) => {
+      // The attribute `flag` first appears in item `from` (never: every plan is the final one).
+      for (const from of [Number.POSITIVE_INFINITY, 399, 150]) {
+        const landing = await tempStore('snapshot-early-rows');
+        const writer = await ExportWriter.start(landing, {
+          tableArn: `arn:aws:dynamodb:us-east-1:111122223333:table/${TABLE}`,
+          exportTime: new Date(T),
+          maxFileBytes: 4 * 1024,
+          validate: false,
+        });
+        const items: Item[] = [];
+        for (let n = 0; n < 400; n++) {
+          const item: Record<string, AttributeValue> = {
+            pk: { S: `p${n % 7}` },
+            sk: { N: String(n) },
+            qty: { N: String((n * 37) % 1000) },
+            note: { S: `note ${n}` },
+          };
+          if (n >= from) item['flag'] = { BOOL: n % 2 === 0 };
+          items.push(item);
+          await writer.write(item);
+        }
+        await writer.finish();
+        const snapshot = await findSnapshot(landing, TABLE);
+        const files = snapshot.opened.files.length;
+        expect(files).toBeGreaterThanOrEqual(5);
+        const layout = newTableLayout({
+          keys: KEYS,
+          exportTime: snapshot.exportTimeMs,
+          buckets: 4,
+          appId: 'test',
+        });
+        const session = await openSession();
+        const pass = { session, landing, snapshot, emit: () => {}, threads };
+
+        const schemaPass = await inferSnapshotSchema(pass, layout, EMPTY, []);
+        // The data file holding item `from` (-1: none): it and the files before it were converted
+        // under a plan without `flag` (the first files under that of the first items); on two
+        // threads the file after it may have started before it finished.
+        let before = 0;
+        let holding = -1;
+        for (const [index, file] of snapshot.opened.files.entries()) {
+          before += file.itemCount;
+          if (before > from) {
+            holding = index;
+            break;
+          }
+        }
+        const kept = schemaPass.early.files.size;
+        if (threads === 0 || holding < 0 || holding === files - 1) expect(kept).toBe(files - holding - 1);
+        else expect([files - holding - 1, files - holding - 2]).toContain(kept);
+        const shape = { layout: schemaPass.plan.layout, schema: schemaPass.plan.schema };
+        const delta = await tempStore('snapshot-early-rows-delta');
+        // About 100 rows a bucket, so each bucket is split into key-sorted files of at most 60.
+        const load = await loadSnapshotRows(pass, delta, shape, [], 60, schemaPass.early);
+        expect(load.inserted).toBe(items.length);
+        expect(load.written.adds.length).toBeGreaterThan(4);
+        for (const add of load.written.adds) expect(fileRows(add)).toBeLessThanOrEqual(60);
+        await expectLoadedRows(session, delta, load, shape, snapshot, items, []);
+        // Nothing is left in the scratch folder: kept rows were loaded, stale ones removed.
+        expect((await readdir(session.scratchDir)).filter((name) => name.endsWith('.csv'))).toEqual([]);
+      }
+    },
+  );
+
+  test('an export holding one item twice fails the load naming the key, and leaves no spool file behind', async () => {
+    const landing = await tempStore('snapshot-duplicate');
+    const writer = await ExportWriter.start(landing, {
+      tableArn: `arn:aws:dynamodb:us-east-1:111122223333:table/${TABLE}`,
+      exportTime: new Date(T),
+      maxFileBytes: 2 * 1024,
+      validate: false,
+    });
+    for (let n = 0; n < 120; n++) await writer.write({ pk: { S: `p${n}` }, sk: { N: String(n) } });
+    // The same item again, in a later data file.
+    await writer.write({ pk: { S: 'p7' }, sk: { N: '7' } });
+    await writer.finish();
+    const snapshot = await findSnapshot(landing, TABLE);
+    expect(snapshot.opened.files.length).toBeGreaterThan(1);
+    const layout = newTableLayout({
+      keys: KEYS,
+      exportTime: snapshot.exportTimeMs,
+      buckets: 4,
+      appId: 'test',
+    });
+    const session = await openSession();
+    const pass = { session, landing, snapshot, emit: () => {}, threads: workers ? 2 : 0 };
+    const schemaPass = await inferSnapshotSchema(pass, layout, EMPTY, []);
+    const shape = { layout: schemaPass.plan.layout, schema: schemaPass.plan.schema };
+    const error = await loadSnapshotRows(
+      pass,
+      await tempStore('snapshot-duplicate-delta'),
+      shape,
+      [],
+      1000,
+      schemaPass.early,
+    ).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(ApplyRunError);
+    expect((error as Error).message).toContain(
+      `holds the same item more than once (${keyText({ pk: { S: 'p7' }, sk: { N: '7' } }, KEYS)} 2 times)`,
+    );
+    expect((await readdir(session.scratchDir)).filter((name) => name.endsWith('.csv'))).toEqual([]);
+  });
 });
