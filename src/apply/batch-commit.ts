@@ -11,8 +11,8 @@ import { ApplyEventCode } from './apply-events.ts';
 import type { BatchContext } from './batch-context.ts';
 import type { AppliedBatch } from './batch-result.ts';
 import { faultPoint, withCheckpointFaultPoint } from './fault-points.ts';
-import type { SchemaEvolutionPlan } from './schema-evolution.ts';
-import { layoutConfiguration } from './table-layout.ts';
+import type { SchemaEvolutionPlan } from './rows/schema-evolution.ts';
+import { layoutConfiguration } from './rows/table-layout.ts';
 
 /*
  * The commit of a batch (DESIGN.md rules 4 and 5): remove + add + txn(appId, batch), with a

@@ -7,14 +7,14 @@ import { ObjectNotFoundError } from '../storage/errors.ts';
 import type { ApplyOptions } from './apply-batch.ts';
 import { PinnedInputError, TooManyBadLinesError } from './apply-errors.ts';
 import { type ApplyEvent, ApplyEventCode } from './apply-events.ts';
-import { readBatchChanges } from './batch-inputs.ts';
 import { type BatchRecord, batchRecordKey, readBatchRecord } from './batch-record.ts';
 import { DEFAULT_ROWS_PER_FILE } from './bucket-files.ts';
-import { ChangeReduction, type ReducedChange } from './change-reduction.ts';
-import { QuarantineWriter } from './quarantine.ts';
-import type { TableLayout } from './table-layout.ts';
-import { writeCompactedTombstones } from './tombstone-compaction.ts';
-import { type Tombstone, writeTombstones } from './tombstones.ts';
+import { ChangeReduction, type ReducedChange } from './changes/change-reduction.ts';
+import { writeCompactedTombstones } from './changes/tombstone-compaction.ts';
+import { type Tombstone, writeTombstones } from './changes/tombstones.ts';
+import { readBatchChanges } from './inputs/batch-inputs.ts';
+import { QuarantineWriter } from './inputs/quarantine.ts';
+import type { TableLayout } from './rows/table-layout.ts';
 
 /*
  * What every step of one batch shares (the options, the DuckDB session, the clock, the event

@@ -2,13 +2,13 @@ import { checkHandoff, DEFAULT_HANDOFF_MARGIN_MS } from '../plan/handoff-check.t
 import { ApplyErrorCode, ApplyRunError, HandoffRefusedError } from './apply-errors.ts';
 import { ApplyEventCode } from './apply-events.ts';
 import type { BatchContext } from './batch-context.ts';
-import type { BatchChangeInputs } from './batch-inputs.ts';
 import { type BatchRecord, readBatchRecords } from './batch-record.ts';
-import { firstBatchKeys } from './first-batch-keys.ts';
-import { findIncrementalExports, findNewChangeFiles, findSnapshot } from './input-discovery.ts';
-import { listQuarantine } from './quarantine.ts';
+import type { BatchChangeInputs } from './inputs/batch-inputs.ts';
+import { findIncrementalExports, findNewChangeFiles, findSnapshot } from './inputs/input-discovery.ts';
+import { listQuarantine } from './inputs/quarantine.ts';
 import { changeFilesTaken } from './replan-record.ts';
-import { DEFAULT_BUCKETS, type TableLayout } from './table-layout.ts';
+import { DEFAULT_BUCKETS, type TableLayout } from './rows/table-layout.ts';
+import { firstBatchKeys } from './snapshot/first-batch-keys.ts';
 import { readTakenIndex, type TakenIndex } from './taken-index.ts';
 
 /*

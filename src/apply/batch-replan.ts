@@ -8,7 +8,7 @@ import { planBatch } from './batch-plan.ts';
 import { type BatchRecord, batchRecordKey, readBatchRecords, serializeBatchRecord } from './batch-record.ts';
 import { faultPoint } from './fault-points.ts';
 import { type BatchReplan, type DroppedInput, supersededRecordKey } from './replan-record.ts';
-import type { TableLayout } from './table-layout.ts';
+import type { TableLayout } from './rows/table-layout.ts';
 
 /*
  * Re-planning an uncommitted batch (DESIGN.md rule 4). A batch is pinned to the inputs its record

@@ -5,7 +5,7 @@ import { type DuckSession, quoteIdentifier } from '../duckdb/session.ts';
 import { compareUtf8 } from '../dynamo/plain-json.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { type ApplyEvent, ApplyEventCode } from './apply-events.ts';
-import { SYSTEM_COLUMN } from './table-layout.ts';
+import { SYSTEM_COLUMN } from './rows/table-layout.ts';
 
 /*
  * The table's files as the copy-on-write merge sees them. Each bucket (`_ddb_bucket`, the

@@ -2,8 +2,8 @@ import { parseChangeFileKey } from '../formats/change-file-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { batchText } from './batch-number.ts';
 import { type BatchRecord, readBatchRecords } from './batch-record.ts';
-import { StateFileError } from './model-errors.ts';
 import { changeFilesTaken } from './replan-record.ts';
+import { StateFileError } from './rows/model-errors.ts';
 import { parseStateObject } from './state-json.ts';
 
 /*

@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { acceptedCaptureQuarantine, listCaptureQuarantine } from '../apply/capture-quarantine-gate.ts';
-import { newestBatchRecord } from '../apply/quarantine-report.ts';
+import { acceptedCaptureQuarantine, listCaptureQuarantine } from '../apply/inputs/capture-quarantine-gate.ts';
+import { newestBatchRecord } from '../apply/inputs/quarantine-report.ts';
 import { readCheckpoints } from '../capture/checkpoint.ts';
 import { StorageError } from '../storage/errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';

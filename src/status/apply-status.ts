@@ -7,10 +7,14 @@ import {
   parseBatchRecord,
   readBatchRecord,
 } from '../apply/batch-record.ts';
-import { compareChangeFiles, findIncrementalExports, findNewChangeFiles } from '../apply/input-discovery.ts';
-import { listQuarantine } from '../apply/quarantine.ts';
-import { findReplayedChangeFiles } from '../apply/replayed-change-files.ts';
-import { hasTableLayout, readTableLayout } from '../apply/table-layout.ts';
+import {
+  compareChangeFiles,
+  findIncrementalExports,
+  findNewChangeFiles,
+} from '../apply/inputs/input-discovery.ts';
+import { listQuarantine } from '../apply/inputs/quarantine.ts';
+import { findReplayedChangeFiles } from '../apply/inputs/replayed-change-files.ts';
+import { hasTableLayout, readTableLayout } from '../apply/rows/table-layout.ts';
 import { readTableLease } from '../apply/table-lease.ts';
 import { type TakenIndex, takenIndexBefore } from '../apply/taken-index.ts';
 import type { DeltaEngine } from '../delta/engine.ts';

@@ -1,4 +1,4 @@
-import { acceptedCaptureQuarantine, listCaptureQuarantine } from '../apply/capture-quarantine-gate.ts';
+import { acceptedCaptureQuarantine, listCaptureQuarantine } from '../apply/inputs/capture-quarantine-gate.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { CaptureQuarantineStatus } from './status-report.ts';
 

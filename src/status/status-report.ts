@@ -1,4 +1,4 @@
-import type { CaptureQuarantineEntry } from '../apply/capture-quarantine-gate.ts';
+import type { CaptureQuarantineEntry } from '../apply/inputs/capture-quarantine-gate.ts';
 import type { RecordedShardGap } from '../capture/shard-gap.ts';
 
 /*

@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { DuckDBAppender } from '@duckdb/node-api';
 import { fileBucket } from '../apply/bucket-files.ts';
-import { bucketOf } from '../apply/key-identity.ts';
-import { rowToPlainItem } from '../apply/row-to-item.ts';
-import { hasTableLayout, readTableLayout, SYSTEM_COLUMN, type TableLayout } from '../apply/table-layout.ts';
+import { bucketOf } from '../apply/rows/key-identity.ts';
+import { rowToPlainItem } from '../apply/rows/row-to-item.ts';
+import {
+  hasTableLayout,
+  readTableLayout,
+  SYSTEM_COLUMN,
+  type TableLayout,
+} from '../apply/rows/table-layout.ts';
 import { loadReadSnapshot } from '../delta/load-snapshot.ts';
 import type { ReadSnapshot } from '../delta/snapshot.ts';
 import { duckdbEngine } from '../duckdb/duckdb-engine.ts';

@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DuckDBAppender } from '@duckdb/node-api';
-import { keyText, type TableKeys } from '../apply/key-identity.ts';
+import { keyText, type TableKeys } from '../apply/rows/key-identity.ts';
 import type { CapacityLimiter, Clock } from '../backfill/capacity-limiter.ts';
 import { itemFromScanPage } from '../backfill/scan-page-item.ts';
 import { type ScanThrottle, scanSegments } from '../backfill/segment-scan.ts';

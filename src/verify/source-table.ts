@@ -4,7 +4,7 @@ import {
   type DynamoDBClient,
   type KeysAndAttributes,
 } from '@aws-sdk/client-dynamodb';
-import type { TableKeys } from '../apply/key-identity.ts';
+import type { TableKeys } from '../apply/rows/key-identity.ts';
 import type { BackfillTable } from '../backfill/backfill-table.ts';
 import type { CapacityLimiter, Clock } from '../backfill/capacity-limiter.ts';
 import { itemFromScanPage } from '../backfill/scan-page-item.ts';

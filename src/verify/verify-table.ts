@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { keyText } from '../apply/key-identity.ts';
+import { keyText } from '../apply/rows/key-identity.ts';
 import {
   capacityTarget,
   defaultSegments,

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { storeBatchRecord } from '../../src/apply/batch-record.ts';
-import { acceptedCaptureQuarantine, listCaptureQuarantine } from '../../src/apply/capture-quarantine-gate.ts';
+import {
+  acceptedCaptureQuarantine,
+  listCaptureQuarantine,
+} from '../../src/apply/inputs/capture-quarantine-gate.ts';
 import { takenIndexKey, writeTakenIndex } from '../../src/apply/taken-index.ts';
 import { change, MINUTE, SAMPLE_T, seq, tempStore } from './run-support.ts';
 import { captureThrough } from './support/stream-records.ts';

@@ -5,8 +5,8 @@ import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/c
 import type { DynamoDBStreamsClient, _Record as SdkStreamRecord } from '@aws-sdk/client-dynamodb-streams';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type AppliedBatch, applyBatch } from '../../src/apply/apply-batch.ts';
-import { CaptureQuarantineBlockedError } from '../../src/apply/capture-quarantine-errors.ts';
-import { listCaptureQuarantine } from '../../src/apply/capture-quarantine-gate.ts';
+import { CaptureQuarantineBlockedError } from '../../src/apply/inputs/capture-quarantine-errors.ts';
+import { listCaptureQuarantine } from '../../src/apply/inputs/capture-quarantine-gate.ts';
 import { scanExport } from '../../src/backfill/scan-export.ts';
 import { replayCaptureQuarantine } from '../../src/capture/capture-quarantine-replay.ts';
 import { pollStream } from '../../src/capture/stream-poller.ts';

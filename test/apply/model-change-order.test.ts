@@ -6,8 +6,8 @@ import {
   compareChangeOrder,
   supersedes,
   supersedesSql,
-} from '../../src/apply/change-order.ts';
-import { paddedSeq } from '../../src/apply/sequence-number.ts';
+} from '../../src/apply/changes/change-order.ts';
+import { paddedSeq } from '../../src/apply/changes/sequence-number.ts';
 import type { StructType } from '../../src/delta/schema.ts';
 import { loadLakeRows, readLakeRows } from '../../src/duckdb/lake-rows.ts';
 import { formatTimestampMicros } from '../../src/duckdb/lake-text.ts';

@@ -1,15 +1,15 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { itemToRow } from '../../src/apply/item-to-row.ts';
-import { RowShapeError } from '../../src/apply/model-errors.ts';
-import { rowToPlainItem } from '../../src/apply/row-to-item.ts';
-import { evolveSchema, type SchemaEvolutionPlan } from '../../src/apply/schema-evolution.ts';
+import { itemToRow } from '../../src/apply/rows/item-to-row.ts';
+import { RowShapeError } from '../../src/apply/rows/model-errors.ts';
+import { rowToPlainItem } from '../../src/apply/rows/row-to-item.ts';
+import { evolveSchema, type SchemaEvolutionPlan } from '../../src/apply/rows/schema-evolution.ts';
 import {
   layoutConfiguration,
   layoutSchema,
   newTableLayout,
   readTableLayout,
-} from '../../src/apply/table-layout.ts';
+} from '../../src/apply/rows/table-layout.ts';
 import { type DeltaType, deltaTypeText, type StructType } from '../../src/delta/schema.ts';
 import { loadLakeRows, readLakeRows } from '../../src/duckdb/lake-rows.ts';
 import type { LakeRow } from '../../src/duckdb/lake-value.ts';

@@ -5,7 +5,7 @@ import {
   DEFAULT_DELETED_SHARE,
   optimizeThresholds,
   tableRowsPerFile,
-} from '../../src/apply/optimize-plan.ts';
+} from '../../src/apply/optimize/optimize-plan.ts';
 import type { AddFile } from '../../src/delta/actions.ts';
 import type { Snapshot } from '../../src/delta/snapshot.ts';
 

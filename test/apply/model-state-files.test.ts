@@ -3,16 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChangeReduction } from '../../src/apply/change-reduction.ts';
-import { StateFileError } from '../../src/apply/model-errors.ts';
-import {
-  listQuarantine,
-  QuarantineWriter,
-  quarantineFolder,
-  readQuarantine,
-  writeQuarantine,
-} from '../../src/apply/quarantine.ts';
-import { paddedSeq } from '../../src/apply/sequence-number.ts';
+import { ChangeReduction } from '../../src/apply/changes/change-reduction.ts';
+import { paddedSeq } from '../../src/apply/changes/sequence-number.ts';
 import {
   encodeTombstones,
   readTombstones,
@@ -20,7 +12,15 @@ import {
   tombstonesKey,
   tombstonesOf,
   writeTombstones,
-} from '../../src/apply/tombstones.ts';
+} from '../../src/apply/changes/tombstones.ts';
+import {
+  listQuarantine,
+  QuarantineWriter,
+  quarantineFolder,
+  readQuarantine,
+  writeQuarantine,
+} from '../../src/apply/inputs/quarantine.ts';
+import { StateFileError } from '../../src/apply/rows/model-errors.ts';
 import type { BadLine } from '../../src/formats/bad-line.ts';
 import { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
 

@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TableLayoutError } from '../../src/apply/model-errors.ts';
-import { evolveSchema } from '../../src/apply/schema-evolution.ts';
+import { TableLayoutError } from '../../src/apply/rows/model-errors.ts';
+import { evolveSchema } from '../../src/apply/rows/schema-evolution.ts';
 import {
   ALL_SYSTEM_COLUMNS,
   LAYOUT_PROPERTY,
@@ -13,7 +13,7 @@ import {
   PARTITION_COLUMNS,
   readTableLayout,
   type TableLayout,
-} from '../../src/apply/table-layout.ts';
+} from '../../src/apply/rows/table-layout.ts';
 import { SYSTEM_COLUMNS } from '../../src/delta/column-names.ts';
 import { commit } from '../../src/delta/commit.ts';
 import { createTable } from '../../src/delta/create-table.ts';

@@ -4,8 +4,8 @@ import { batchRecordKey, readBatchRecord } from '../../src/apply/batch-record.ts
 import {
   CaptureQuarantineBlockedError,
   CaptureQuarantineUnknownError,
-} from '../../src/apply/capture-quarantine-errors.ts';
-import { listCaptureQuarantine } from '../../src/apply/capture-quarantine-gate.ts';
+} from '../../src/apply/inputs/capture-quarantine-errors.ts';
+import { listCaptureQuarantine } from '../../src/apply/inputs/capture-quarantine-gate.ts';
 import { readTakenIndex, takenIndexKey } from '../../src/apply/taken-index.ts';
 import { captureQuarantineBody, captureQuarantineKey } from '../../src/capture/capture-quarantine.ts';
 import { replayCaptureQuarantine } from '../../src/capture/capture-quarantine-replay.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyBatch } from '../../src/apply/apply-batch.ts';
-import { readTableLayout } from '../../src/apply/table-layout.ts';
+import { readTableLayout } from '../../src/apply/rows/table-layout.ts';
 import { loadSnapshot } from '../../src/delta/load-snapshot.ts';
 import { duckdbEngine } from '../../src/duckdb/duckdb-engine.ts';
 import { DuckSession } from '../../src/duckdb/session.ts';

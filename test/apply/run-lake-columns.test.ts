@@ -2,7 +2,7 @@ import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type AppliedBatch, type ApplyBatchResult, applyBatch } from '../../src/apply/apply-batch.ts';
-import { SYSTEM_COLUMN } from '../../src/apply/table-layout.ts';
+import { SYSTEM_COLUMN } from '../../src/apply/rows/table-layout.ts';
 import { dataFileKey } from '../../src/delta/data-path.ts';
 import { loadSnapshot } from '../../src/delta/load-snapshot.ts';
 import { deltaTypeText } from '../../src/delta/schema.ts';

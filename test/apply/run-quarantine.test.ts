@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { applyBatch } from '../../src/apply/apply-batch.ts';
 import { TooManyBadLinesError } from '../../src/apply/apply-errors.ts';
-import { readQuarantine } from '../../src/apply/quarantine.ts';
+import { readQuarantine } from '../../src/apply/inputs/quarantine.ts';
 import { changeRecordLine } from '../../src/formats/change-file-encoder.ts';
 import { changeFileKey } from '../../src/formats/change-file-key.ts';
 import type { ChangeRecord } from '../../src/formats/change-record.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyBatch } from '../../src/apply/apply-batch.ts';
 import { TooManyBadLinesError } from '../../src/apply/apply-errors.ts';
-import { readQuarantine } from '../../src/apply/quarantine.ts';
+import { readQuarantine } from '../../src/apply/inputs/quarantine.ts';
 import { changeRecordLine } from '../../src/formats/change-file-encoder.ts';
 import {
   capture,

@@ -3,20 +3,24 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ApplyRunError } from '../../src/apply/apply-errors.ts';
 import type { ApplyEvent } from '../../src/apply/apply-events.ts';
-import { type RowShape, winnerRow } from '../../src/apply/batch-rows.ts';
 import { fileRows } from '../../src/apply/bucket-files.ts';
-import type { ReducedChange } from '../../src/apply/change-reduction.ts';
-import { type FoundSnapshot, findSnapshot } from '../../src/apply/input-discovery.ts';
-import { itemToRow } from '../../src/apply/item-to-row.ts';
-import { bucketOf, keyText } from '../../src/apply/key-identity.ts';
-import { LakeRowSink } from '../../src/apply/lake-row-sink.ts';
-import { KeyAttributeError } from '../../src/apply/model-errors.ts';
-import { SchemaEvolution } from '../../src/apply/schema-evolution.ts';
-import { SNAPSHOT_SEQ } from '../../src/apply/sequence-number.ts';
-import { inferSnapshotSchema, loadSnapshotRows, type SnapshotLoad } from '../../src/apply/snapshot-load.ts';
-import { workerThreadsAvailable } from '../../src/apply/snapshot-workers.ts';
-import { systemCells } from '../../src/apply/system-cells.ts';
-import { newTableLayout, SYSTEM_COLUMN, type TableLayout } from '../../src/apply/table-layout.ts';
+import type { ReducedChange } from '../../src/apply/changes/change-reduction.ts';
+import { SNAPSHOT_SEQ } from '../../src/apply/changes/sequence-number.ts';
+import { type FoundSnapshot, findSnapshot } from '../../src/apply/inputs/input-discovery.ts';
+import { type RowShape, winnerRow } from '../../src/apply/rows/batch-rows.ts';
+import { itemToRow } from '../../src/apply/rows/item-to-row.ts';
+import { bucketOf, keyText } from '../../src/apply/rows/key-identity.ts';
+import { KeyAttributeError } from '../../src/apply/rows/model-errors.ts';
+import { SchemaEvolution } from '../../src/apply/rows/schema-evolution.ts';
+import { systemCells } from '../../src/apply/rows/system-cells.ts';
+import { newTableLayout, SYSTEM_COLUMN, type TableLayout } from '../../src/apply/rows/table-layout.ts';
+import { LakeRowSink } from '../../src/apply/snapshot/lake-row-sink.ts';
+import {
+  inferSnapshotSchema,
+  loadSnapshotRows,
+  type SnapshotLoad,
+} from '../../src/apply/snapshot/snapshot-load.ts';
+import { workerThreadsAvailable } from '../../src/apply/snapshot/snapshot-workers.ts';
 import type { StructType } from '../../src/delta/schema.ts';
 import { DuckSession, quoteIdentifier, quoteLiteral } from '../../src/duckdb/session.ts';
 import type { AttributeValue, Item } from '../../src/dynamo/attribute-value.ts';

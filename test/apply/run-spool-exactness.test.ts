@@ -1,8 +1,12 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { LakeRowSink } from '../../src/apply/lake-row-sink.ts';
-import { LakeRowSpool } from '../../src/apply/lake-row-spool.ts';
-import { ROWS_PER_SPOOL_FILE, SPOOL_QUOTE, SpoolFileWriter } from '../../src/apply/snapshot-spool-file.ts';
+import { LakeRowSink } from '../../src/apply/snapshot/lake-row-sink.ts';
+import { LakeRowSpool } from '../../src/apply/snapshot/lake-row-spool.ts';
+import {
+  ROWS_PER_SPOOL_FILE,
+  SPOOL_QUOTE,
+  SpoolFileWriter,
+} from '../../src/apply/snapshot/snapshot-spool-file.ts';
 import type { DeltaType, StructField, StructType } from '../../src/delta/schema.ts';
 import { LakeValueError } from '../../src/duckdb/errors.ts';
 import type { LakeRow, LakeValue } from '../../src/duckdb/lake-value.ts';

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileBucket, fileRows } from '../../src/apply/bucket-files.ts';
-import { optimizeBuckets } from '../../src/apply/optimize-buckets.ts';
-import { OptimizeError, OptimizeErrorCode } from '../../src/apply/optimize-errors.ts';
-import { OptimizeEventCode } from '../../src/apply/optimize-events.ts';
-import { bucketsToOptimize, optimizeThresholds } from '../../src/apply/optimize-plan.ts';
-import { SYSTEM_COLUMN } from '../../src/apply/table-layout.ts';
+import { optimizeBuckets } from '../../src/apply/optimize/optimize-buckets.ts';
+import { OptimizeError, OptimizeErrorCode } from '../../src/apply/optimize/optimize-errors.ts';
+import { OptimizeEventCode } from '../../src/apply/optimize/optimize-events.ts';
+import { bucketsToOptimize, optimizeThresholds } from '../../src/apply/optimize/optimize-plan.ts';
+import { optimizeAfterBatch, optimizeTable } from '../../src/apply/optimize/table-optimize.ts';
+import { SYSTEM_COLUMN } from '../../src/apply/rows/table-layout.ts';
 import { acquireTableLease, LeaseHeldError } from '../../src/apply/table-lease.ts';
-import { optimizeAfterBatch, optimizeTable } from '../../src/apply/table-optimize.ts';
 import { type Action, parseCommitFile } from '../../src/delta/actions.ts';
 import { createTable } from '../../src/delta/create-table.ts';
 import { dataFileKey } from '../../src/delta/data-path.ts';

@@ -10,7 +10,7 @@ import {
   readTombstones,
   type Tombstone,
   tombstonesKey,
-} from '../../src/apply/tombstones.ts';
+} from '../../src/apply/changes/tombstones.ts';
 import type { ChangeRecord } from '../../src/formats/change-record.ts';
 import { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
 import {
@@ -29,7 +29,7 @@ import {
 } from './run-support.ts';
 
 /*
- * Tombstone compaction (src/apply/tombstone-compaction.ts): every 16th batch writes the newest
+ * Tombstone compaction (src/apply/changes/tombstone-compaction.ts): every 16th batch writes the newest
  * tombstone of every deleted key so far; reads take it and the per-batch files after it, and
  * answer exactly as a read of every per-batch file.
  */

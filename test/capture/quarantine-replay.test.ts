@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AppliedBatch, applyBatch } from '../../src/apply/apply-batch.ts';
-import { CaptureQuarantineBlockedError } from '../../src/apply/capture-quarantine-errors.ts';
-import { listCaptureQuarantine } from '../../src/apply/capture-quarantine-gate.ts';
+import { CaptureQuarantineBlockedError } from '../../src/apply/inputs/capture-quarantine-errors.ts';
+import { listCaptureQuarantine } from '../../src/apply/inputs/capture-quarantine-gate.ts';
 import {
   CaptureQuarantineObjectUnknownError,
   captureReplayedFolder,

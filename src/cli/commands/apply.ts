@@ -13,7 +13,7 @@ import {
   CaptureQuarantineBlockedError,
   CaptureQuarantineUnknownError,
   describeCaptureQuarantineEntry,
-} from '../../apply/capture-quarantine-errors.ts';
+} from '../../apply/inputs/capture-quarantine-errors.ts';
 import { UsageError } from '../../errors.ts';
 import { sleep } from '../../sleep.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { describeCaptureQuarantineEntry } from '../../apply/capture-quarantine-errors.ts';
-import { quarantineReport } from '../../apply/quarantine-report.ts';
+import { describeCaptureQuarantineEntry } from '../../apply/inputs/capture-quarantine-errors.ts';
+import { quarantineReport } from '../../apply/inputs/quarantine-report.ts';
 import { CAPTURE_QUARANTINE_FOLDER } from '../../capture/capture-quarantine.ts';
 import {
   CaptureQuarantineObjectUnknownError,

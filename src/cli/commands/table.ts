@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { OptimizeEventCode } from '../../apply/optimize-events.ts';
-import { DEFAULT_DELETED_SHARE, DEFAULT_MAX_SMALL_FILES } from '../../apply/optimize-plan.ts';
-import { type OptimizeTableResult, optimizeTable } from '../../apply/table-optimize.ts';
+import { OptimizeEventCode } from '../../apply/optimize/optimize-events.ts';
+import { DEFAULT_DELETED_SHARE, DEFAULT_MAX_SMALL_FILES } from '../../apply/optimize/optimize-plan.ts';
+import { type OptimizeTableResult, optimizeTable } from '../../apply/optimize/table-optimize.ts';
 import { describeTable, type TableDescription } from '../../delta/describe.ts';
 import type { DeltaEngine } from '../../delta/engine.ts';
 import { type HistoryEntry, tableHistory } from '../../delta/history.ts';

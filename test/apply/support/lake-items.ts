@@ -1,6 +1,6 @@
-import { bucketOf } from '../../../src/apply/key-identity.ts';
-import { rowToPlainItem } from '../../../src/apply/row-to-item.ts';
-import { readTableLayout, SYSTEM_COLUMN, type TableLayout } from '../../../src/apply/table-layout.ts';
+import { bucketOf } from '../../../src/apply/rows/key-identity.ts';
+import { rowToPlainItem } from '../../../src/apply/rows/row-to-item.ts';
+import { readTableLayout, SYSTEM_COLUMN, type TableLayout } from '../../../src/apply/rows/table-layout.ts';
 import { loadSnapshot } from '../../../src/delta/load-snapshot.ts';
 import type { Snapshot } from '../../../src/delta/snapshot.ts';
 import { duckdbEngine } from '../../../src/duckdb/duckdb-engine.ts';

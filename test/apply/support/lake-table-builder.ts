@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ROWS_PER_FILE_PROPERTY } from '../../../src/apply/batch-context.ts';
-import { bucketOf } from '../../../src/apply/key-identity.ts';
+import { bucketOf } from '../../../src/apply/rows/key-identity.ts';
 import {
   layoutConfiguration,
   layoutSchema,
@@ -8,7 +8,7 @@ import {
   PARTITION_COLUMNS,
   SYSTEM_COLUMN,
   type TableLayout,
-} from '../../../src/apply/table-layout.ts';
+} from '../../../src/apply/rows/table-layout.ts';
 import type { AddFile } from '../../../src/delta/actions.ts';
 import { commit } from '../../../src/delta/commit.ts';
 import { createTable } from '../../../src/delta/create-table.ts';

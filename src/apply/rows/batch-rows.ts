@@ -1,0 +1,47 @@
+import type { StructType } from '../../delta/schema.ts';
+import type { LakeRow } from '../../duckdb/lake-value.ts';
+import type { Item } from '../../dynamo/attribute-value.ts';
+import type { ReducedChange } from '../changes/change-reduction.ts';
+import { itemToRow } from './item-to-row.ts';
+import { systemCells } from './system-cells.ts';
+import type { TableLayout } from './table-layout.ts';
+
+/*
+ * The lake rows a batch writes: the attribute and conflict cells of an item (item-to-row.ts) plus
+ * the system cells of its version (system-cells.ts).
+ */
+
+/** The layout and schema rows are written with (after schema evolution). */
+export interface RowShape {
+  readonly layout: TableLayout;
+  readonly schema: StructType;
+}
+
+/**
+ * The row a winner of a batch leaves in the table: for a put its new item; for a delete with soft
+ * deletes the row flagged deleted, with the attributes of `before` (the item as it was: the
+ * snapshot item), else of the delete's old image, else its key attributes only. For a delete with
+ * hard deletes: the key attributes and the version only, which tells the merge which key goes and
+ * at which version (it is never written to the table).
+ * @throws RowShapeError when the schema was not evolved for the item (see `winnerItem`).
+ */
+export function winnerRow(shape: RowShape, winner: ReducedChange, before?: Item): LakeRow {
+  const deletes = shape.layout.deletes;
+  if (winner.op === 'put') {
+    const { row } = itemToRow(winner.item as Item, shape.layout, shape.schema);
+    return { ...row, ...systemCells(winner, deletes) };
+  }
+  if (deletes === 'hard') {
+    const { row } = itemToRow(winner.keys, shape.layout, shape.schema);
+    return { ...row, ...systemCells({ ...winner, op: 'put' }, deletes) };
+  }
+  const { row } = itemToRow(before ?? winner.oldImage ?? winner.keys, shape.layout, shape.schema);
+  return { ...row, ...systemCells(winner, deletes) };
+}
+
+/** The item whose attributes a winner's row holds, for schema evolution (see `winnerRow`). */
+export function winnerItem(winner: ReducedChange, deletes: 'hard' | 'soft'): Item {
+  if (winner.op === 'put') return winner.item as Item;
+  if (deletes === 'soft' && winner.oldImage !== null) return winner.oldImage;
+  return winner.keys;
+}
