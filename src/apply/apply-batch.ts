@@ -1,8 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DeltaEngine } from '../delta/engine.ts';
 import { DeltaTableNotFoundError } from '../delta/errors.ts';
-import { loadSnapshot } from '../delta/load-snapshot.ts';
-import { latestTxnVersion, type Snapshot } from '../delta/snapshot.ts';
+import { loadReadSnapshot } from '../delta/load-snapshot.ts';
+import { latestTxnVersion, type ReadSnapshot } from '../delta/snapshot.ts';
 import { duckdbEngine } from '../duckdb/duckdb-engine.ts';
 import { DuckSession } from '../duckdb/session.ts';
 import { tableNameOf } from '../formats/change-file-key.ts';
@@ -116,16 +116,18 @@ export interface ApplyOptions {
 export { ROWS_PER_FILE_PROPERTY, TABLE_NAME_PROPERTY } from './batch-context.ts';
 export type { AppliedBatch, AppliedSchemaChange, ApplyBatchResult, SkippedCounts } from './batch-result.ts';
 
-async function loadTable(delta: ObjectStore, engine: DeltaEngine): Promise<Snapshot | undefined> {
+// Without tombstones: a batch never reads them, and after many merge-on-read batches they are most
+// of the log (a checkpoint, which needs them, loads the whole snapshot itself).
+async function loadTable(delta: ObjectStore, engine: DeltaEngine): Promise<ReadSnapshot | undefined> {
   try {
-    return await loadSnapshot(delta, engine);
+    return await loadReadSnapshot(delta, engine);
   } catch (error) {
     if (error instanceof DeltaTableNotFoundError) return undefined;
     throw error;
   }
 }
 
-function tableLayoutOf(table: Snapshot, name: string): TableLayout {
+function tableLayoutOf(table: ReadSnapshot, name: string): TableLayout {
   const configuration = table.metadata.configuration;
   if (!hasTableLayout(configuration)) {
     throw new ApplyRunError(
@@ -263,8 +265,8 @@ async function runBatch(context: BatchContext): Promise<ApplyBatchResult> {
       return {
         outcome: 'nothing-new',
         batch: lastBatch,
-        version: (table as Snapshot).version,
-        checkpoint: await catchUpCheckpoint(context, table as Snapshot),
+        version: (table as ReadSnapshot).version,
+        checkpoint: await catchUpCheckpoint(context, table as ReadSnapshot),
         durationMs: clock() - context.started,
       };
     }

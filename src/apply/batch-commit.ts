@@ -1,10 +1,10 @@
 import type { AddFile } from '../delta/actions.ts';
 import { type CommitOutcome, commit } from '../delta/commit.ts';
-import { snapshotAfterCommit } from '../delta/committed-snapshot.ts';
+import { readSnapshotAfterCommit } from '../delta/committed-snapshot.ts';
 import { DeltaConflictError } from '../delta/errors.ts';
-import { loadSnapshot } from '../delta/load-snapshot.ts';
+import { loadReadSnapshot, loadSnapshot } from '../delta/load-snapshot.ts';
 import { serializeSchema } from '../delta/schema.ts';
-import { latestTxnVersion, type Snapshot } from '../delta/snapshot.ts';
+import { latestTxnVersion, type ReadSnapshot } from '../delta/snapshot.ts';
 import { type DeletionVectorChange, startTransaction, type Transaction } from '../delta/transaction.ts';
 import { isCheckpointBehind, writeCheckpoint } from '../delta/write-checkpoint.ts';
 import { ApplyEventCode } from './apply-events.ts';
@@ -30,7 +30,7 @@ function sameProperties(a: Readonly<Record<string, string>>, b: Readonly<Record<
 
 /** What the commit of a batch holds. */
 export interface CommitPlan {
-  readonly base: Snapshot;
+  readonly base: ReadSnapshot;
   readonly plan: SchemaEvolutionPlan;
   readonly removed: readonly AddFile[];
   readonly adds: readonly AddFile[];
@@ -58,10 +58,10 @@ export async function commitBatch(
       version: number;
       checkpoint: AppliedBatch['checkpoint'];
       /**
-       * The table right after the commit, built from the commit's actions (snapshotAfterCommit);
-       * undefined when another commit came between, or a checkpoint was written at the version.
+       * The table right after the commit, without tombstones, built from the commit's actions
+       * (readSnapshotAfterCommit); undefined when another commit came between.
        */
-      table: Snapshot | undefined;
+      table: ReadSnapshot | undefined;
     }
   | { outcome: 'already-applied'; version: number }
 > {
@@ -94,19 +94,22 @@ export async function commitBatch(
   }
   emit({ code: ApplyEventCode.committed, batch, version: outcome.version, outcome: 'committed' });
   faultPoint('after-commit');
-  // The table at the new version, from the commit's actions when nothing came between: what
-  // loadSnapshot would read, without reading the log again.
-  const after = outcome.version === base.version + 1 ? snapshotAfterCommit(base, outcome.actions) : undefined;
+  // The checkpoint needs the tombstones, which the batch's snapshot does not hold: it loads them.
   const checkpoint = isCheckpointBehind(outcome.version, base.checkpointVersion, transaction.configuration)
-    ? await writeBatchCheckpoint(context, outcome.version, after)
+    ? await writeBatchCheckpoint(context, outcome.version)
     : 'not-due';
-  // Once the checkpoint is written, a snapshot of the version reads it: its tombstones are the
-  // unexpired ones, so the caller loads that snapshot.
+  // The table at the new version, from the commit's actions when nothing came between: what
+  // loadReadSnapshot would read, without reading the log again.
+  const after =
+    outcome.version === base.version + 1 ? readSnapshotAfterCommit(base, outcome.actions) : undefined;
   return {
     outcome: 'committed',
     version: outcome.version,
     checkpoint,
-    table: checkpoint === 'not-due' ? after : undefined,
+    table:
+      after === undefined || checkpoint !== 'written'
+        ? after
+        : { ...after, checkpointVersion: outcome.version },
   };
 }
 
@@ -118,7 +121,7 @@ export async function commitBatch(
  */
 export async function catchUpCheckpoint(
   context: BatchContext,
-  table: Snapshot,
+  table: ReadSnapshot,
 ): Promise<AppliedBatch['checkpoint']> {
   if (!isCheckpointBehind(table.version, table.checkpointVersion, table.metadata.configuration))
     return 'not-due';
@@ -127,16 +130,12 @@ export async function catchUpCheckpoint(
 
 /**
  * The checkpoint of `version` (with the `mid-checkpoint` fault point), reported as an event; of
- * `table` when given (the snapshot of that version), else of the snapshot loaded.
+ * the snapshot loaded with its tombstones.
  */
-async function writeBatchCheckpoint(
-  context: BatchContext,
-  version: number,
-  table?: Snapshot,
-): Promise<'written' | 'failed'> {
+async function writeBatchCheckpoint(context: BatchContext, version: number): Promise<'written' | 'failed'> {
   const { options, engine, clock, emit } = context;
   try {
-    const snapshot = table ?? (await loadSnapshot(options.delta, engine, { version }));
+    const snapshot = await loadSnapshot(options.delta, engine, { version });
     await writeCheckpoint(withCheckpointFaultPoint(options.delta), engine, snapshot, { now: clock() });
     emit({ code: ApplyEventCode.checkpoint, version, outcome: 'written' });
     return 'written';
@@ -166,7 +165,7 @@ async function commitOrFindApplied(
     return await commit(options.delta, engine, transaction, { checkpoint: false, now: clock() });
   } catch (error) {
     if (!(error instanceof DeltaConflictError)) throw error;
-    const now = await loadSnapshot(options.delta, engine);
+    const now = await loadReadSnapshot(options.delta, engine);
     const applied = latestTxnVersion(now, appId);
     if (applied === undefined || applied < batch) throw error;
     return { outcome: 'already-applied', appId, txnVersion: applied, tableVersion: now.version };

@@ -1,5 +1,5 @@
 import type { DeltaEngine } from '../delta/engine.ts';
-import type { Snapshot } from '../delta/snapshot.ts';
+import type { ReadSnapshot } from '../delta/snapshot.ts';
 import type { DuckSession } from '../duckdb/session.ts';
 import type { BadLine } from '../formats/bad-line.ts';
 import { CorruptGzipError } from '../formats/errors.ts';
@@ -116,7 +116,7 @@ export async function quarantineBadLines(
 }
 
 /** Rows per data file: what the table recorded at creation, else the option, else the default. */
-export function rowsPerFileOf(table: Snapshot | undefined, options: ApplyOptions): number {
+export function rowsPerFileOf(table: ReadSnapshot | undefined, options: ApplyOptions): number {
   const recorded = table?.metadata.configuration[ROWS_PER_FILE_PROPERTY];
   if (recorded !== undefined && /^[1-9][0-9]{0,9}$/.test(recorded)) return Number(recorded);
   return options.rowsPerFile ?? DEFAULT_ROWS_PER_FILE;

@@ -1,5 +1,5 @@
 import { DeltaTableNotFoundError } from '../delta/errors.ts';
-import { loadSnapshot } from '../delta/load-snapshot.ts';
+import { loadReadSnapshot } from '../delta/load-snapshot.ts';
 import { latestTxnVersion } from '../delta/snapshot.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
 import { ApplyEventCode } from './apply-events.ts';
@@ -204,7 +204,7 @@ export async function replanBatch(
 async function assertStillUncommitted(context: BatchContext, batch: number, appId: string): Promise<void> {
   let latest = 0;
   try {
-    latest = latestTxnVersion(await loadSnapshot(context.options.delta, context.engine), appId) ?? 0;
+    latest = latestTxnVersion(await loadReadSnapshot(context.options.delta, context.engine), appId) ?? 0;
   } catch (error) {
     if (!(error instanceof DeltaTableNotFoundError)) throw error;
   }

@@ -3,7 +3,7 @@ import { DeltaInvalidWriteError } from './errors.ts';
 import { LogReplay } from './log-replay.ts';
 import { assertLogReadable } from './reader-features.ts';
 import { parseSchemaString } from './schema.ts';
-import type { Snapshot } from './snapshot.ts';
+import type { ReadSnapshot, Snapshot } from './snapshot.ts';
 
 /*
  * The snapshot right after a commit, from the snapshot the commit read and the actions it wrote
@@ -27,6 +27,24 @@ function commitInfoOf(actions: readonly Action[]): CommitInfo | null {
  *   schema errors.
  */
 export function snapshotAfterCommit(read: Snapshot, actions: readonly Action[]): Snapshot {
+  return afterCommit(read, read.tombstones, actions);
+}
+
+/**
+ * As snapshotAfterCommit, for a snapshot read without tombstones (loadReadSnapshot): the next
+ * snapshot has none either. What a writer plans its next commit from; a checkpoint needs the
+ * tombstones, so it is written from loadSnapshot.
+ */
+export function readSnapshotAfterCommit(read: ReadSnapshot, actions: readonly Action[]): ReadSnapshot {
+  const { tombstones: _none, ...next } = afterCommit(read, [], actions);
+  return next;
+}
+
+function afterCommit(
+  read: ReadSnapshot,
+  tombstones: Snapshot['tombstones'],
+  actions: readonly Action[],
+): Snapshot {
   const commitInfo = commitInfoOf(actions);
   if (commitInfo === null) {
     throw new DeltaInvalidWriteError(
@@ -41,7 +59,7 @@ export function snapshotAfterCommit(read: Snapshot, actions: readonly Action[]):
       { metaData: read.metadata },
       ...[...read.txns.values()].map((txn): Action => ({ txn })),
       ...[...read.domainMetadata.values()].map((domainMetadata): Action => ({ domainMetadata })),
-      ...read.tombstones.map((remove): Action => ({ remove })),
+      ...tombstones.map((remove): Action => ({ remove })),
       ...read.files.map((add): Action => ({ add })),
     ],
     `${read.tableUrl} at version ${read.version}`,

@@ -4,7 +4,7 @@ import { deletionVectorUpdate, removeOf } from './deletion-vector-update.ts';
 import { DeltaInvalidWriteError } from './errors.ts';
 import { type StructType, serializeSchema } from './schema.ts';
 import { assertSchemaEvolution } from './schema-change.ts';
-import type { Snapshot } from './snapshot.ts';
+import type { ReadSnapshot } from './snapshot.ts';
 import { assertTablePropertiesWritable, deletionVectorsEnabled } from './table-properties.ts';
 
 /*
@@ -53,7 +53,7 @@ interface StagedDeletionVector {
 }
 
 interface TransactionState {
-  readonly snapshot: Snapshot;
+  readonly snapshot: ReadSnapshot;
   readonly operation: string;
   readonly operationParameters: Readonly<Record<string, string>>;
   readonly adds: readonly AddFile[];
@@ -78,7 +78,7 @@ export class Transaction {
   }
 
   /** @internal Use `startTransaction`. */
-  static start(snapshot: Snapshot, options: TransactionOptions = {}): Transaction {
+  static start(snapshot: ReadSnapshot, options: TransactionOptions = {}): Transaction {
     return new Transaction({
       snapshot,
       operation: options.operation ?? 'WRITE',
@@ -98,7 +98,7 @@ export class Transaction {
   }
 
   /** The snapshot this transaction read. */
-  get snapshot(): Snapshot {
+  get snapshot(): ReadSnapshot {
     return this.#state.snapshot;
   }
 
@@ -434,6 +434,6 @@ function deletionVectorMetrics(changes: readonly StagedDeletionVector[]): Record
  * A transaction on top of `snapshot` (usually `loadSnapshot`'s, or `createTable`'s): stage files,
  * a txn, a schema change, then `commit` it. Pure.
  */
-export function startTransaction(snapshot: Snapshot, options: TransactionOptions = {}): Transaction {
+export function startTransaction(snapshot: ReadSnapshot, options: TransactionOptions = {}): Transaction {
   return Transaction.start(snapshot, options);
 }

@@ -1,12 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AddFile } from '../../src/delta/actions.ts';
 import { commit } from '../../src/delta/commit.ts';
-import { snapshotAfterCommit } from '../../src/delta/committed-snapshot.ts';
+import { readSnapshotAfterCommit, snapshotAfterCommit } from '../../src/delta/committed-snapshot.ts';
 import { createTable } from '../../src/delta/create-table.ts';
 import { writeDeletionVector } from '../../src/delta/deletion-vector-write.ts';
 import { DeltaInvalidWriteError } from '../../src/delta/errors.ts';
-import { loadSnapshot } from '../../src/delta/load-snapshot.ts';
-import type { Snapshot } from '../../src/delta/snapshot.ts';
+import { loadReadSnapshot, loadSnapshot } from '../../src/delta/load-snapshot.ts';
+import type { ReadSnapshot, Snapshot } from '../../src/delta/snapshot.ts';
 import { startTransaction, type Transaction } from '../../src/delta/transaction.ts';
 import { writeCheckpoint } from '../../src/delta/write-checkpoint.ts';
 import type { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
@@ -48,19 +48,23 @@ async function threeFiles(): Promise<{ store: LocalFolderStore; read: Snapshot; 
   return { store, read: await loadSnapshot(store, engine), files };
 }
 
-/** Commits `transaction` at `now` and returns both snapshots of the new version. */
+/** Commits `transaction` (started on `read`) at `now` and returns both snapshots of the new version. */
 async function bothSnapshots(
   store: LocalFolderStore,
+  read: Snapshot,
   transaction: Transaction,
   now: number,
-): Promise<{ built: Snapshot; loaded: Snapshot }> {
+): Promise<{ built: Snapshot; loaded: Snapshot; builtForRead: ReadSnapshot; loadedForRead: ReadSnapshot }> {
   const engine = await workspace.engine();
   const outcome = await commit(store, engine, transaction, { now, checkpoint: false });
   if (outcome.outcome !== 'committed') throw new Error(`not committed: ${outcome.outcome}`);
   expect(outcome.version).toBe(transaction.snapshot.version + 1);
+  const { tombstones: _none, ...readWithout } = read;
   return {
-    built: snapshotAfterCommit(transaction.snapshot, outcome.actions),
+    built: snapshotAfterCommit(read, outcome.actions),
     loaded: await loadSnapshot(store, engine),
+    builtForRead: readSnapshotAfterCommit(readWithout, outcome.actions),
+    loadedForRead: await loadReadSnapshot(store, engine),
   };
 }
 
@@ -87,8 +91,14 @@ describe('the snapshot after a commit, from its actions', () => {
         ],
       })
       .readWholeTable();
-    const { built, loaded } = await bothSnapshots(store, transaction, NOW + 3);
+    const { built, loaded, builtForRead, loadedForRead } = await bothSnapshots(
+      store,
+      read,
+      transaction,
+      NOW + 3,
+    );
     expect(built).toEqual(loaded);
+    expect(builtForRead).toEqual(loadedForRead);
     expect(
       built.files.filter((file) => file.deletionVector !== undefined && file.deletionVector !== null),
     ).toHaveLength(2);
@@ -105,8 +115,16 @@ describe('the snapshot after a commit, from its actions', () => {
     const transaction = startTransaction(fromCheckpoint)
       .removeFiles([fromCheckpoint.files[0] as AddFile])
       .setTxn('app', 3);
-    const { built, loaded } = await bothSnapshots(store, transaction, NOW + 4);
+    const { built, loaded, builtForRead, loadedForRead } = await bothSnapshots(
+      store,
+      fromCheckpoint,
+      transaction,
+      NOW + 4,
+    );
     expect(built).toEqual(loaded);
+    // A writer's snapshot without tombstones (what apply plans its batches from) follows the same way.
+    expect(builtForRead).toEqual(loadedForRead);
+    expect(builtForRead).not.toHaveProperty('tombstones');
     expect(built.checkpointVersion).toBe(read.version);
   });
 

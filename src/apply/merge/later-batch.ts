@@ -1,5 +1,5 @@
-import { loadSnapshot } from '../../delta/load-snapshot.ts';
-import type { Snapshot } from '../../delta/snapshot.ts';
+import { loadReadSnapshot } from '../../delta/load-snapshot.ts';
+import type { ReadSnapshot } from '../../delta/snapshot.ts';
 import { ApplyErrorCode, ApplyRunError } from '../apply-errors.ts';
 import { commitBatch } from '../batch-commit.ts';
 import type { BatchContext } from '../batch-context.ts';
@@ -30,13 +30,13 @@ import { type MergeOnReadOutcome, mergeOnRead, mergesOnRead } from './merge-on-r
 async function autoOptimize(
   context: BatchContext,
   version: number,
-  committed: Snapshot | undefined,
+  committed: ReadSnapshot | undefined,
   buckets: ReadonlySet<number>,
 ): Promise<AutoOptimizeReport> {
   const { options, session, engine, clock } = context;
   try {
     // The table the batch just committed, without reading the log again when the commit gave it.
-    const table = committed ?? (await loadSnapshot(options.delta, engine, { version }));
+    const table = committed ?? (await loadReadSnapshot(options.delta, engine, { version }));
     const done = await optimizeAfterBatch({
       session,
       delta: options.delta,
@@ -71,7 +71,7 @@ export async function laterBatch(
   context: BatchContext,
   record: BatchRecord,
   rebuilt: boolean,
-  table: Snapshot | undefined,
+  table: ReadSnapshot | undefined,
   layout: TableLayout | undefined,
 ): Promise<ApplyBatchResult> {
   const { options, session, clock } = context;

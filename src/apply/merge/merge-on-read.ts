@@ -3,7 +3,7 @@ import { dataFileKey } from '../../delta/data-path.ts';
 import { readDeletionVector } from '../../delta/deletion-vector.ts';
 import { unionRowIndexes, writeDeletionVector } from '../../delta/deletion-vector-write.ts';
 import type { StructField, StructType } from '../../delta/schema.ts';
-import type { Snapshot } from '../../delta/snapshot.ts';
+import type { ReadSnapshot } from '../../delta/snapshot.ts';
 import { deletionVectorsEnabled } from '../../delta/table-properties.ts';
 import type { DeletionVectorChange } from '../../delta/transaction.ts';
 import { duckdbTypeOf } from '../../duckdb/duckdb-type.ts';
@@ -82,7 +82,7 @@ export interface MergeOnReadOutcome extends MergeOutcome {
  * and `delta.enableDeletionVectors` is true (tables created with `--deletion-vectors off`, or
  * before ddb-lake wrote deletion vectors, are merged copy-on-write).
  */
-export function mergesOnRead(table: Snapshot): boolean {
+export function mergesOnRead(table: ReadSnapshot): boolean {
   return deletionVectorsEnabled(table.protocol, table.metadata.configuration);
 }
 

@@ -1,6 +1,6 @@
 import type { AddFile } from '../../delta/actions.ts';
 import type { StructField, StructType } from '../../delta/schema.ts';
-import type { Snapshot } from '../../delta/snapshot.ts';
+import type { ReadSnapshot } from '../../delta/snapshot.ts';
 import { duckdbTypeOf } from '../../duckdb/duckdb-type.ts';
 import type { LakeValue } from '../../duckdb/lake-value.ts';
 import { type DuckSession, quoteIdentifier } from '../../duckdb/session.ts';
@@ -44,7 +44,7 @@ export interface MergeOptions {
   readonly session: DuckSession;
   readonly delta: ObjectStore;
   /** The table as the batch read it. */
-  readonly table: Snapshot;
+  readonly table: ReadSnapshot;
   /** The layout and schema after this batch's evolution. */
   readonly shape: RowShape;
   /** The winners to merge, each newer than its key's tombstone. */
@@ -77,7 +77,7 @@ const q = quoteIdentifier;
 async function oldRowsView(
   session: DuckSession,
   store: ObjectStore,
-  table: Snapshot,
+  table: ReadSnapshot,
   files: readonly AddFile[],
   name: string,
 ): Promise<void> {

@@ -4,7 +4,7 @@ import { commit } from '../../delta/commit.ts';
 import type { DeltaEngine } from '../../delta/engine.ts';
 import { DeltaConflictError } from '../../delta/errors.ts';
 import { loadSnapshot } from '../../delta/load-snapshot.ts';
-import type { Snapshot } from '../../delta/snapshot.ts';
+import type { ReadSnapshot } from '../../delta/snapshot.ts';
 import { startTransaction } from '../../delta/transaction.ts';
 import { isCheckpointBehind, writeCheckpoint } from '../../delta/write-checkpoint.ts';
 import { type DuckSession, quoteIdentifier } from '../../duckdb/session.ts';
@@ -72,7 +72,7 @@ export interface OptimizeBucketsOptions {
   readonly delta: ObjectStore;
   readonly engine: DeltaEngine;
   /** The table as it is now; `plans` must come from this snapshot. */
-  readonly table: Snapshot;
+  readonly table: ReadSnapshot;
   /** The buckets to rewrite: `bucketsToOptimize` of `table`. */
   readonly plans: readonly BucketPlan[];
   /** True when apply runs the optimize after a batch (commitInfo `auto`, as Spark's auto compaction). */
@@ -99,7 +99,7 @@ export function bucketSummary(plan: BucketPlan): PlannedBucketSummary {
 
 /** The outcome of a plan that is not carried out (nothing due, or a dry run). Pure. */
 export function plannedOutcome(
-  table: Snapshot,
+  table: ReadSnapshot,
   plans: readonly BucketPlan[],
   outcome: 'nothing-to-do' | 'dry-run',
 ): OptimizeOutcome {

@@ -1,5 +1,5 @@
 import type { AddFile } from '../../delta/actions.ts';
-import type { Snapshot } from '../../delta/snapshot.ts';
+import type { ReadSnapshot } from '../../delta/snapshot.ts';
 import { ROWS_PER_FILE_PROPERTY } from '../batch-context.ts';
 import { DEFAULT_ROWS_PER_FILE, fileBucket, fileRows } from '../bucket-files.ts';
 
@@ -36,7 +36,7 @@ export const DEFAULT_DELETED_SHARE = 0.2;
 export const DEFAULT_MAX_SMALL_FILES = 4;
 
 /** The table's rows per data file: its `ddb_lake.rowsPerFile` property, else apply's default. */
-export function tableRowsPerFile(table: Snapshot): number {
+export function tableRowsPerFile(table: ReadSnapshot): number {
   const recorded = table.metadata.configuration[ROWS_PER_FILE_PROPERTY];
   if (recorded !== undefined && /^[1-9][0-9]{0,9}$/.test(recorded)) return Number(recorded);
   return DEFAULT_ROWS_PER_FILE;
@@ -48,7 +48,7 @@ export function tableRowsPerFile(table: Snapshot): number {
  * @throws RangeError for a deleted share outside 0 to 1, or a negative or fractional count.
  */
 export function optimizeThresholds(
-  table: Snapshot,
+  table: ReadSnapshot,
   given: Partial<OptimizeThresholds> = {},
 ): OptimizeThresholds {
   const thresholds: OptimizeThresholds = {
@@ -129,7 +129,7 @@ function mergedSmallFiles(small: readonly PlannedFile[], withDamaged: boolean): 
  * partition value or without stats are left alone. Pure.
  */
 export function bucketsToOptimize(
-  table: Snapshot,
+  table: ReadSnapshot,
   thresholds: OptimizeThresholds,
   only?: Iterable<number>,
 ): BucketPlan[] {

@@ -1,6 +1,6 @@
 import type { DeltaEngine } from '../../delta/engine.ts';
-import { loadSnapshot } from '../../delta/load-snapshot.ts';
-import type { Snapshot } from '../../delta/snapshot.ts';
+import { loadReadSnapshot } from '../../delta/load-snapshot.ts';
+import type { ReadSnapshot } from '../../delta/snapshot.ts';
 import { duckdbEngine } from '../../duckdb/duckdb-engine.ts';
 import { DuckSession } from '../../duckdb/session.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
@@ -36,13 +36,16 @@ export type { OptimizedBucket, OptimizeOutcome } from './optimize-buckets.ts';
 /** What an optimize did, with the thresholds it planned by (the defaults with the options on top). */
 export type OptimizeTableResult = OptimizeOutcome & { readonly thresholds: OptimizeThresholds };
 
-async function lakeTable(delta: ObjectStore, engine: DeltaEngine): Promise<Snapshot> {
-  const table = await loadSnapshot(delta, engine);
+async function lakeTable(delta: ObjectStore, engine: DeltaEngine): Promise<ReadSnapshot> {
+  const table = await loadReadSnapshot(delta, engine);
   assertLakeTable(table);
   return table;
 }
 
-function thresholdsOf(table: Snapshot, given: Partial<OptimizeThresholds> | undefined): OptimizeThresholds {
+function thresholdsOf(
+  table: ReadSnapshot,
+  given: Partial<OptimizeThresholds> | undefined,
+): OptimizeThresholds {
   try {
     return optimizeThresholds(table, given);
   } catch (error) {
@@ -54,7 +57,7 @@ function thresholdsOf(table: Snapshot, given: Partial<OptimizeThresholds> | unde
   }
 }
 
-function assertLakeTable(table: Snapshot): void {
+function assertLakeTable(table: ReadSnapshot): void {
   const partitioned =
     table.partitionColumns.length === PARTITION_COLUMNS.length &&
     PARTITION_COLUMNS.every((column, index) => table.partitionColumns[index] === column);
@@ -124,8 +127,8 @@ export interface OptimizeAfterBatchOptions {
   /** The table's store (rooted at the table). */
   readonly delta: ObjectStore;
   readonly engine: DeltaEngine;
-  /** The table right after the batch's commit (loadSnapshot of the committed version). */
-  readonly table: Snapshot;
+  /** The table right after the batch's commit (loadReadSnapshot of the committed version). */
+  readonly table: ReadSnapshot;
   /** The buckets the batch wrote to: only these are considered. */
   readonly buckets: Iterable<number>;
   /** Thresholds over the defaults (20 % deleted share, more than 4 small files). */

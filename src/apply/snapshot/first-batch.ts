@@ -1,6 +1,6 @@
 import { createTable } from '../../delta/create-table.ts';
 import type { StructType } from '../../delta/schema.ts';
-import type { Snapshot } from '../../delta/snapshot.ts';
+import type { ReadSnapshot } from '../../delta/snapshot.ts';
 import { ApplyErrorCode, ApplyRunError } from '../apply-errors.ts';
 import { commitBatch } from '../batch-commit.ts';
 import type { BatchContext } from '../batch-context.ts';
@@ -43,7 +43,7 @@ export async function firstBatch(
   context: BatchContext,
   record: BatchRecord,
   rebuilt: boolean,
-  table: Snapshot | undefined,
+  table: ReadSnapshot | undefined,
   existingLayout: TableLayout | undefined,
 ): Promise<ApplyBatchResult> {
   const { options, session, name, clock } = context;
