@@ -299,26 +299,32 @@ export async function writeBucketsAtOnce(
   return { adds, rows, bytes };
 }
 
+/** A bucket's rows as `writeEachBucket` writes them: a query, split at rowsPerFile when `split`. */
+export type BucketSource = { readonly source: string; readonly split: boolean } | undefined;
+
 /**
- * The loop both writers share: each bucket of `buckets` (distinct, ascending) whose `plan` is not
- * undefined is written from its query, split into files of `rowsPerFile` rows when `split`.
+ * The loop every bucket writer shares (the merges', the optimize's, the bulk load's spool): each
+ * bucket of `buckets` (distinct, ascending) whose `plan` is not undefined is written from its query,
+ * split into files of `rowsPerFile` rows when `split`, and reported (`bucketWritten`);
+ * `afterBucket` runs once its files are written.
  */
-async function writeEachBucket(
+export async function writeEachBucket(
   session: DuckSession,
   store: ObjectStore,
   schema: StructType,
   buckets: readonly number[],
-  plan: (bucket: number) => { readonly source: string; readonly split: boolean } | undefined,
+  plan: (bucket: number) => BucketSource | Promise<BucketSource>,
   rowsPerFile: number,
   emit: (event: ApplyEvent) => void,
   progress?: { readonly done: number; readonly total: number },
+  afterBucket?: (bucket: number) => Promise<void>,
 ): Promise<WrittenBuckets> {
   const adds: AddFile[] = [];
   let rows = 0;
   let bytes = 0;
   const order = [...new Set(buckets)].sort((a, b) => a - b);
   for (const [index, bucket] of order.entries()) {
-    const planned = plan(bucket);
+    const planned = await plan(bucket);
     if (planned === undefined) continue;
     const written = await writeDataFiles(session, store, {
       source: planned.source,
@@ -340,6 +346,7 @@ async function writeEachBucket(
       bucketsDone: (progress?.done ?? 0) + index + 1,
       buckets: progress?.total ?? order.length,
     });
+    await afterBucket?.(bucket);
   }
   return { adds, rows, bytes };
 }

@@ -19,12 +19,12 @@ import {
   writeBucketQueries,
   writeBucketsAtOnce,
 } from '../bucket-files.ts';
-import { supersedesSql } from '../changes/change-order.ts';
 import { SYSTEM_COLUMN } from '../rows/table-layout.ts';
 import {
   APPLIES,
   CHANGES,
   comparedOutcome,
+  comparisonSql,
   EXISTED,
   loadChangeTable,
   type MergeOptions,
@@ -213,21 +213,7 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
     }
     await looking;
     const col = (alias: string, name: string) => `${alias}.${q(name)}`;
-    const applies = supersedesSql(
-      {
-        source: col('c', SYSTEM_COLUMN.source),
-        seq: col('c', SYSTEM_COLUMN.seq),
-        ts: col('c', SYSTEM_COLUMN.ts),
-      },
-      {
-        source: col('o', SYSTEM_COLUMN.source),
-        seq: col('o', SYSTEM_COLUMN.seq),
-        ts: col('o', SYSTEM_COLUMN.ts),
-      },
-    );
-    const wasDeleted = versionColumns.includes(SYSTEM_COLUMN.deleted)
-      ? `coalesce(${col('o', SYSTEM_COLUMN.deleted)}, false)`
-      : 'false';
+    const { applies, wasDeleted } = comparisonSql(versionColumns);
     await session.run(
       `CREATE OR REPLACE TEMP TABLE ${q(COMPARED)} AS SELECT ${col('c', key)}, ${col('c', OP)}, (${col('o', key)} IS NOT NULL) AS ${q(EXISTED)}, ${wasDeleted} AS ${q(WAS_DELETED)}, ${applies} AS ${q(APPLIES)}, ${col('o', FILE_INDEX)} AS ${q(FILE_INDEX)}, ${col('o', ROW_INDEX)} AS ${q(ROW_INDEX)} FROM ${q(CHANGES)} c LEFT JOIN ${q(LIVE)} o ON ${col('o', key)} = ${col('c', key)}`,
     );

@@ -131,6 +131,26 @@ export async function loadChangeTable(
   await changes.close();
 }
 
+/**
+ * The comparison's two verdicts as SQL over the winner `c` and the row `o` it meets (NULLs when it
+ * meets none): APPLIES (the winner supersedes the row, change-order.ts) and WAS_DELETED (the row is
+ * soft deleted; `false` unless `versionColumns` read the deleted flag).
+ */
+export function comparisonSql(versionColumns: readonly string[]): { applies: string; wasDeleted: string } {
+  const col = (alias: string, name: string) => `${alias}.${q(name)}`;
+  const version = (alias: string) => ({
+    source: col(alias, SYSTEM_COLUMN.source),
+    seq: col(alias, SYSTEM_COLUMN.seq),
+    ts: col(alias, SYSTEM_COLUMN.ts),
+  });
+  return {
+    applies: supersedesSql(version('c'), version('o')),
+    wasDeleted: versionColumns.includes(SYSTEM_COLUMN.deleted)
+      ? `coalesce(${col('o', SYSTEM_COLUMN.deleted)}, false)`
+      : 'false',
+  };
+}
+
 /** What the comparison of a batch's winners with the table's rows decided (a COMPARED table). */
 export interface ComparedOutcome {
   readonly counts: {
@@ -222,21 +242,7 @@ export async function mergeWinners(options: MergeOptions): Promise<MergeOutcome>
   // The versions of the rows the winners meet: only the system columns are read from the files.
   const versionColumns: string[] = [key, SYSTEM_COLUMN.seq, SYSTEM_COLUMN.ts, SYSTEM_COLUMN.source];
   if (soft && oldNames.has(SYSTEM_COLUMN.deleted)) versionColumns.push(SYSTEM_COLUMN.deleted);
-  const applies = supersedesSql(
-    {
-      source: col('c', SYSTEM_COLUMN.source),
-      seq: col('c', SYSTEM_COLUMN.seq),
-      ts: col('c', SYSTEM_COLUMN.ts),
-    },
-    {
-      source: col('o', SYSTEM_COLUMN.source),
-      seq: col('o', SYSTEM_COLUMN.seq),
-      ts: col('o', SYSTEM_COLUMN.ts),
-    },
-  );
-  const wasDeleted = versionColumns.includes(SYSTEM_COLUMN.deleted)
-    ? `coalesce(${col('o', SYSTEM_COLUMN.deleted)}, false)`
-    : 'false';
+  const { applies, wasDeleted } = comparisonSql(versionColumns);
   await session.run(
     `CREATE OR REPLACE TEMP TABLE ${q(COMPARED)} AS SELECT c.*, (${col('o', key)} IS NOT NULL) AS ${q(EXISTED)}, ${wasDeleted} AS ${q(WAS_DELETED)}, ${applies} AS ${q(APPLIES)} FROM ${q(CHANGES)} c LEFT JOIN (SELECT ${versionColumns.map(q).join(', ')} FROM ${q(OLD)}) o ON ${col('o', key)} = ${col('c', key)}`,
   );

@@ -1,12 +1,10 @@
 import { rm } from 'node:fs/promises';
-import type { AddFile } from '../../delta/actions.ts';
 import type { StructType } from '../../delta/schema.ts';
-import { writeDataFiles } from '../../duckdb/data-file-writer.ts';
 import type { LakeRow } from '../../duckdb/lake-value.ts';
 import { type DuckSession, quoteIdentifier } from '../../duckdb/session.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
-import { type ApplyEvent, ApplyEventCode } from '../apply-events.ts';
-import { fileRows, type WrittenBuckets } from '../bucket-files.ts';
+import type { ApplyEvent } from '../apply-events.ts';
+import { type WrittenBuckets, writeEachBucket } from '../bucket-files.ts';
 import { SYSTEM_COLUMN } from '../rows/table-layout.ts';
 import { createTableFromSpoolFiles } from './lake-row-spool.ts';
 import { SpoolFileWriter, spoolable } from './snapshot-spool-file.ts';
@@ -99,49 +97,39 @@ export class BucketRowSpool {
     check: (table: string) => Promise<void>,
   ): Promise<WrittenBuckets> {
     for (const writer of this.#writers.values()) writer.finishFile();
-    const order = [...new Set(buckets)].sort((a, b) => a - b);
     const table = `${this.#prefix}_bucket`;
-    const adds: AddFile[] = [];
-    let rows = 0;
-    let bytes = 0;
+    let written: WrittenBuckets;
     try {
-      for (const [index, bucket] of order.entries()) {
-        const files = this.#files.get(bucket) ?? [];
-        if (files.length === 0) continue;
-        // Without the partition column the table's columns are the data files' own, so the write
-        // copies them as they are (writeDataFiles casts nothing).
-        await createTableFromSpoolFiles(this.#session, table, this.#schema, files, SYSTEM_COLUMN.key, [
-          SYSTEM_COLUMN.bucket,
-        ]);
-        await check(table);
-        const written = await writeDataFiles(this.#session, delta, {
-          source: table,
-          schema: this.#schema,
-          partitionValues: { [SYSTEM_COLUMN.bucket]: String(bucket) },
-          ...((this.#rows.get(bucket) ?? 0) > rowsPerFile ? { maxRowsPerFile: rowsPerFile } : {}),
-        });
-        const count = written.reduce((sum, add) => sum + (fileRows(add) ?? 0), 0);
-        const size = written.reduce((sum, add) => sum + add.size, 0);
-        adds.push(...written);
-        rows += count;
-        bytes += size;
-        emit({
-          code: ApplyEventCode.bucketWritten,
-          bucket,
-          rows: count,
-          files: written.length,
-          bytes: size,
-          bucketsDone: index + 1,
-          buckets: order.length,
-        });
-        this.#files.delete(bucket);
-        await Promise.all(files.map((file) => rm(file, { force: true })));
-      }
+      written = await writeEachBucket(
+        this.#session,
+        delta,
+        this.#schema,
+        buckets,
+        async (bucket) => {
+          const files = this.#files.get(bucket) ?? [];
+          if (files.length === 0) return undefined;
+          // Without the partition column the table's columns are the data files' own, so the write
+          // copies them as they are (writeDataFiles casts nothing).
+          await createTableFromSpoolFiles(this.#session, table, this.#schema, files, SYSTEM_COLUMN.key, [
+            SYSTEM_COLUMN.bucket,
+          ]);
+          await check(table);
+          return { source: table, split: (this.#rows.get(bucket) ?? 0) > rowsPerFile };
+        },
+        rowsPerFile,
+        emit,
+        undefined,
+        async (bucket) => {
+          const files = this.#files.get(bucket) ?? [];
+          this.#files.delete(bucket);
+          await Promise.all(files.map((file) => rm(file, { force: true })));
+        },
+      );
     } finally {
       await this.#session.run(`DROP TABLE IF EXISTS ${quoteIdentifier(table)}`);
     }
     this.#closed = true;
-    return { adds, rows, bytes };
+    return written;
   }
 
   /** Stops after a failure: removes every spool file, and any file handed over later. */
