@@ -97,6 +97,14 @@ export function valueToPlainJson(value: AttributeValue, path = ''): string {
 }
 
 /**
+ * `valueToPlainJson` of a value parse.ts returned (validated and normalized already), without
+ * validating it again: for hot paths over parsed items only. Pure.
+ */
+export function parsedValueToPlainJson(value: AttributeValue): string {
+  return valueText(value);
+}
+
+/**
  * The canonical plain JSON text of an item: an object with names sorted by UTF-8 bytes. Same
  * contract as `valueToPlainJson`.
  * @throws InvalidAttributeValueError when the item is not valid DynamoDB JSON.

@@ -3,13 +3,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { ReducedChange } from '../../src/apply/changes/change-reduction.ts';
 import { SNAPSHOT_SEQ } from '../../src/apply/changes/sequence-number.ts';
+import { OP } from '../../src/apply/merge/merge.ts';
+import { winnerCells, winnerItem, winnerRow } from '../../src/apply/rows/batch-rows.ts';
 import { itemToRow } from '../../src/apply/rows/item-to-row.ts';
 import { bucketOf, keyText } from '../../src/apply/rows/key-identity.ts';
 import { evolveSchema } from '../../src/apply/rows/schema-evolution.ts';
 import { type DeletesMode, newTableLayout, SYSTEM_COLUMN } from '../../src/apply/rows/table-layout.ts';
+import { ItemSpoolLineEncoder } from '../../src/apply/snapshot/item-spool-line.ts';
 import { prepareRowsContext } from '../../src/apply/snapshot/snapshot-file-tasks.ts';
 import { SpoolFileWriter } from '../../src/apply/snapshot/snapshot-spool-file.ts';
+import type { StructType } from '../../src/delta/schema.ts';
 import type { LakeValue } from '../../src/duckdb/lake-value.ts';
 import type { Item } from '../../src/dynamo/attribute-value.ts';
 import { parseItem } from '../../src/dynamo/parse.ts';
@@ -121,5 +126,111 @@ describe('the snapshot load writes each item straight to its spool line', () => 
     );
     // The encoder must take the items itself, not leave them all to the general path.
     expect(handled).toBeGreaterThan(1000);
+  });
+});
+
+/**
+ * A later batch's change-table text of `winners` both ways: winnerRow plus the op through
+ * SpoolFileWriter.append, and lineWithCells of the winner's item and cells (append where it declines).
+ */
+function changeTableBothWays(
+  winners: readonly ReducedChange[],
+  items: readonly Item[],
+  deletes: DeletesMode,
+) {
+  const layout = newTableLayout({ keys: { partition: 'pk' }, exportTime: 0, buckets: 4, deletes });
+  const plan = evolveSchema(layout, { type: 'struct', fields: [] }, items);
+  const schema: StructType = {
+    type: 'struct',
+    fields: [
+      ...plan.schema.fields,
+      { name: OP, type: { type: 'primitive', name: 'string' }, nullable: false, metadata: {} },
+    ],
+  };
+  const shape = { layout: plan.layout, schema: plan.schema };
+  const run = files++;
+  const written: string[] = [];
+  const general = new SpoolFileWriter(schema, folder, `cgeneral-${run}`, (file) => written.push(file));
+  const fast = new SpoolFileWriter(schema, folder, `cfast-${run}`, (file) => written.push(file));
+  const encoder = new ItemSpoolLineEncoder(plan.layout, schema, {});
+  let declined = 0;
+  for (const winner of winners) {
+    const row = winnerRow(shape, winner) as Record<string, LakeValue>;
+    row[OP] = winner.op;
+    general.append(row);
+    const cells = winnerCells(winner, deletes);
+    cells[OP] = winner.op;
+    const line = encoder.lineWithCells(winnerItem(winner, deletes), cells);
+    if (line === undefined) {
+      declined++;
+      fast.append(row);
+    } else {
+      fast.appendLine(line);
+    }
+  }
+  general.finishFile();
+  fast.finishFile();
+  const text = (prefix: string) =>
+    written
+      .filter((file) => path.basename(file).startsWith(prefix))
+      .map((file) => readFileSync(file, 'utf8'))
+      .join('');
+  return { general: text(`cgeneral-${run}-`), fast: text(`cfast-${run}-`), declined };
+}
+
+/** Winners of every kind over `items`: puts, deletes with and without an old image, by TTL or not. */
+function winnersOf(items: readonly Item[]): ReducedChange[] {
+  return items.map((item, i) => {
+    const key = keyText(item, { partition: 'pk' });
+    const keys: Item = { pk: item['pk'] as Item[string] };
+    const kind = i % 4;
+    return {
+      key,
+      bucket: bucketOf(key, 4),
+      op: kind === 0 || kind === 3 ? 'put' : 'delete',
+      keys,
+      item: kind === 0 || kind === 3 ? item : null,
+      oldImage: kind === 1 ? item : null,
+      order: {
+        source: 'stream',
+        seq: String(1000 + i).padStart(40, '0'),
+        tsMicros: 1_700_000_000_000_000n + BigInt(i),
+      },
+      ttl: kind === 2,
+      origin: undefined,
+    };
+  });
+}
+
+describe("a later batch's change table writes each winner straight to its spool line", () => {
+  it('writes puts and hard and soft deletes of the sample orders as winnerRow does', () => {
+    const items = [...sampleOrders(2000, 11)].map((item) => parseItem(item));
+    const winners = winnersOf(items);
+    for (const deletes of ['hard', 'soft'] as const) {
+      const { general, fast, declined } = changeTableBothWays(winners, items, deletes);
+      expect(fast).toBe(general);
+      expect(general.split('\n').length).toBe(winners.length + 1);
+      expect(declined).toBe(0);
+    }
+  });
+
+  it('writes random winners, across type conflicts and number columns, as winnerRow does', () => {
+    let handled = 0;
+    fc.assert(
+      fc.property(fc.array(itemModel, { maxLength: 12 }), fc.boolean(), (models, soft) => {
+        const items = models.map((entries, i) =>
+          parseItem(mapToDynamoJson([['pk', { t: 'S', s: `k${i}` }], ...entries])),
+        );
+        const { general, fast, declined } = changeTableBothWays(
+          winnersOf(items),
+          items,
+          soft ? 'soft' : 'hard',
+        );
+        expect(fast).toBe(general);
+        handled += items.length - declined;
+      }),
+      { numRuns: 200 },
+    );
+    expect(handled).toBeGreaterThan(700);
   });
 });

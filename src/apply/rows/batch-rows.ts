@@ -1,5 +1,5 @@
 import type { StructType } from '../../delta/schema.ts';
-import type { LakeRow } from '../../duckdb/lake-value.ts';
+import type { LakeRow, LakeValue } from '../../duckdb/lake-value.ts';
 import type { Item } from '../../dynamo/attribute-value.ts';
 import type { ReducedChange } from '../changes/change-reduction.ts';
 import { itemToRow } from './item-to-row.ts';
@@ -27,16 +27,20 @@ export interface RowShape {
  */
 export function winnerRow(shape: RowShape, winner: ReducedChange, before?: Item): LakeRow {
   const deletes = shape.layout.deletes;
-  if (winner.op === 'put') {
-    const { row } = itemToRow(winner.item as Item, shape.layout, shape.schema);
-    return { ...row, ...systemCells(winner, deletes) };
-  }
-  if (deletes === 'hard') {
-    const { row } = itemToRow(winner.keys, shape.layout, shape.schema);
-    return { ...row, ...systemCells({ ...winner, op: 'put' }, deletes) };
-  }
-  const { row } = itemToRow(before ?? winner.oldImage ?? winner.keys, shape.layout, shape.schema);
-  return { ...row, ...systemCells(winner, deletes) };
+  const item =
+    winner.op === 'delete' && deletes === 'soft' && before !== undefined
+      ? before
+      : winnerItem(winner, deletes);
+  const { row } = itemToRow(item, shape.layout, shape.schema);
+  return { ...row, ...winnerCells(winner, deletes) };
+}
+
+/** The system cells of a winner's row (see `winnerRow`: a hard delete's carry its version as a put's would). */
+export function winnerCells(winner: ReducedChange, deletes: 'hard' | 'soft'): Record<string, LakeValue> {
+  return systemCells(
+    winner.op === 'delete' && deletes === 'hard' ? { ...winner, op: 'put' } : winner,
+    deletes,
+  );
 }
 
 /** The item whose attributes a winner's row holds, for schema evolution (see `winnerRow`). */

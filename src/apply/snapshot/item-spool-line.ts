@@ -3,21 +3,22 @@ import type { LakeValue } from '../../duckdb/lake-value.ts';
 import type { AttributeValue, Item } from '../../dynamo/attribute-value.ts';
 import { compareBase64Bytes } from '../../dynamo/base64.ts';
 import { sortNumbers } from '../../dynamo/number.ts';
-import { compareUtf8, valueToPlainJson } from '../../dynamo/plain-json.ts';
+import { compareUtf8, parsedValueToPlainJson } from '../../dynamo/plain-json.ts';
 import { numberFits } from '../rows/column-fit.ts';
 import { type AttributeCodec, conflictCell, rowCodec } from '../rows/item-to-row.ts';
 import { SYSTEM_COLUMN, type TableLayout } from '../rows/table-layout.ts';
 import { type CellEncoder, cellEncoder, quotedSpoolField } from './snapshot-spool-file.ts';
 
 /*
- * The snapshot load's hot path: an item straight to its spool line (snapshot-spool-file.ts), the
- * line `itemToRow` plus the snapshot's system cells plus `SpoolFileWriter.append` would write, with
- * no lake row in between. Parsed items already hold canonical numbers and base64 (parse.ts), so a
- * number's cell is its text (long, string) or the digits of its unscaled value (decimal), and a
- * binary's cell is its base64 as read: nothing is decoded to be encoded again. The cells every
- * snapshot row shares are encoded once. Whatever this does not handle (a value that fits neither
- * its column nor a conflict column, a column type it does not know) it leaves to the general path
- * (`line` returns undefined), so errors are the general path's.
+ * The hot path of the snapshot load and of a later batch's change table: an item straight to its
+ * spool line (snapshot-spool-file.ts), the line `itemToRow` plus the system cells plus
+ * `SpoolFileWriter.append` would write, with no lake row in between. Parsed items already hold
+ * canonical numbers and base64 (parse.ts), so a number's cell is its text (long, string) or the
+ * digits of its unscaled value (decimal), and a binary's cell is its base64 as read: nothing is
+ * decoded to be encoded again. The cells every snapshot row shares are encoded once. Whatever this
+ * does not handle (a value that fits neither its column nor a conflict column, a column type it
+ * does not know) it leaves to the general path (`line` returns undefined), so errors are the
+ * general path's.
  */
 
 /** An attribute's field text when its value fits the column, or undefined (conflict or unknown). */
@@ -41,15 +42,15 @@ function numberText(type: DeltaType): ((canonical: string) => string) | undefine
 }
 
 function fieldText(codec: AttributeCodec): FieldText | undefined {
-  const { type, kind, attribute } = codec;
+  const { type, kind } = codec;
   const isString = type.type === 'primitive' && type.name === 'string';
   switch (kind) {
     case 'JSON':
-      return isString ? (value) => quotedSpoolField(valueToPlainJson(value, attribute)) : undefined;
+      return isString ? (value) => quotedSpoolField(parsedValueToPlainJson(value)) : undefined;
     case 'M':
     case 'L':
       return isString
-        ? (value) => (kind in value ? quotedSpoolField(valueToPlainJson(value, attribute)) : undefined)
+        ? (value) => (kind in value ? quotedSpoolField(parsedValueToPlainJson(value)) : undefined)
         : undefined;
     case 'S':
       return isString ? (value) => ('S' in value ? quotedSpoolField(value.S) : undefined) : undefined;
@@ -137,6 +138,8 @@ export class ItemSpoolLineEncoder {
   readonly #template: readonly string[];
   readonly #keyColumn: number;
   readonly #bucketColumn: number;
+  readonly #index: ReadonlyMap<string, number>;
+  readonly #encoders: readonly CellEncoder[];
 
   /**
    * @param cells the system cells every row shares (key and bucket are given per item).
@@ -160,6 +163,8 @@ export class ItemSpoolLineEncoder {
       slots.set(attribute, { column: index.get(codec.column) as number, text: fieldText(codec), conflicts });
     }
     this.#slots = slots;
+    this.#index = index;
+    this.#encoders = encoders as CellEncoder[];
     this.#template = schema.fields.map((field, i) => {
       const value = cells[field.name];
       return value === undefined || value === null ? '' : (encoders[i] as CellEncoder)(value, 0);
@@ -180,6 +185,27 @@ export class ItemSpoolLineEncoder {
     const fields = this.#template.slice();
     fields[this.#keyColumn] = quotedSpoolField(key);
     fields[this.#bucketColumn] = `${bucket}`;
+    return this.#withAttributes(fields, item);
+  }
+
+  /**
+   * As `line`, with the cells of `cells` (a later batch's system cells, which differ per row) in
+   * place of the shared ones: the line `itemToRow`'s row with those cells would be.
+   * @throws LakeValueError from the column's encoder for a cell that does not fit its column.
+   */
+  lineWithCells(item: Item, cells: Readonly<Record<string, LakeValue>>): string | undefined {
+    const fields = this.#template.slice();
+    for (const name in cells) {
+      const column = this.#index.get(name);
+      if (column === undefined) return undefined;
+      const value = cells[name];
+      fields[column] =
+        value === undefined || value === null ? '' : (this.#encoders[column] as CellEncoder)(value, 0);
+    }
+    return this.#withAttributes(fields, item);
+  }
+
+  #withAttributes(fields: string[], item: Item): string | undefined {
     for (const attribute in item) {
       const slot = this.#slots.get(attribute);
       if (slot?.text === undefined) return undefined;

@@ -196,6 +196,12 @@ export class LakeRowSpool {
     this.#writer.append(row);
   }
 
+  /** Appends one row given as its spool line (item-spool-line.ts), without the line break; unchecked. */
+  appendLine(line: string): void {
+    if (this.#failed !== undefined) throw this.#failed;
+    this.#writer.appendLine(line);
+  }
+
   /**
    * Queues the complete spool file `file` (written by a SpoolFileWriter with this table's schema)
    * for loading into the table behind the files before it, and removes it once loaded; after
