@@ -155,11 +155,15 @@ export class LakeRowSpool {
   #abandoned = false;
   #failed: unknown;
 
-  private constructor(session: DuckSession, table: string, schema: StructType) {
+  private constructor(session: DuckSession, table: string, schema: StructType, rowsPerFile?: number) {
     this.#session = session;
     this.table = table;
-    this.#writer = new SpoolFileWriter(schema, session.scratchDir, `${table}-spool`, (file) =>
-      this.load(file),
+    this.#writer = new SpoolFileWriter(
+      schema,
+      session.scratchDir,
+      `${table}-spool`,
+      (file) => this.load(file),
+      rowsPerFile,
     );
     const select = schema.fields
       .map((field, index) => `${castOf(field.type, `c${index}`)} AS ${quoteIdentifier(field.name)}`)
@@ -169,16 +173,23 @@ export class LakeRowSpool {
   }
 
   /**
-   * Creates (or replaces) the table `table` with one column per field of `schema`.
+   * Creates (or replaces) the table `table` with one column per field of `schema`. DuckDB starts
+   * loading a spool file once it holds `rowsPerFile` rows (default ROWS_PER_SPOOL_FILE) and the
+   * caller yields to the event loop.
    * @throws RangeError for a schema with a column type the spool does not carry (see `spoolable`).
    */
-  static async open(session: DuckSession, table: string, schema: StructType): Promise<LakeRowSpool> {
+  static async open(
+    session: DuckSession,
+    table: string,
+    schema: StructType,
+    rowsPerFile?: number,
+  ): Promise<LakeRowSpool> {
     if (!spoolable(schema)) throw new RangeError('the schema has a column type the row spool does not carry');
     const columns = schema.fields.map(
       (field) => `${quoteIdentifier(field.name)} ${duckdbTypeOf(field.type)}`,
     );
     await session.run(`CREATE OR REPLACE TABLE ${quoteIdentifier(table)} (${columns.join(', ')})`);
-    return new LakeRowSpool(session, table, schema);
+    return new LakeRowSpool(session, table, schema, rowsPerFile);
   }
 
   /** Rows appended so far (rows of files given to `load` not counted). */
@@ -270,8 +281,9 @@ export async function openRowTable(
   session: DuckSession,
   table: string,
   schema: StructType,
+  rowsPerSpoolFile?: number,
 ): Promise<RowTable> {
-  if (spoolable(schema)) return LakeRowSpool.open(session, table, schema);
+  if (spoolable(schema)) return LakeRowSpool.open(session, table, schema, rowsPerSpoolFile);
   const sink = await LakeRowSink.open(session, table, schema);
   return {
     table,

@@ -204,7 +204,7 @@ export function spoolable(schema: StructType): boolean {
 
 /**
  * Writes lake rows of one schema to spool files `<dir>/<prefix>-<n>.csv`, a new file every
- * `ROWS_PER_SPOOL_FILE` rows; `onFile` hears of each file once it is complete and closed, in the
+ * `rowsPerFile` rows (default ROWS_PER_SPOOL_FILE); `onFile` hears of each file once it is complete and closed, in the
  * order they were written, and owns it from then on. Single-threaded, synchronous writes.
  */
 export class SpoolFileWriter {
@@ -219,9 +219,17 @@ export class SpoolFileWriter {
   #chunk = '';
   #rows = 0;
   #rowsInFile = 0;
+  readonly #rowsPerFile: number;
 
   /** @throws RangeError for a schema with a column type a spool does not carry (see `spoolable`). */
-  constructor(schema: StructType, dir: string, prefix: string, onFile: (file: string, rows: number) => void) {
+  constructor(
+    schema: StructType,
+    dir: string,
+    prefix: string,
+    onFile: (file: string, rows: number) => void,
+    rowsPerFile = ROWS_PER_SPOOL_FILE,
+  ) {
+    this.#rowsPerFile = rowsPerFile;
     if (!spoolable(schema)) throw new RangeError('the schema has a column type the row spool does not carry');
     this.#dir = dir;
     this.#prefix = prefix;
@@ -275,7 +283,7 @@ export class SpoolFileWriter {
     this.#rows++;
     this.#rowsInFile++;
     if (this.#chunk.length >= WRITE_CHUNK) this.#write();
-    if (this.#rowsInFile >= ROWS_PER_SPOOL_FILE) this.finishFile();
+    if (this.#rowsInFile >= this.#rowsPerFile) this.finishFile();
   }
 
   #write(): void {
