@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ROWS_PER_FILE_PROPERTY } from '../../src/apply/batch-context.ts';
 import {
   bucketsToOptimize,
+  DEFAULT_ALONG_DELETED_SHARE,
   DEFAULT_DELETED_SHARE,
   optimizeThresholds,
   tableRowsPerFile,
@@ -65,6 +66,43 @@ describe('which buckets and files an optimize rewrites', () => {
       [1, [['b1/b', 'deleted-share']]],
     ]);
     expect(plans[0]).toMatchObject({ rows: 80, deletedRows: 20, bucketFiles: 1 });
+  });
+
+  it('a bucket rewritten anyway takes along its files past 5 % deleted, as Delta OPTIMIZE would; a bucket not due keeps them', () => {
+    expect(DEFAULT_ALONG_DELETED_SHARE).toBe(0.05);
+    const small = [1, 2, 3, 4, 5].map((n) => file(`s${n}`, 0, 10));
+    const plans = plan([
+      ...small,
+      file('worn', 0, 100, 6),
+      file('light', 0, 100, 5),
+      file('alone', 1, 100, 15),
+    ]);
+    expect(plans.map((p) => [p.bucket, p.files.map((f) => [f.file.path, f.reason])])).toEqual([
+      [
+        0,
+        [
+          ['b0/s1', 'small-file'],
+          ['b0/s2', 'small-file'],
+          ['b0/s3', 'small-file'],
+          ['b0/s4', 'small-file'],
+          ['b0/s5', 'small-file'],
+          ['b0/worn', 'deleted-along'],
+        ],
+      ],
+    ]);
+    expect(plans[0]).toMatchObject({ rows: 50 + 94, deletedRows: 6, bucketFiles: 7, smallFiles: 5 });
+    // A worn file that is small counts toward the small files, and takes its bucket's small files along.
+    const wornSmall = plan([...small.slice(0, 4), file('ws', 0, 20, 2), file('big', 0, 100)]);
+    expect(wornSmall[0]?.files.map((f) => [f.file.path, f.reason])).toEqual([
+      ['b0/s1', 'small-file'],
+      ['b0/s2', 'small-file'],
+      ['b0/s3', 'small-file'],
+      ['b0/s4', 'small-file'],
+      ['b0/ws', 'deleted-along'],
+    ]);
+    // Never above the deleted share, and validated.
+    expect(optimizeThresholds(table([]), { deletedShare: 0.03 }).alongDeletedShare).toBe(0.03);
+    expect(() => optimizeThresholds(table([]), { alongDeletedShare: 1.5 })).toThrow(RangeError);
   });
 
   it('merges small files only when a bucket holds more than four, and takes them all', () => {

@@ -7,7 +7,7 @@ import { bucketsToOptimize, optimizeThresholds } from '../../src/apply/optimize/
 import { optimizeAfterBatch, optimizeTable } from '../../src/apply/optimize/table-optimize.ts';
 import { SYSTEM_COLUMN } from '../../src/apply/rows/table-layout.ts';
 import { acquireTableLease, LeaseHeldError } from '../../src/apply/table-lease.ts';
-import { type Action, parseCommitFile } from '../../src/delta/actions.ts';
+import { type Action, type AddFile, parseCommitFile } from '../../src/delta/actions.ts';
 import { createTable } from '../../src/delta/create-table.ts';
 import { dataFileKey } from '../../src/delta/data-path.ts';
 import { loadSnapshot } from '../../src/delta/load-snapshot.ts';
@@ -265,7 +265,7 @@ async function tableWithDeletedRows(): Promise<{
 }
 
 describe('table optimize on a table with deletion vectors', () => {
-  it('rewrites a file whose deleted share passes 20 % without its deleted rows, with the small files of its bucket', async () => {
+  it('rewrites a file whose deleted share passes 20 % without its deleted rows, with the small files of its bucket and its files past 5 % deleted', async () => {
     const { table, damaged, light, replaced } = await tableWithDeletedRows();
     const before = await snapshotOf(table.store);
     const rowsBefore = await builtRows(session, table.store);
@@ -277,25 +277,36 @@ describe('table optimize on a table with deletion vectors', () => {
 
     expect(result.outcome).toBe('optimized');
     expect(
-      result.buckets.map((b) => [b.bucket, b.reasons['deleted-share'], b.reasons['small-file']]),
-    ).toEqual([[0, 1, 1]]);
-    expect(result.filesRemoved).toBe(2);
-    expect(result.deletedRowsPurged).toBe(3);
-    expect(result.rows).toBe(7 + 4);
+      result.buckets.map((b) => [
+        b.bucket,
+        b.reasons['deleted-share'],
+        b.reasons['deleted-along'],
+        b.reasons['small-file'],
+      ]),
+    ).toEqual([[0, 1, 1, 1]]);
+    expect(result.filesRemoved).toBe(3);
+    expect(result.deletedRowsPurged).toBe(4);
+    expect(result.rows).toBe(7 + 9 + 4);
     expect(result.filesAdded).toBe(2);
 
     const after = await snapshotOf(table.store);
     expect(await builtRows(session, table.store)).toEqual(rowsBefore);
     const active = new Map(after.files.map((f) => [f.path, f]));
     expect(active.has(damaged)).toBe(false);
-    // The files below the share keep their vectors; nothing active is past the share now.
-    for (const path of light) expect(active.get(path)?.deletionVector?.cardinality).toBe(1);
+    // Bucket 0 was rewritten, so its file 10 % deleted went along (past the 5 % taken along); bucket
+    // 1 was not due, so its file 10 % deleted keeps its vector.
+    const bucketOfPath = (path: string) => fileBucket(before.files.find((f) => f.path === path) as AddFile);
+    expect(light.map(bucketOfPath).sort()).toEqual([0, 1]);
+    for (const path of light) {
+      if (bucketOfPath(path) === 0) expect(active.has(path)).toBe(false);
+      else expect(active.get(path)?.deletionVector?.cardinality).toBe(1);
+    }
     for (const file of after.files) {
       expect((file.deletionVector?.cardinality ?? 0) / (fileRows(file) as number)).toBeLessThan(0.2);
     }
-    // Bucket 0 had 20 rows − 4 replaced + 4 new = 20 live rows; 1 light file of 9 stays.
+    // Bucket 0 had 20 rows − 4 replaced + 4 new = 20 live rows, all rewritten: two full files.
     const added = after.files.filter((f) => !before.files.some((b) => b.path === f.path));
-    expect(added.map((f) => fileRows(f)).sort()).toEqual([1, 10]);
+    expect(added.map((f) => fileRows(f)).sort()).toEqual([10, 10]);
     for (const file of added) {
       expect(file.deletionVector ?? null).toBeNull();
       const keys = await fileKeys(table.store, after, file.path);
@@ -320,7 +331,7 @@ describe('table optimize on a table with deletion vectors', () => {
     const { table } = await tableWithDeletedRows();
     const keysBefore = await listKeys(table.store);
     const result = await optimizeTable({ delta: table.store, session, dryRun: true });
-    expect(result).toMatchObject({ outcome: 'dry-run', filesRemoved: 2, deletedRowsPurged: 3, rows: 11 });
+    expect(result).toMatchObject({ outcome: 'dry-run', filesRemoved: 3, deletedRowsPurged: 4, rows: 20 });
     expect(await listKeys(table.store)).toEqual(keysBefore);
   });
 

@@ -93,6 +93,7 @@ export function bucketSummary(plan: BucketPlan): PlannedBucketSummary {
     reasons: {
       'deleted-share': plan.files.filter((f) => f.reason === 'deleted-share').length,
       'small-file': plan.files.filter((f) => f.reason === 'small-file').length,
+      'deleted-along': plan.files.filter((f) => f.reason === 'deleted-along').length,
     },
   };
 }

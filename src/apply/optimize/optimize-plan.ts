@@ -13,10 +13,15 @@ import { DEFAULT_ROWS_PER_FILE, fileBucket, fileRows } from '../bucket-files.ts'
  *   - a file is small when its live rows (numRecords − deleted) are fewer than `smallFileRows`
  *     (default half of the table's rows per file); a bucket with more than `maxSmallFiles` (default
  *     4) small files has them merged;
- *   - a bucket rewritten for a damaged file takes all its small files along (they are read anyway
- *     and cost little), so what it writes is as few files as its rows need; one rewritten for its
- *     small files alone merges them tiered (mergedSmallFiles), leaving its largest file be while
- *     the others hold less than a quarter of its rows.
+ *   - a bucket rewritten anyway (for a damaged file or its small files) takes along every file
+ *     whose deleted share is above `alongDeletedShare` (default 5 %, Delta's own OPTIMIZE default,
+ *     `optimize.maxDeletedRowsRatio`): without it, a bucket whose appended files are merged every
+ *     few batches keeps up to a fifth of its rows deleted, which readers pay for, while each such
+ *     rewrite purges at least a twentieth of what it rewrites;
+ *   - a bucket rewritten for a damaged or worn file takes all its small files along (they are read
+ *     anyway and cost little), so what it writes is as few files as its rows need; one rewritten
+ *     for its small files alone merges them tiered (mergedSmallFiles), leaving its largest file be
+ *     while the others hold less than a quarter of its rows.
  * Full files without deleted rows are never rewritten: a bucket's cost stays bounded by its small
  * and damaged files, not by its size. A file without stats (numRecords) is never chosen: its share
  * and size are unknown (ddb-lake writes stats on every file).
@@ -26,6 +31,8 @@ import { DEFAULT_ROWS_PER_FILE, fileBucket, fileRows } from '../bucket-files.ts'
 export interface OptimizeThresholds {
   /** A file whose deleted rows are at least this share (0 to 1) of its rows is rewritten. */
   readonly deletedShare: number;
+  /** A bucket rewritten anyway takes along every file whose deleted rows are more than this share (0 to 1). */
+  readonly alongDeletedShare: number;
   /** A bucket with more than this many small files has its small files merged. */
   readonly maxSmallFiles: number;
   /** A file with fewer live rows than this is small. */
@@ -33,6 +40,8 @@ export interface OptimizeThresholds {
 }
 
 export const DEFAULT_DELETED_SHARE = 0.2;
+/** Delta's OPTIMIZE rewrites files past this share (spark.databricks.delta.optimize.maxDeletedRowsRatio). */
+export const DEFAULT_ALONG_DELETED_SHARE = 0.05;
 export const DEFAULT_MAX_SMALL_FILES = 4;
 
 /** The table's rows per data file: its `ddb_lake.rowsPerFile` property, else apply's default. */
@@ -43,21 +52,29 @@ export function tableRowsPerFile(table: ReadSnapshot): number {
 }
 
 /**
- * The thresholds for `table`: the defaults (20 % deleted share, more than 4 small files, small below
- * half the table's rows per file) with `given` on top. Pure.
- * @throws RangeError for a deleted share outside 0 to 1, or a negative or fractional count.
+ * The thresholds for `table`: the defaults (20 % deleted share, 5 % taken along, more than 4 small
+ * files, small below half the table's rows per file) with `given` on top; the share taken along is
+ * never above the deleted share. Pure.
+ * @throws RangeError for a share outside 0 to 1, or a negative or fractional count.
  */
 export function optimizeThresholds(
   table: ReadSnapshot,
   given: Partial<OptimizeThresholds> = {},
 ): OptimizeThresholds {
+  const deletedShare = given.deletedShare ?? DEFAULT_DELETED_SHARE;
   const thresholds: OptimizeThresholds = {
-    deletedShare: given.deletedShare ?? DEFAULT_DELETED_SHARE,
+    deletedShare,
+    alongDeletedShare: given.alongDeletedShare ?? Math.min(DEFAULT_ALONG_DELETED_SHARE, deletedShare),
     maxSmallFiles: given.maxSmallFiles ?? DEFAULT_MAX_SMALL_FILES,
     smallFileRows: given.smallFileRows ?? Math.ceil(tableRowsPerFile(table) / 2),
   };
   if (!(thresholds.deletedShare >= 0 && thresholds.deletedShare <= 1)) {
     throw new RangeError(`the deleted share must be a number from 0 to 1, got ${thresholds.deletedShare}`);
+  }
+  if (!(thresholds.alongDeletedShare >= 0 && thresholds.alongDeletedShare <= 1)) {
+    throw new RangeError(
+      `the deleted share taken along must be a number from 0 to 1, got ${thresholds.alongDeletedShare}`,
+    );
   }
   for (const name of ['maxSmallFiles', 'smallFileRows'] as const) {
     const value = thresholds[name];
@@ -73,8 +90,11 @@ export function fileDeletedRows(file: AddFile): number {
   return file.deletionVector?.cardinality ?? 0;
 }
 
-/** Why a file is rewritten. */
-export type RewriteReason = 'deleted-share' | 'small-file';
+/**
+ * Why a file is rewritten: its deleted share reached the threshold; it is small; or its deleted
+ * share is above the one taken along, in a bucket rewritten anyway.
+ */
+export type RewriteReason = 'deleted-share' | 'small-file' | 'deleted-along';
 
 /** One file the rewrite of a bucket removes. */
 export interface PlannedFile {
@@ -150,18 +170,28 @@ export function bucketsToOptimize(
   const plans: BucketPlan[] = [];
   for (const [bucket, files] of [...byBucket].sort(([a], [b]) => a - b)) {
     const damaged: PlannedFile[] = [];
+    const worn: PlannedFile[] = [];
     const small: PlannedFile[] = [];
     for (const { file, records } of files) {
       const deleted = fileDeletedRows(file);
       if (deleted > 0 && deleted >= thresholds.deletedShare * records) {
         damaged.push(plannedOf(file, records, 'deleted-share'));
-      } else if (records - deleted < thresholds.smallFileRows) {
+        continue;
+      }
+      const isSmall = records - deleted < thresholds.smallFileRows;
+      if (deleted > 0 && deleted > thresholds.alongDeletedShare * records) {
+        worn.push(plannedOf(file, records, 'deleted-along'));
+      } else if (isSmall) {
         small.push(plannedOf(file, records, 'small-file'));
       }
     }
-    const smallDue = small.length > thresholds.maxSmallFiles;
+    // A worn file that is small still counts toward the bucket's small files.
+    const smallCount =
+      small.length + worn.filter((p) => p.records - p.deletedRows < thresholds.smallFileRows).length;
+    const smallDue = smallCount > thresholds.maxSmallFiles;
     if (damaged.length === 0 && !smallDue) continue;
-    const chosen = [...damaged, ...mergedSmallFiles(small, damaged.length > 0)].sort((a, b) =>
+    const rewritten = [...damaged, ...worn];
+    const chosen = [...rewritten, ...mergedSmallFiles(small, rewritten.length > 0)].sort((a, b) =>
       a.file.path < b.file.path ? -1 : a.file.path > b.file.path ? 1 : 0,
     );
     if (chosen.length === 1 && chosen[0]?.deletedRows === 0) continue;
@@ -173,7 +203,7 @@ export function bucketsToOptimize(
       bytes: chosen.reduce((sum, p) => sum + p.file.size, 0),
       bucketFiles: files.length,
       smallFiles:
-        small.length + damaged.filter((p) => p.records - p.deletedRows < thresholds.smallFileRows).length,
+        smallCount + damaged.filter((p) => p.records - p.deletedRows < thresholds.smallFileRows).length,
     });
   }
   return plans;

@@ -1,6 +1,10 @@
 import type { Command } from 'commander';
 import { OptimizeEventCode } from '../../apply/optimize/optimize-events.ts';
-import { DEFAULT_DELETED_SHARE, DEFAULT_MAX_SMALL_FILES } from '../../apply/optimize/optimize-plan.ts';
+import {
+  DEFAULT_ALONG_DELETED_SHARE,
+  DEFAULT_DELETED_SHARE,
+  DEFAULT_MAX_SMALL_FILES,
+} from '../../apply/optimize/optimize-plan.ts';
 import { type OptimizeTableResult, optimizeTable } from '../../apply/optimize/table-optimize.ts';
 import { describeTable, type TableDescription } from '../../delta/describe.ts';
 import type { DeltaEngine } from '../../delta/engine.ts';
@@ -79,7 +83,10 @@ that right, bucket by bucket:
     --deleted-share (default ${DEFAULT_DELETED_SHARE}) is rewritten without those rows;
   - a bucket with more than --max-small-files (default ${DEFAULT_MAX_SMALL_FILES}) small files (fewer live rows than half
     the table's rows per file) has its small files merged;
-  - a bucket rewritten for either reason takes all its small files along.
+  - a bucket rewritten for either reason also takes along every file whose deleted share is above
+    ${DEFAULT_ALONG_DELETED_SHARE} (Delta's own OPTIMIZE rewrites files past 5 %), so readers of a table whose
+    new files are merged every few batches do not keep skipping up to a fifth of its rows, and
+    takes all its small files along.
 The rows are written back sorted by key, in files of at most the table's rows per file, and one
 commit (operation OPTIMIZE) swaps the old files for the new ones. Full files without deleted rows
 are never rewritten. Tables made with --deletion-vectors off (copy-on-write) have no deleted rows:
@@ -252,6 +259,9 @@ function printOptimize(output: Output, result: OptimizeTableResult, tableUrl: st
         ? `${count(bucket.reasons['deleted-share'])} past the deleted share`
         : '',
       bucket.reasons['small-file'] > 0 ? `${count(bucket.reasons['small-file'])} small` : '',
+      bucket.reasons['deleted-along'] > 0
+        ? `${count(bucket.reasons['deleted-along'])} with deleted rows, taken along`
+        : '',
     ].filter((part) => part !== '');
     output.result(
       `  bucket ${bucket.bucket}: ${count(bucket.files)} file(s) (${reasons.join(', ')}), ${count(bucket.rows)} row(s), ${count(bucket.deletedRows)} deleted${dry ? '' : ` → ${count(bucket.filesAdded)} file(s)`}`,
