@@ -17,6 +17,14 @@ export interface SystemCellSource {
   readonly ttl: boolean;
 }
 
+/** The last `_ddb_ts` text made: a batch's records mostly share their second (DynamoDB's stream times). */
+let lastTs: { micros: bigint; text: string } = { micros: 0n, text: formatTimestampMicros(0n, true) };
+
+function tsText(micros: bigint): string {
+  if (micros !== lastTs.micros) lastTs = { micros, text: formatTimestampMicros(micros, true) };
+  return lastTs.text;
+}
+
 /**
  * `_ddb_key`, `_ddb_bucket` (a JS number, Delta integer), `_ddb_seq` (40 digits), `_ddb_ts` (ISO-8601
  * UTC with microseconds), `_ddb_source`, and in soft mode `_ddb_deleted` / `_ddb_ttl_expired`. A
@@ -31,7 +39,7 @@ export function systemCells(source: SystemCellSource, deletes: DeletesMode): Rec
     [SYSTEM_COLUMN.key]: source.key,
     [SYSTEM_COLUMN.bucket]: source.bucket,
     [SYSTEM_COLUMN.seq]: source.order.seq,
-    [SYSTEM_COLUMN.ts]: formatTimestampMicros(source.order.tsMicros, true),
+    [SYSTEM_COLUMN.ts]: tsText(source.order.tsMicros),
     [SYSTEM_COLUMN.source]: source.order.source,
   };
   if (deletes === 'soft') {

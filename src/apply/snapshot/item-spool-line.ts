@@ -7,7 +7,7 @@ import { compareUtf8, parsedValueToPlainJson } from '../../dynamo/plain-json.ts'
 import { numberFits } from '../rows/column-fit.ts';
 import { type AttributeCodec, conflictCell, rowCodec } from '../rows/item-to-row.ts';
 import { SYSTEM_COLUMN, type TableLayout } from '../rows/table-layout.ts';
-import { type CellEncoder, cellEncoder, quotedSpoolField } from './snapshot-spool-file.ts';
+import { type CellEncoder, cellEncoder, quotedSpoolField, SPOOL_QUOTE } from './snapshot-spool-file.ts';
 
 /*
  * The hot path of the snapshot load and of a later batch's change table: an item straight to its
@@ -20,6 +20,14 @@ import { type CellEncoder, cellEncoder, quotedSpoolField } from './snapshot-spoo
  * does not know) it leaves to the general path (`line` returns undefined), so errors are the
  * general path's.
  */
+
+/**
+ * Plain JSON text as a quoted spool field: JSON escapes every control character, so the text never
+ * holds a raw SPOOL_QUOTE and needs no scan for one.
+ */
+function jsonSpoolField(json: string): string {
+  return `${SPOOL_QUOTE}${json}${SPOOL_QUOTE}`;
+}
 
 /** An attribute's field text when its value fits the column, or undefined (conflict or unknown). */
 type FieldText = (value: AttributeValue) => string | undefined;
@@ -46,11 +54,11 @@ function fieldText(codec: AttributeCodec): FieldText | undefined {
   const isString = type.type === 'primitive' && type.name === 'string';
   switch (kind) {
     case 'JSON':
-      return isString ? (value) => quotedSpoolField(parsedValueToPlainJson(value)) : undefined;
+      return isString ? (value) => jsonSpoolField(parsedValueToPlainJson(value)) : undefined;
     case 'M':
     case 'L':
       return isString
-        ? (value) => (kind in value ? quotedSpoolField(parsedValueToPlainJson(value)) : undefined)
+        ? (value) => (kind in value ? jsonSpoolField(parsedValueToPlainJson(value)) : undefined)
         : undefined;
     case 'S':
       return isString ? (value) => ('S' in value ? quotedSpoolField(value.S) : undefined) : undefined;
@@ -78,7 +86,7 @@ function fieldText(codec: AttributeCodec): FieldText | undefined {
           if (i > 0) array += ',';
           array += JSON.stringify(sorted[i]);
         }
-        return quotedSpoolField(`${array}]`);
+        return jsonSpoolField(`${array}]`);
       };
     }
     case 'NS': {
@@ -100,7 +108,7 @@ function fieldText(codec: AttributeCodec): FieldText | undefined {
           if (i > 0) array += ',';
           array += json(sorted[i] as string);
         }
-        return quotedSpoolField(`${array}]`);
+        return jsonSpoolField(`${array}]`);
       };
     }
     case 'BS': {
@@ -114,7 +122,7 @@ function fieldText(codec: AttributeCodec): FieldText | undefined {
           if (i > 0) array += ',';
           array += `"${sorted[i]}"`;
         }
-        return quotedSpoolField(`${array}]`);
+        return jsonSpoolField(`${array}]`);
       };
     }
   }
@@ -140,6 +148,9 @@ export class ItemSpoolLineEncoder {
   readonly #bucketColumn: number;
   readonly #index: ReadonlyMap<string, number>;
   readonly #encoders: readonly CellEncoder[];
+  /** Per column, the last per-row cell encoded and its text: rows of a batch share most of them. */
+  readonly #lastCell: (LakeValue | undefined)[];
+  readonly #lastText: string[];
 
   /**
    * @param cells the system cells every row shares (key and bucket are given per item).
@@ -165,6 +176,8 @@ export class ItemSpoolLineEncoder {
     this.#slots = slots;
     this.#index = index;
     this.#encoders = encoders as CellEncoder[];
+    this.#lastCell = schema.fields.map(() => undefined);
+    this.#lastText = schema.fields.map(() => '');
     this.#template = schema.fields.map((field, i) => {
       const value = cells[field.name];
       return value === undefined || value === null ? '' : (encoders[i] as CellEncoder)(value, 0);
@@ -199,8 +212,16 @@ export class ItemSpoolLineEncoder {
       const column = this.#index.get(name);
       if (column === undefined) return undefined;
       const value = cells[name];
-      fields[column] =
-        value === undefined || value === null ? '' : (this.#encoders[column] as CellEncoder)(value, 0);
+      if (value === undefined || value === null) {
+        fields[column] = '';
+      } else if (value === this.#lastCell[column]) {
+        fields[column] = this.#lastText[column] as string;
+      } else {
+        const text = (this.#encoders[column] as CellEncoder)(value, 0);
+        this.#lastCell[column] = value;
+        this.#lastText[column] = text;
+        fields[column] = text;
+      }
     }
     return this.#withAttributes(fields, item);
   }
