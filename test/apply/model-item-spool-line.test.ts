@@ -15,7 +15,7 @@ import { ItemSpoolLineEncoder } from '../../src/apply/snapshot/item-spool-line.t
 import { prepareRowsContext } from '../../src/apply/snapshot/snapshot-file-tasks.ts';
 import { SpoolFileWriter } from '../../src/apply/snapshot/snapshot-spool-file.ts';
 import type { StructType } from '../../src/delta/schema.ts';
-import type { LakeValue } from '../../src/duckdb/lake-value.ts';
+import type { LakeRow, LakeValue } from '../../src/duckdb/lake-value.ts';
 import type { Item } from '../../src/dynamo/attribute-value.ts';
 import { parseItem } from '../../src/dynamo/parse.ts';
 import { sampleOrders } from '../../src/local/sample-orders.ts';
@@ -26,6 +26,36 @@ const folder = mkdtempSync(path.join(tmpdir(), 'ddb-lake-spool-line-'));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
 let files = 0;
+
+/**
+ * Writes each row of `rows` through SpoolFileWriter.append (the general path) and, where a line is
+ * given, the line through appendLine (else the row again); returns both spool texts and how many
+ * rows came without a line.
+ */
+function spoolBothWays(schema: StructType, rows: Iterable<{ row: LakeRow; line: string | undefined }>) {
+  const run = files++;
+  const written: string[] = [];
+  const general = new SpoolFileWriter(schema, folder, `general-${run}`, (file) => written.push(file));
+  const fast = new SpoolFileWriter(schema, folder, `fast-${run}`, (file) => written.push(file));
+  let declined = 0;
+  for (const { row, line } of rows) {
+    general.append(row);
+    if (line === undefined) {
+      declined++;
+      fast.append(row);
+    } else {
+      fast.appendLine(line);
+    }
+  }
+  general.finishFile();
+  fast.finishFile();
+  const text = (prefix: string) =>
+    written
+      .filter((file) => path.basename(file).startsWith(prefix))
+      .map((file) => readFileSync(file, 'utf8'))
+      .join('');
+  return { general: text(`general-${run}-`), fast: text(`fast-${run}-`), declined };
+}
 
 /**
  * The spool text of `items` both ways: through itemToRow and SpoolFileWriter.append (the general
@@ -45,35 +75,18 @@ function bothWays(items: readonly Item[], deletes: DeletesMode) {
     spoolDir: folder,
     spoolPrefix: 'unused',
   });
-  const run = files++;
-  const written: string[] = [];
-  const general = new SpoolFileWriter(plan.schema, folder, `general-${run}`, (file) => written.push(file));
-  const fast = new SpoolFileWriter(plan.schema, folder, `fast-${run}`, (file) => written.push(file));
-  let declined = 0;
-  for (const item of items) {
-    const key = keyText(item, plan.layout.keys);
-    const bucket = bucketOf(key, plan.layout.buckets);
-    const row = itemToRow(item, plan.layout, plan.schema).row as Record<string, LakeValue>;
-    Object.assign(row, prepared.cells);
-    row[SYSTEM_COLUMN.key] = key;
-    row[SYSTEM_COLUMN.bucket] = bucket;
-    general.append(row);
-    const line = prepared.lines.line(item, key, bucket);
-    if (line === undefined) {
-      declined++;
-      fast.append(row);
-    } else {
-      fast.appendLine(line);
-    }
-  }
-  general.finishFile();
-  fast.finishFile();
-  const text = (prefix: string) =>
-    written
-      .filter((file) => path.basename(file).startsWith(prefix))
-      .map((file) => readFileSync(file, 'utf8'))
-      .join('');
-  return { general: text(`general-${run}-`), fast: text(`fast-${run}-`), declined };
+  return spoolBothWays(
+    plan.schema,
+    items.map((item) => {
+      const key = keyText(item, plan.layout.keys);
+      const bucket = bucketOf(key, plan.layout.buckets);
+      const row = itemToRow(item, plan.layout, plan.schema).row as Record<string, LakeValue>;
+      Object.assign(row, prepared.cells);
+      row[SYSTEM_COLUMN.key] = key;
+      row[SYSTEM_COLUMN.bucket] = bucket;
+      return { row, line: prepared.lines.line(item, key, bucket) };
+    }),
+  );
 }
 
 /** Numbers that fit long and decimal columns, so typed number columns and NS arrays occur often. */
@@ -148,34 +161,17 @@ function changeTableBothWays(
     ],
   };
   const shape = { layout: plan.layout, schema: plan.schema };
-  const run = files++;
-  const written: string[] = [];
-  const general = new SpoolFileWriter(schema, folder, `cgeneral-${run}`, (file) => written.push(file));
-  const fast = new SpoolFileWriter(schema, folder, `cfast-${run}`, (file) => written.push(file));
   const encoder = new ItemSpoolLineEncoder(plan.layout, schema, {});
-  let declined = 0;
-  for (const winner of winners) {
-    const row = winnerRow(shape, winner) as Record<string, LakeValue>;
-    row[OP] = winner.op;
-    general.append(row);
-    const cells = winnerCells(winner, deletes);
-    cells[OP] = winner.op;
-    const line = encoder.lineWithCells(winnerItem(winner, deletes), cells);
-    if (line === undefined) {
-      declined++;
-      fast.append(row);
-    } else {
-      fast.appendLine(line);
-    }
-  }
-  general.finishFile();
-  fast.finishFile();
-  const text = (prefix: string) =>
-    written
-      .filter((file) => path.basename(file).startsWith(prefix))
-      .map((file) => readFileSync(file, 'utf8'))
-      .join('');
-  return { general: text(`cgeneral-${run}-`), fast: text(`cfast-${run}-`), declined };
+  return spoolBothWays(
+    schema,
+    winners.map((winner) => {
+      const row = winnerRow(shape, winner) as Record<string, LakeValue>;
+      row[OP] = winner.op;
+      const cells = winnerCells(winner, deletes);
+      cells[OP] = winner.op;
+      return { row, line: encoder.lineWithCells(winnerItem(winner, deletes), cells) };
+    }),
+  );
 }
 
 /** Winners of every kind over `items`: puts, deletes with and without an old image, by TTL or not. */
