@@ -77,8 +77,8 @@ function dataFields(schema: StructType, partitionColumns: readonly string[]): St
 /** Read size of the upload stream: 1 MiB chunks put a file in a quarter of the time 64 KiB ones take (measured; 4 MiB is slower again). */
 const UPLOAD_CHUNK_BYTES = 1024 * 1024;
 
-/** Files of a partitioned write uploaded at once. */
-const UPLOADS_IN_FLIGHT = 8;
+/** Files of a partitioned write uploaded at once: one per bucket of the default 16, since a put waits mostly on the store (fsync, a round trip). */
+const UPLOADS_IN_FLIGHT = 16;
 
 const COPY_OPTIONS = 'FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V1, RETURN_STATS';
 

@@ -60,8 +60,8 @@ const ROW_INDEX = '__ddb_row';
 /** The path column of the candidate files' scan; see `pathColumnOf`. */
 const FILE_PATH = '__ddb_lake_file_path';
 
-/** Deletion vectors read or written at once. */
-const VECTORS_IN_FLIGHT = 8;
+/** Deletion vectors read or written at once: one per bucket of the default 16 (each waits on the store). */
+const VECTORS_IN_FLIGHT = 16;
 
 const q = quoteIdentifier;
 
