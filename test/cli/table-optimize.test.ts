@@ -71,6 +71,7 @@ describe('ddb-lake table optimize', () => {
       'deletion vector',
       'merge-on-read',
       'small file',
+      "Delta's own OPTIMIZE rewrites files past 5 %",
       'sorted by key',
       '--deletion-vectors off',
       'apply runs it by itself',
