@@ -164,12 +164,26 @@ export function schemaChangesOf(plan: SchemaEvolutionPlan): AppliedSchemaChange[
   return changes;
 }
 
-/** What the batch did about the capture quarantine, from its record. Pure. */
-export function captureQuarantineOf(
+/** What a batch's result says of its inputs, as its record lists them (either batch kind). Pure. */
+export function recordInputsOf(
   record: BatchRecord,
-): Pick<AppliedBatch, 'acceptedCaptureQuarantine' | 'replayedCaptureRecords'> {
+): Pick<
+  AppliedBatch,
+  | 'changeFiles'
+  | 'incrementalExports'
+  | 'replayedQuarantine'
+  | 'acceptedCaptureQuarantine'
+  | 'replayedCaptureRecords'
+  | 'dropped'
+  | 'replans'
+> {
   return {
+    changeFiles: record.changeFiles.length,
+    incrementalExports: record.incrementalExports.length,
+    replayedQuarantine: record.replayQuarantine ?? null,
     acceptedCaptureQuarantine: record.acceptedCaptureQuarantine ?? [],
     replayedCaptureRecords: record.replayedCaptureQuarantine?.length ?? 0,
+    dropped: record.dropped ?? [],
+    replans: record.replans ?? [],
   };
 }

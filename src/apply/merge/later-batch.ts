@@ -6,7 +6,7 @@ import type { BatchContext } from '../batch-context.ts';
 import { foldChanges, quarantineBadLines, rowsPerFileOf, writeTombstonesOf } from '../batch-context.ts';
 import type { BatchRecord } from '../batch-record.ts';
 import type { ApplyBatchResult, AutoOptimizeReport } from '../batch-result.ts';
-import { captureQuarantineOf, schemaChangesOf } from '../batch-result.ts';
+import { recordInputsOf, schemaChangesOf } from '../batch-result.ts';
 import { supersedes } from '../changes/change-order.ts';
 import type { ReducedChange } from '../changes/change-reduction.ts';
 import { readTombstones } from '../changes/tombstones.ts';
@@ -154,12 +154,7 @@ export async function laterBatch(
     appId: record.appId,
     rebuilt,
     snapshot: null,
-    changeFiles: record.changeFiles.length,
-    incrementalExports: record.incrementalExports.length,
-    replayedQuarantine: record.replayQuarantine ?? null,
-    ...captureQuarantineOf(record),
-    dropped: record.dropped ?? [],
-    replans: record.replans ?? [],
+    ...recordInputsOf(record),
     records: read.records,
     inserted: merged?.inserted ?? 0,
     updated: merged?.updated ?? 0,

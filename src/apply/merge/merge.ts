@@ -128,19 +128,19 @@ export async function loadChangeTable(
     const deletes = shape.layout.deletes;
     // Straight to spool lines where the encoder takes the item: building the row first cost about
     // half of a 100,000-change batch's JavaScript time, measured.
-    const lines =
-      changes instanceof LakeRowSpool ? new ItemSpoolLineEncoder(shape.layout, changeSchema, {}) : undefined;
-    let built = 0;
-    for (const winner of winners) {
+    const fast =
+      changes instanceof LakeRowSpool
+        ? { spool: changes, lines: new ItemSpoolLineEncoder(shape.layout, changeSchema, {}) }
+        : undefined;
+    for (const [index, winner] of winners.entries()) {
       // Spool files are loaded in promise callbacks: the loop yields often enough for each load to
       // start as soon as its file is full (a load takes a few turns of the event loop).
-      if (built > 0 && built % YIELD_ROWS === 0) await new Promise(setImmediate);
-      built++;
+      if (index > 0 && index % YIELD_ROWS === 0) await new Promise(setImmediate);
       const cells = winnerCells(winner, deletes);
       cells[OP] = winner.op;
-      const line = lines?.lineWithCells(winnerItem(winner, deletes), cells);
-      if (line !== undefined) {
-        (changes as LakeRowSpool).appendLine(line);
+      const line = fast?.lines.lineWithCells(winnerItem(winner, deletes), cells);
+      if (fast !== undefined && line !== undefined) {
+        fast.spool.appendLine(line);
         continue;
       }
       // winnerRow returns a fresh object: the op joins it in place.

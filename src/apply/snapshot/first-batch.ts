@@ -14,7 +14,7 @@ import {
 } from '../batch-context.ts';
 import type { BatchRecord } from '../batch-record.ts';
 import type { ApplyBatchResult } from '../batch-result.ts';
-import { captureQuarantineOf, schemaChangesOf } from '../batch-result.ts';
+import { recordInputsOf, schemaChangesOf } from '../batch-result.ts';
 import { faultPoint } from '../fault-points.ts';
 import { reopenSnapshot } from '../inputs/input-discovery.ts';
 import {
@@ -132,12 +132,7 @@ export async function firstBatch(
       exportTime: found.exportTime,
       items: schemaPass.items,
     },
-    changeFiles: record.changeFiles.length,
-    incrementalExports: record.incrementalExports.length,
-    replayedQuarantine: record.replayQuarantine ?? null,
-    ...captureQuarantineOf(record),
-    dropped: record.dropped ?? [],
-    replans: record.replans ?? [],
+    ...recordInputsOf(record),
     records: read.records,
     inserted: load.inserted,
     updated: load.updated,
