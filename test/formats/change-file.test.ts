@@ -289,7 +289,9 @@ describe('change file line text', () => {
 
   it('is the attribute-by-attribute text for any item, integer-like and __proto__ names included', () => {
     const awkwardName = fc.constantFrom('7', '10', '4294967295', '01', '__proto__', 'a', 'Z', 'é', '😀');
-    const entries = fc.uniqueArray(fc.tuple(fc.oneof(attributeName, awkwardName), valueModel), {
+    // The image's key attributes must agree with the record's keys, so the entries never rename them.
+    const nonKeyName = fc.oneof(attributeName, awkwardName).filter((name) => name !== 'pk' && name !== 'sk');
+    const entries = fc.uniqueArray(fc.tuple(nonKeyName, valueModel), {
       maxLength: 6,
       selector: ([name]) => name,
     });
