@@ -61,7 +61,7 @@ describe('keyText', () => {
     );
     fc.assert(
       fc.property(attributeName, attributeName, keyValue, keyValue, (partition, sort, p, s) => {
-        fc.pre(partition !== sort);
+        fc.pre(partition !== sort && partition !== 'other' && sort !== 'other');
         const item: Item = { [partition]: p, [sort]: s, other: { S: 'ignored' } };
         expect(keyText(item, { partition, sort })).toBe(itemToPlainJson({ [partition]: p, [sort]: s }));
         expect(keyText(item, { partition })).toBe(itemToPlainJson({ [partition]: p }));
