@@ -95,6 +95,12 @@ async function readRange(store: ObjectStore, key: string, start: number, end: nu
   return Buffer.concat(chunks);
 }
 
+/**
+ * Vectors at most this far into their file are read with the file's version byte in one range:
+ * ours sit at offset 1, Spark's share files at growing offsets, where the bytes between are waste.
+ */
+const ONE_READ_MAX_OFFSET = 64 * 1024;
+
 /** The bitmap bytes of an on-disk deletion vector, checked against its size, CRC-32 and file version. */
 async function readStoredBitmap(
   store: ObjectStore,
@@ -107,10 +113,17 @@ async function readStoredBitmap(
   let head: Uint8Array;
   let body: Uint8Array;
   try {
-    [head, body] = await Promise.all([
-      readRange(store, key, 0, 1),
-      readRange(store, key, offset, offset + 4 + size + 4),
-    ]);
+    if (offset <= ONE_READ_MAX_OFFSET) {
+      // The version byte and the vector in one request (one per vector on S3, not two).
+      const bytes = await readRange(store, key, 0, offset + 4 + size + 4);
+      head = bytes.subarray(0, 1);
+      body = bytes.subarray(Math.min(offset, bytes.length));
+    } else {
+      [head, body] = await Promise.all([
+        readRange(store, key, 0, 1),
+        readRange(store, key, offset, offset + 4 + size + 4),
+      ]);
+    }
   } catch (error) {
     if (error instanceof ObjectNotFoundError) throw corrupt(tableUrl, key, 'is missing', error);
     throw error;

@@ -211,11 +211,14 @@ describe('row sets serialized here', () => {
     );
   });
 
-  it('reads two vectors stored in one file under a random prefix, each at its offset', async () => {
+  it('reads vectors stored in one file under a random prefix, each at its offset, near the start or far in', async () => {
     const table = await copyFixture(DV_TABLE);
     copies.push(table);
     const first = serializeDeletionVector([1n, 2n, 3n, 70_000n], false);
     const second = serializeDeletionVector([5n, 2n ** 33n], true);
+    // Past the offset up to which the version byte and the vector are read in one range.
+    const far = serializeDeletionVector([7n, 8n, 9n], false);
+    const farOffset = 100_000;
     const file = new Bytes();
     file.u8(1);
     for (const dv of [first, second]) {
@@ -223,6 +226,10 @@ describe('row sets serialized here', () => {
       file.raw(dv);
       file.u32(crc32(dv), true);
     }
+    file.raw(new Uint8Array(farOffset - file.bytes.length));
+    file.u32(far.length, true);
+    file.raw(far);
+    file.u32(crc32(far), true);
     const uuid = Buffer.from('d2c639aa8816431aaaf6d3fe2512ff61', 'hex');
     await mkdir(path.join(table.dir, 'ab'));
     await writeFile(
@@ -240,5 +247,7 @@ describe('row sets serialized here', () => {
       });
     expect(await read(1, first.length, 4)).toEqual([1n, 2n, 3n, 70_000n]);
     expect(await read(1 + 4 + first.length + 4, second.length, 2)).toEqual([5n, 2n ** 33n]);
+    expect(await read(farOffset, far.length, 3)).toEqual([7n, 8n, 9n]);
+    await expect(read(farOffset + 1, far.length, 3)).rejects.toThrow(DeltaLogCorruptError);
   });
 });
