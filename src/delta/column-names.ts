@@ -5,8 +5,9 @@ import { DeltaInvalidWriteError, DeltaLogCorruptError } from './errors.ts';
  * Spark refuses the characters ` ,;{}()\n\t=` in a column name (without column mapping) and treats
  * names case-insensitively. Each attribute therefore gets a column name of its own: readable (the
  * forbidden characters become `_`), unique ignoring case (`_2`, `_3`, … on a clash, also with the
- * system columns), and stable (recorded in the table's configuration; an attribute keeps its
- * column forever, only attributes never seen before get new names).
+ * system columns and with `file_row_number`, which DuckDB reserves), and stable (recorded in the
+ * table's configuration; an attribute keeps its column forever, only attributes never seen before
+ * get new names).
  */
 
 /** The table property that records the mapping: JSON, `[["<attribute>","<column>"], …]` in assignment order. */
@@ -25,6 +26,13 @@ export const SYSTEM_COLUMNS: readonly string[] = [
   '_ddb_deleted',
   '_ddb_ttl_expired',
 ];
+
+/**
+ * Names no attribute's column takes either: DuckDB reads a data file's row positions (for
+ * deletion vectors) as its virtual column `file_row_number` and refuses to when the file has a
+ * column of that name, in any case; such a table could take no merge-on-read batch.
+ */
+export const READER_RESERVED_COLUMNS: readonly string[] = ['file_row_number'];
 
 /** The characters Spark refuses in a column name of a table without column mapping. */
 const FORBIDDEN = /[ ,;{}()\n\t=]/g;
@@ -125,7 +133,8 @@ function baseName(attribute: string): string {
 /**
  * Maps every attribute of `attributeNames` to a column: attributes already in the mapping keep
  * their column; a new one gets its name with ` ,;{}()\n\t=` replaced by `_`, suffixed `_2`, `_3`, …
- * when that clashes, ignoring case, with a column already taken or a system column. Deterministic
+ * when that clashes, ignoring case, with a column already taken, a system column or a reserved
+ * name (`READER_RESERVED_COLUMNS`). Deterministic
  * (the same configuration and names give the same result) and idempotent (assigning the result's
  * attributes again adds nothing). Duplicates in `attributeNames` count once. `otherColumns` are
  * columns of the table that no attribute owns (the schema's, beyond the system columns): new
@@ -139,7 +148,7 @@ export function assignColumnNames(
   otherColumns: Iterable<string> = [],
 ): ColumnNameAssignment {
   const columns = columnNameMapping(configuration);
-  const taken = new Set<string>(SYSTEM_COLUMNS.map(columnNameKey));
+  const taken = new Set<string>([...SYSTEM_COLUMNS, ...READER_RESERVED_COLUMNS].map(columnNameKey));
   for (const column of otherColumns) taken.add(columnNameKey(column));
   for (const column of columns.values()) taken.add(columnNameKey(column));
   const added: string[] = [];

@@ -65,6 +65,8 @@ const DELETION_VECTORS_IN_FLIGHT = 8;
  */
 interface ScanGroup {
   readonly projections: string;
+  /** The files' own column named `file_row_number` (any case) hides DuckDB's row positions. */
+  readonly hidesRowNumbers: boolean;
   /** In the order of the list, which is the order of DuckDB's `file_index`. */
   readonly files: ScanFile[];
 }
@@ -78,6 +80,18 @@ const FILE_INDEX = 'file_index';
  */
 function shadowsFileIndex(columns: FileColumns): boolean {
   for (const name of columns.keys()) if (name.toLowerCase() === FILE_INDEX) return true;
+  return false;
+}
+
+/** DuckDB's virtual column of a row's position in its file, which deletion vectors name. */
+export const FILE_ROW_NUMBER = 'file_row_number';
+
+/**
+ * Whether one of `columnNames` is `file_row_number` in any case: DuckDB then refuses to read row
+ * positions (`file_row_number = true`), so deletion vectors cannot be applied to such a file.
+ */
+export function hidesRowNumbers(columnNames: Iterable<string>): boolean {
+  for (const name of columnNames) if (name.toLowerCase() === FILE_ROW_NUMBER) return true;
   return false;
 }
 
@@ -243,7 +257,8 @@ async function scanGroups(
     const alone = shadowsFileIndex(columns) ? `\u0000${file.local}` : '';
     const groupKey = `${signature}\u0000${projections}${alone}`;
     const group = groups.get(groupKey);
-    if (group === undefined) groups.set(groupKey, { projections, files: [file] });
+    if (group === undefined)
+      groups.set(groupKey, { projections, hidesRowNumbers: hidesRowNumbers(columns.keys()), files: [file] });
     else group.files.push(file);
   }
   return [...groups.values()];
@@ -262,10 +277,17 @@ function snapshotSql(
     return `SELECT ${nulls.join(', ')} WHERE false`;
   }
   return groups
-    .map(({ projections, files }, groupIndex) => {
+    .map(({ projections, hidesRowNumbers, files }, groupIndex) => {
       const list = `[${files.map((file) => quoteLiteral(file.local)).join(', ')}]`;
       if (deletedRows === undefined || !files.some((file) => hasDeletionVector(file.add))) {
         return `SELECT ${projections} FROM read_parquet(${list})`;
+      }
+      if (hidesRowNumbers) {
+        const marked = files.find((file) => hasDeletionVector(file.add)) as ScanFile;
+        throw new DataFileReadError(
+          marked.key,
+          `The data file ${marked.key} has a deletion vector and a column named "${FILE_ROW_NUMBER}": DuckDB, which reads the table here, cannot tell the positions of rows in a file with a column of that name, so the rows the vector deletes cannot be left out. Nothing was read. Rewrite the table's files without deletion vectors (Delta's REORG TABLE … APPLY (PURGE)), or rename the column.`,
+        );
       }
       // Files with deletion vectors are read with their group, without the rows their vectors
       // name: one anti join on (file, row) instead of a scan per file (a table after many

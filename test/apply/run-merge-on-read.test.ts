@@ -2,11 +2,14 @@ import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type AppliedBatch, type ApplyBatchResult, applyBatch } from '../../src/apply/apply-batch.ts';
+import { readTableLayout } from '../../src/apply/rows/table-layout.ts';
 import type { Action } from '../../src/delta/actions.ts';
 import { commit } from '../../src/delta/commit.ts';
 import { dataFileKey } from '../../src/delta/data-path.ts';
 import { readDeletionVector } from '../../src/delta/deletion-vector.ts';
+import { loadSnapshot } from '../../src/delta/load-snapshot.ts';
 import { commitFileKey } from '../../src/delta/log-files.ts';
+import type { StructField } from '../../src/delta/schema.ts';
 import { startTransaction } from '../../src/delta/transaction.ts';
 import { duckdbEngine } from '../../src/duckdb/duckdb-engine.ts';
 import { DuckSession } from '../../src/duckdb/session.ts';
@@ -188,6 +191,59 @@ describe('merge-on-read', () => {
     await expect(applyBatch({ landing, delta, table: TABLE, now: sampleClock })).rejects.toMatchObject({
       code: 'APPLY_TABLE_MISMATCH',
       message: expect.stringContaining(`2 live rows of the key ${orderKey('customer#2', 'profile')}`),
+    });
+    expect((await readTable(delta)).snapshot.version).toBe(version);
+  });
+
+  it('an attribute named file_row_number, in any case, gets a column of another name, and the batches find and mark its rows', async () => {
+    const { landing, delta } = await loadedTable();
+    // DuckDB reads row positions as file_row_number and refuses files with a column of that name.
+    const named = (sequence: number, value: string) =>
+      change({
+        op: 'MODIFY',
+        pk: 'customer#2',
+        sk: 'profile',
+        seq: seq(sequence),
+        ts: AFTER,
+        attributes: { file_row_number: { N: value }, FILE_ROW_NUMBER: { S: value } },
+      });
+    await capture(landing, [named(10, '7')]);
+    expect(await apply(landing, delta)).toMatchObject({ updated: 1, rowsMarked: 1 });
+    await capture(landing, [named(20, '8')]);
+    expect(await apply(landing, delta)).toMatchObject({ updated: 1, rowsMarked: 1 });
+    const after = await readTable(delta);
+    const columns = readTableLayout(after.snapshot.metadata.configuration).columns;
+    expect(columns.get('FILE_ROW_NUMBER')).toBe('FILE_ROW_NUMBER_2');
+    expect(columns.get('file_row_number')).toBe('file_row_number_3');
+    const item = after.items.get(orderKey('customer#2', 'profile'));
+    expect(item).toContain('"FILE_ROW_NUMBER":"8"');
+    expect(item).toContain('"file_row_number":8');
+    expect(after.rows).toBe(after.items.size);
+  });
+
+  it('refuses a batch on a table that has a column named file_row_number, saying why and what to do, and commits nothing', async () => {
+    const { landing, delta } = await loadedTable();
+    // As a table written before the name was reserved would have it.
+    const session = await DuckSession.open({ threads: 1 });
+    try {
+      const engine = duckdbEngine(session);
+      const snapshot = await loadSnapshot(delta, engine);
+      const field: StructField = {
+        name: 'File_Row_Number',
+        type: { type: 'primitive', name: 'string' },
+        nullable: true,
+        metadata: {},
+      };
+      const schema = { ...snapshot.schema, fields: [...snapshot.schema.fields, field] };
+      await commit(delta, engine, startTransaction(snapshot).updateSchema(schema));
+    } finally {
+      await session.close();
+    }
+    const version = (await readTable(delta)).snapshot.version;
+    await capture(landing, [vipChange(10, true)]);
+    await expect(applyBatch({ landing, delta, table: TABLE, now: sampleClock })).rejects.toMatchObject({
+      code: 'APPLY_TABLE_MISMATCH',
+      message: expect.stringMatching(/has a column named "file_row_number".*--deletion-vectors off/),
     });
     expect((await readTable(delta)).snapshot.version).toBe(version);
   });

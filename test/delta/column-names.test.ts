@@ -6,6 +6,7 @@ import {
   columnNameKey,
   columnNameMapping,
   invalidColumnNameReason,
+  READER_RESERVED_COLUMNS,
   SYSTEM_COLUMNS,
 } from '../../src/delta/column-names.ts';
 
@@ -23,7 +24,16 @@ const attributeName = fc.oneof(
       },
     )
     .map((chars) => chars.join('')),
-  fc.constantFrom(...SYSTEM_COLUMNS, '_DDB_SEQ', 'a_2', 'A_2', 'a b', 'a_b'),
+  fc.constantFrom(
+    ...SYSTEM_COLUMNS,
+    ...READER_RESERVED_COLUMNS,
+    '_DDB_SEQ',
+    'File_Row_Number',
+    'a_2',
+    'A_2',
+    'a b',
+    'a_b',
+  ),
 );
 const attributeNames = fc.array(attributeName, { maxLength: 25 });
 
@@ -33,7 +43,7 @@ function columnsOf(configuration: Record<string, string>, names: readonly string
 }
 
 describe('assignColumnNames', () => {
-  it('gives every attribute a column Spark accepts, unique ignoring case, never a system column', () => {
+  it('gives every attribute a column Spark accepts, unique ignoring case, never a system column or a reserved name', () => {
     fc.assert(
       fc.property(attributeNames, (names) => {
         const { columns } = assignColumnNames({}, names);
@@ -42,7 +52,9 @@ describe('assignColumnNames', () => {
         expect(new Set(keys).size).toBe(keys.length);
         for (const column of columns.values()) {
           expect(invalidColumnNameReason(column)).toBeUndefined();
-          expect(SYSTEM_COLUMNS.map(columnNameKey)).not.toContain(columnNameKey(column));
+          expect([...SYSTEM_COLUMNS, ...READER_RESERVED_COLUMNS].map(columnNameKey)).not.toContain(
+            columnNameKey(column),
+          );
         }
       }),
       { numRuns: RUNS },

@@ -5,6 +5,7 @@ import { dataFileKey } from '../../src/delta/data-path.ts';
 import { deletionVectorUpdate } from '../../src/delta/deletion-vector-update.ts';
 import { writeDeletionVector } from '../../src/delta/deletion-vector-write.ts';
 import { type StructType, serializeSchema } from '../../src/delta/schema.ts';
+import { DataFileReadError } from '../../src/duckdb/errors.ts';
 import { readLakeRows } from '../../src/duckdb/lake-rows.ts';
 import type { LakeRow } from '../../src/duckdb/lake-value.ts';
 import { DuckSession, quoteLiteral } from '../../src/duckdb/session.ts';
@@ -188,5 +189,39 @@ describe('reading tables whose files carry deletion vectors', () => {
       { pk: 'a2', FILE_INDEX: 0n },
       { pk: 'b1', FILE_INDEX: 0n },
     ]);
+  });
+
+  test('a file with a column named file_row_number is read while it has no vector, and refused, naming it, once it has one', async () => {
+    const store = new LocalFolderStore(await folders.make('scan-file-row-number'));
+    const schema = schemaOf([
+      ['pk', STRING],
+      ['File_Row_Number', LONG],
+    ]);
+    const [add] = await writeRows(session, store, schema, [
+      { pk: 'a0', File_Row_Number: 7n },
+      { pk: 'a1', File_Row_Number: 8n },
+    ]);
+    const file = add as AddFile;
+    await writeCommit(store, 0, [...dvHeader(schema, []), { add: file }]);
+    expect(
+      await readSnapshotRows(session, store, await snapshotOf(session, store), { orderBy: ['pk'] }),
+    ).toEqual([
+      { pk: 'a0', File_Row_Number: 7n },
+      { pk: 'a1', File_Row_Number: 8n },
+    ]);
+
+    // DuckDB gives no row positions for such a file, so its vector cannot be applied.
+    const update = deletionVectorUpdate(file, await writeDeletionVector(store, [0n]), {
+      deletionTimestamp: NOW,
+    });
+    await writeCommit(store, 1, [{ remove: update.remove }, { add: update.add }]);
+    const refused = await readSnapshotRows(session, store, await snapshotOf(session, store)).catch(
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(DataFileReadError);
+    expect((refused as DataFileReadError).path).toBe(dataFileKey(file.path, store.url));
+    expect((refused as Error).message).toMatch(
+      /has a deletion vector and a column named "file_row_number".*REORG TABLE/,
+    );
   });
 });

@@ -9,7 +9,7 @@ import type { DeletionVectorChange } from '../../delta/transaction.ts';
 import { duckdbTypeOf } from '../../duckdb/duckdb-type.ts';
 import { localDataFiles } from '../../duckdb/local-data-files.ts';
 import { DuckDbError, type DuckSession, quoteIdentifier, quoteLiteral } from '../../duckdb/session.ts';
-import { createSnapshotView } from '../../duckdb/table-scan.ts';
+import { createSnapshotView, FILE_ROW_NUMBER, hidesRowNumbers } from '../../duckdb/table-scan.ts';
 import { mapLimited } from '../../map-limited.ts';
 import { ApplyErrorCode, ApplyRunError } from '../apply-errors.ts';
 import {
@@ -124,11 +124,19 @@ async function assertOneLiveRowPerKey(session: DuckSession, delta: MergeOptions[
  * (change-order.ts), marks the superseded rows in new deletion vectors, and writes the applied rows
  * as new key-sorted files per bucket. Nothing is committed here; the files and vectors written are
  * unreferenced until the commit. Deterministic in content for the same table and winners.
- * @throws ApplyRunError when a key has more than one live row (a damaged table); the data plane's
- *   and the deletion vectors' errors.
+ * @throws ApplyRunError when a key has more than one live row (a damaged table), or the table has
+ *   a column `file_row_number` (whose files DuckDB gives no row positions); the data plane's and
+ *   the deletion vectors' errors.
  */
 export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOutcome> {
   const { session, delta, table, shape, winners, emit } = options;
+  // Writers take only tables without column mapping: the schema's names are the files' own.
+  if (hidesRowNumbers(table.schema.fields.map((field) => field.name))) {
+    throw new ApplyRunError(
+      ApplyErrorCode.tableMismatch,
+      `The table at ${delta.url} has a column named "${FILE_ROW_NUMBER}": DuckDB cannot tell the positions of rows in data files with a column of that name, and a merge-on-read batch marks rows deleted by their positions. Nothing was written. Tables created since this was found give such an attribute the column "${FILE_ROW_NUMBER}_2": build the table again with a first batch into a new --delta, or keep copy-on-write with --deletion-vectors off.`,
+    );
+  }
   const soft = shape.layout.deletes === 'soft';
   const key = SYSTEM_COLUMN.key;
   const keysByBucket = new Map<number, string[]>();
