@@ -10,9 +10,11 @@ import { readDeletionVector } from '../../src/delta/deletion-vector.ts';
 import { loadSnapshot } from '../../src/delta/load-snapshot.ts';
 import { commitFileKey } from '../../src/delta/log-files.ts';
 import type { StructField } from '../../src/delta/schema.ts';
-import { startTransaction } from '../../src/delta/transaction.ts';
+import type { Snapshot } from '../../src/delta/snapshot.ts';
+import { startTransaction, type Transaction } from '../../src/delta/transaction.ts';
 import { duckdbEngine } from '../../src/duckdb/duckdb-engine.ts';
 import { DuckSession } from '../../src/duckdb/session.ts';
+import type { Item } from '../../src/dynamo/attribute-value.ts';
 import type { ChangeRecord } from '../../src/formats/change-record.ts';
 import type { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
 import {
@@ -58,16 +60,55 @@ async function apply(landing: LocalFolderStore, delta: LocalFolderStore, autoOpt
   return applied(await applyBatch({ landing, delta, table: TABLE, now: sampleClock, autoOptimize }));
 }
 
+/** A MODIFY of customer#2's profile that sets `attributes`. */
+function profileChange(sequence: number, attributes: Item, ts = AFTER): ChangeRecord {
+  return change({ op: 'MODIFY', pk: 'customer#2', sk: 'profile', seq: seq(sequence), ts, attributes });
+}
+
 /** The MODIFY of customer#2's profile that sets `vip`, the change most of these batches carry. */
 function vipChange(sequence: number, vip: boolean, ts = AFTER): ChangeRecord {
-  return change({
-    op: 'MODIFY',
-    pk: 'customer#2',
-    sk: 'profile',
-    seq: seq(sequence),
-    ts,
-    attributes: { vip: { BOOL: vip } },
+  return profileChange(sequence, { vip: { BOOL: vip } }, ts);
+}
+
+/** One later batch per record, each updating its key's one row: the row is marked and appended anew. */
+async function applyEachUpdate(
+  landing: LocalFolderStore,
+  delta: LocalFolderStore,
+  records: readonly ChangeRecord[],
+): Promise<void> {
+  for (const record of records) {
+    await capture(landing, [record]);
+    expect(await apply(landing, delta)).toMatchObject({ updated: 1, rowsMarked: 1 });
+  }
+}
+
+/** Commits the transaction `change` makes on the table's latest snapshot, as another writer would. */
+async function commitAsAnotherWriter(
+  delta: LocalFolderStore,
+  change: (snapshot: Snapshot) => Promise<Transaction>,
+): Promise<void> {
+  const session = await DuckSession.open({ threads: 1 });
+  try {
+    const engine = duckdbEngine(session);
+    await commit(delta, engine, await change(await loadSnapshot(delta, engine)));
+  } finally {
+    await session.close();
+  }
+}
+
+/** A batch of one change refused as a table mismatch with `message`, leaving the table's version. */
+async function expectBatchRefused(
+  landing: LocalFolderStore,
+  delta: LocalFolderStore,
+  message: string | RegExp,
+): Promise<void> {
+  const version = (await readTable(delta)).snapshot.version;
+  await capture(landing, [vipChange(10, true)]);
+  await expect(applyBatch({ landing, delta, table: TABLE, now: sampleClock })).rejects.toMatchObject({
+    code: 'APPLY_TABLE_MISMATCH',
+    message: typeof message === 'string' ? expect.stringContaining(message) : expect.stringMatching(message),
   });
+  expect((await readTable(delta)).snapshot.version).toBe(version);
 }
 
 async function commitActions(delta: LocalFolderStore, version: number): Promise<Action[]> {
@@ -151,18 +192,8 @@ describe('merge-on-read', () => {
   it("a batch finds the rows of its keys in files that hold a column named as its lookup's file path column", async () => {
     const { landing, delta } = await loadedTable();
     const named = (sequence: number, text: string) =>
-      change({
-        op: 'MODIFY',
-        pk: 'customer#2',
-        sk: 'profile',
-        seq: seq(sequence),
-        ts: AFTER,
-        attributes: { __ddb_lake_file_path: { S: text }, __DDB_LAKE_FILE_PATH_: { S: text } },
-      });
-    await capture(landing, [named(10, 'first')]);
-    expect(await apply(landing, delta)).toMatchObject({ updated: 1, rowsMarked: 1 });
-    await capture(landing, [named(20, 'second')]);
-    expect(await apply(landing, delta)).toMatchObject({ updated: 1, rowsMarked: 1 });
+      profileChange(sequence, { __ddb_lake_file_path: { S: text }, __DDB_LAKE_FILE_PATH_: { S: text } });
+    await applyEachUpdate(landing, delta, [named(10, 'first'), named(20, 'second')]);
     const after = await readTable(delta);
     expect(after.items.get(orderKey('customer#2', 'profile'))).toContain('"__ddb_lake_file_path":"second"');
     expect(after.system.get(orderKey('customer#2', 'profile'))?.[0]).toBe(String(seq(20)).padStart(40, '0'));
@@ -170,47 +201,23 @@ describe('merge-on-read', () => {
 
   it('refuses a batch whose key has two live rows in the table, naming the key, and commits nothing', async () => {
     const { landing, delta } = await loadedTable();
-    const { snapshot } = await readTable(delta);
     // Another writer's copy of the one data file: every key of the table now has two live rows.
-    const file = snapshot.files[0] as NonNullable<(typeof snapshot.files)[0]>;
-    const key = dataFileKey(file.path, snapshot.tableUrl);
-    const copy = key.replace(/part-[^/]*$/, 'part-copy.zstd.parquet');
-    await copyFile(path.join(delta.rootDir, key), path.join(delta.rootDir, copy));
-    const session = await DuckSession.open({ threads: 1 });
-    try {
-      await commit(
-        delta,
-        duckdbEngine(session),
-        startTransaction(snapshot).addFiles([{ ...file, path: copy }]),
-      );
-    } finally {
-      await session.close();
-    }
-    const version = (await readTable(delta)).snapshot.version;
-    await capture(landing, [vipChange(10, true)]);
-    await expect(applyBatch({ landing, delta, table: TABLE, now: sampleClock })).rejects.toMatchObject({
-      code: 'APPLY_TABLE_MISMATCH',
-      message: expect.stringContaining(`2 live rows of the key ${orderKey('customer#2', 'profile')}`),
+    await commitAsAnotherWriter(delta, async (snapshot) => {
+      const file = snapshot.files[0] as NonNullable<(typeof snapshot.files)[0]>;
+      const key = dataFileKey(file.path, snapshot.tableUrl);
+      const copy = key.replace(/part-[^/]*$/, 'part-copy.zstd.parquet');
+      await copyFile(path.join(delta.rootDir, key), path.join(delta.rootDir, copy));
+      return startTransaction(snapshot).addFiles([{ ...file, path: copy }]);
     });
-    expect((await readTable(delta)).snapshot.version).toBe(version);
+    await expectBatchRefused(landing, delta, `2 live rows of the key ${orderKey('customer#2', 'profile')}`);
   });
 
   it('an attribute named file_row_number, in any case, gets a column of another name, and the batches find and mark its rows', async () => {
     const { landing, delta } = await loadedTable();
     // DuckDB reads row positions as file_row_number and refuses files with a column of that name.
     const named = (sequence: number, value: string) =>
-      change({
-        op: 'MODIFY',
-        pk: 'customer#2',
-        sk: 'profile',
-        seq: seq(sequence),
-        ts: AFTER,
-        attributes: { file_row_number: { N: value }, FILE_ROW_NUMBER: { S: value } },
-      });
-    await capture(landing, [named(10, '7')]);
-    expect(await apply(landing, delta)).toMatchObject({ updated: 1, rowsMarked: 1 });
-    await capture(landing, [named(20, '8')]);
-    expect(await apply(landing, delta)).toMatchObject({ updated: 1, rowsMarked: 1 });
+      profileChange(sequence, { file_row_number: { N: value }, FILE_ROW_NUMBER: { S: value } });
+    await applyEachUpdate(landing, delta, [named(10, '7'), named(20, '8')]);
     const after = await readTable(delta);
     const columns = readTableLayout(after.snapshot.metadata.configuration).columns;
     expect(columns.get('FILE_ROW_NUMBER')).toBe('FILE_ROW_NUMBER_2');
@@ -224,28 +231,19 @@ describe('merge-on-read', () => {
   it('refuses a batch on a table that has a column named file_row_number, saying why and what to do, and commits nothing', async () => {
     const { landing, delta } = await loadedTable();
     // As a table written before the name was reserved would have it.
-    const session = await DuckSession.open({ threads: 1 });
-    try {
-      const engine = duckdbEngine(session);
-      const snapshot = await loadSnapshot(delta, engine);
+    await commitAsAnotherWriter(delta, async (snapshot) => {
       const field: StructField = {
         name: 'File_Row_Number',
         type: { type: 'primitive', name: 'string' },
         nullable: true,
         metadata: {},
       };
-      const schema = { ...snapshot.schema, fields: [...snapshot.schema.fields, field] };
-      await commit(delta, engine, startTransaction(snapshot).updateSchema(schema));
-    } finally {
-      await session.close();
-    }
-    const version = (await readTable(delta)).snapshot.version;
-    await capture(landing, [vipChange(10, true)]);
-    await expect(applyBatch({ landing, delta, table: TABLE, now: sampleClock })).rejects.toMatchObject({
-      code: 'APPLY_TABLE_MISMATCH',
-      message: expect.stringMatching(/has a column named "file_row_number".*--deletion-vectors off/),
+      return startTransaction(snapshot).updateSchema({
+        ...snapshot.schema,
+        fields: [...snapshot.schema.fields, field],
+      });
     });
-    expect((await readTable(delta)).snapshot.version).toBe(version);
+    await expectBatchRefused(landing, delta, /has a column named "file_row_number".*--deletion-vectors off/);
   });
 
   it('a later batch on a marked file keeps the old vector rows and adds the new ones, removing the file under its old vector', async () => {
