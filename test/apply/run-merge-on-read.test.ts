@@ -331,6 +331,23 @@ describe('merge-on-read', () => {
     expect(after.items.get(orderKey('customer#4', 'order#0001'))).toContain('"note":"x"');
   });
 
+  it('a batch in a session it is given leaves no table or view of its own behind', async () => {
+    const { landing, delta } = await loadedTable();
+    await capture(landing, [vipChange(10, true)]);
+    const session = await DuckSession.open({ threads: 1 });
+    try {
+      applied(
+        await applyBatch({ landing, delta, table: TABLE, now: sampleClock, session, autoOptimize: false }),
+      );
+      const left = await session.all(
+        `SELECT table_name FROM duckdb_tables() UNION ALL SELECT view_name FROM duckdb_views() WHERE NOT internal`,
+      );
+      expect(left.getRows().map(([name]) => String(name))).toEqual([]);
+    } finally {
+      await session.close();
+    }
+  });
+
   it('a change older than the row marks nothing and writes nothing', async () => {
     const { landing, delta } = await loadedTable();
     await capture(landing, [vipChange(30, true)]);
