@@ -134,11 +134,10 @@ function baseName(attribute: string): string {
  * Maps every attribute of `attributeNames` to a column: attributes already in the mapping keep
  * their column; a new one gets its name with ` ,;{}()\n\t=` replaced by `_`, suffixed `_2`, `_3`, …
  * when that clashes, ignoring case, with a column already taken, a system column or a reserved
- * name (`READER_RESERVED_COLUMNS`). Deterministic
- * (the same configuration and names give the same result) and idempotent (assigning the result's
- * attributes again adds nothing). Duplicates in `attributeNames` count once. `otherColumns` are
- * columns of the table that no attribute owns (the schema's, beyond the system columns): new
- * columns avoid them too.
+ * name (`READER_RESERVED_COLUMNS`). Deterministic (the same configuration and names give the same
+ * result) and idempotent (assigning the result's attributes again adds nothing). Duplicates in
+ * `attributeNames` count once. `otherColumns` are columns of the table that no attribute owns (the
+ * schema's, beyond the system columns): new columns avoid them too.
  * @throws DeltaLogCorruptError when the recorded mapping is unreadable (see `columnNameMapping`).
  * @throws DeltaInvalidWriteError for an empty attribute name (DynamoDB has none).
  */

@@ -66,7 +66,7 @@ const DELETION_VECTORS_IN_FLIGHT = 8;
 interface ScanGroup {
   readonly projections: string;
   /** The files' own column named `file_row_number` (any case) hides DuckDB's row positions. */
-  readonly hidesRowNumbers: boolean;
+  readonly rowNumbersHidden: boolean;
   /** In the order of the list, which is the order of DuckDB's `file_index`. */
   readonly files: ScanFile[];
 }
@@ -258,7 +258,7 @@ async function scanGroups(
     const groupKey = `${signature}\u0000${projections}${alone}`;
     const group = groups.get(groupKey);
     if (group === undefined)
-      groups.set(groupKey, { projections, hidesRowNumbers: hidesRowNumbers(columns.keys()), files: [file] });
+      groups.set(groupKey, { projections, rowNumbersHidden: hidesRowNumbers(columns.keys()), files: [file] });
     else group.files.push(file);
   }
   return [...groups.values()];
@@ -277,12 +277,12 @@ function snapshotSql(
     return `SELECT ${nulls.join(', ')} WHERE false`;
   }
   return groups
-    .map(({ projections, hidesRowNumbers, files }, groupIndex) => {
+    .map(({ projections, rowNumbersHidden, files }, groupIndex) => {
       const list = `[${files.map((file) => quoteLiteral(file.local)).join(', ')}]`;
       if (deletedRows === undefined || !files.some((file) => hasDeletionVector(file.add))) {
         return `SELECT ${projections} FROM read_parquet(${list})`;
       }
-      if (hidesRowNumbers) {
+      if (rowNumbersHidden) {
         const marked = files.find((file) => hasDeletionVector(file.add)) as ScanFile;
         throw new DataFileReadError(
           marked.key,

@@ -134,7 +134,7 @@ export async function mergeOnRead(options: MergeOptions): Promise<MergeOnReadOut
   if (hidesRowNumbers(table.schema.fields.map((field) => field.name))) {
     throw new ApplyRunError(
       ApplyErrorCode.tableMismatch,
-      `The table at ${delta.url} has a column named "${FILE_ROW_NUMBER}": DuckDB cannot tell the positions of rows in data files with a column of that name, and a merge-on-read batch marks rows deleted by their positions. Nothing was written. Tables created since this was found give such an attribute the column "${FILE_ROW_NUMBER}_2": build the table again with a first batch into a new --delta, or keep copy-on-write with --deletion-vectors off.`,
+      `The table at ${delta.url} has a column named "${FILE_ROW_NUMBER}": DuckDB cannot tell the positions of rows in data files with a column of that name, and a merge-on-read batch marks rows deleted by their positions. Nothing was written. A new table gives such an attribute the column "${FILE_ROW_NUMBER}_2" instead: build the table again with a first batch into a new --delta, or keep copy-on-write there with --deletion-vectors off.`,
     );
   }
   const soft = shape.layout.deletes === 'soft';
