@@ -113,6 +113,11 @@ const value: fc.Arbitrary<Model> = fc.oneof(
 const name = fc.constantFrom('a', 'A', 'n', 'x y', 'a__N', 'é', 'total');
 const itemModel = fc.uniqueArray(fc.tuple(name, value), { maxLength: 5, selector: ([n]) => n });
 
+/** Parsed items of the models, each with its own key `pk` = `k<i>`. */
+function keyedItems(models: readonly (readonly (readonly [string, Model])[])[]): Item[] {
+  return models.map((entries, i) => parseItem(mapToDynamoJson([['pk', { t: 'S', s: `k${i}` }], ...entries])));
+}
+
 describe('the snapshot load writes each item straight to its spool line', () => {
   it('writes the sample orders (every type, 38-digit and extreme numbers, conflicts) as the general path does', () => {
     const items = [...sampleOrders(3000, 7)].map((item) => parseItem(item));
@@ -128,9 +133,7 @@ describe('the snapshot load writes each item straight to its spool line', () => 
     let handled = 0;
     fc.assert(
       fc.property(fc.array(itemModel, { maxLength: 12 }), fc.boolean(), (models, soft) => {
-        const items = models.map((entries, i) =>
-          parseItem(mapToDynamoJson([['pk', { t: 'S', s: `k${i}` }], ...entries])),
-        );
+        const items = keyedItems(models);
         const { general, fast, declined } = bothWays(items, soft ? 'soft' : 'hard');
         expect(fast).toBe(general);
         handled += items.length - declined;
@@ -214,9 +217,7 @@ describe("a later batch's change table writes each winner straight to its spool 
     let handled = 0;
     fc.assert(
       fc.property(fc.array(itemModel, { maxLength: 12 }), fc.boolean(), (models, soft) => {
-        const items = models.map((entries, i) =>
-          parseItem(mapToDynamoJson([['pk', { t: 'S', s: `k${i}` }], ...entries])),
-        );
+        const items = keyedItems(models);
         const { general, fast, declined } = changeTableBothWays(
           winnersOf(items),
           items,

@@ -204,8 +204,9 @@ export function spoolable(schema: StructType): boolean {
 
 /**
  * Writes lake rows of one schema to spool files `<dir>/<prefix>-<n>.csv`, a new file every
- * `rowsPerFile` rows (default ROWS_PER_SPOOL_FILE); `onFile` hears of each file once it is complete and closed, in the
- * order they were written, and owns it from then on. Single-threaded, synchronous writes.
+ * `rowsPerFile` rows (default ROWS_PER_SPOOL_FILE); `onFile` hears of each file once it is complete
+ * and closed, in the order they were written, and owns it from then on. Single-threaded,
+ * synchronous writes.
  */
 export class SpoolFileWriter {
   readonly #dir: string;
@@ -229,8 +230,8 @@ export class SpoolFileWriter {
     onFile: (file: string, rows: number) => void,
     rowsPerFile = ROWS_PER_SPOOL_FILE,
   ) {
-    this.#rowsPerFile = rowsPerFile;
     if (!spoolable(schema)) throw new RangeError('the schema has a column type the row spool does not carry');
+    this.#rowsPerFile = rowsPerFile;
     this.#dir = dir;
     this.#prefix = prefix;
     this.#onFile = onFile;
