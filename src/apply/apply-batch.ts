@@ -6,12 +6,18 @@ import { latestTxnVersion, type ReadSnapshot } from '../delta/snapshot.ts';
 import { duckdbEngine } from '../duckdb/duckdb-engine.ts';
 import { DuckSession } from '../duckdb/session.ts';
 import { tableNameOf } from '../formats/change-file-key.ts';
+import {
+  DEFAULT_APP_ID,
+  hasTableLayout,
+  readTableLayout,
+  TABLE_NAME_PROPERTY,
+  type TableLayout,
+} from '../lake/table-layout.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
 import { type ApplyEvent, ApplyEventCode } from './apply-events.ts';
 import { catchUpCheckpoint } from './batch-commit.ts';
 import type { BatchContext } from './batch-context.ts';
-import { TABLE_NAME_PROPERTY } from './batch-context.ts';
 import { planBatch } from './batch-plan.ts';
 import { readBatchRecord, storeBatchRecord } from './batch-record.ts';
 import { replanBatch } from './batch-replan.ts';
@@ -22,7 +28,6 @@ import { gateNewBatch, gateStoredBatch } from './inputs/capture-quarantine-gate.
 import { assertLandingHasObjects } from './inputs/landing-check.ts';
 import { laterBatch } from './merge/later-batch.ts';
 import { mergesOnRead } from './merge/merge-on-read.ts';
-import { DEFAULT_APP_ID, hasTableLayout, readTableLayout, type TableLayout } from './rows/table-layout.ts';
 import { firstBatch } from './snapshot/first-batch.ts';
 import { acquireTableLease } from './table-lease.ts';
 import { writeTakenIndex } from './taken-index.ts';
@@ -113,7 +118,6 @@ export interface ApplyOptions {
   readonly now?: () => number;
 }
 
-export { ROWS_PER_FILE_PROPERTY, TABLE_NAME_PROPERTY } from './batch-context.ts';
 export type { AppliedBatch, AppliedSchemaChange, ApplyBatchResult, SkippedCounts } from './batch-result.ts';
 
 // Without tombstones: a batch never reads them, and after many merge-on-read batches they are most

@@ -7,12 +7,12 @@ import { serializeSchema } from '../delta/schema.ts';
 import { latestTxnVersion, type ReadSnapshot } from '../delta/snapshot.ts';
 import { type DeletionVectorChange, startTransaction, type Transaction } from '../delta/transaction.ts';
 import { isCheckpointBehind, writeCheckpoint } from '../delta/write-checkpoint.ts';
+import type { SchemaEvolutionPlan } from '../lake/schema-evolution.ts';
+import { layoutConfiguration } from '../lake/table-layout.ts';
 import { ApplyEventCode } from './apply-events.ts';
 import type { BatchContext } from './batch-context.ts';
 import type { AppliedBatch } from './batch-result.ts';
 import { faultPoint, withCheckpointFaultPoint } from './fault-points.ts';
-import type { SchemaEvolutionPlan } from './rows/schema-evolution.ts';
-import { layoutConfiguration } from './rows/table-layout.ts';
 
 /*
  * The commit of a batch (DESIGN.md rules 4 and 5): remove + add + txn(appId, batch), with a

@@ -3,6 +3,8 @@ import type { ReadSnapshot } from '../delta/snapshot.ts';
 import type { DuckSession } from '../duckdb/session.ts';
 import type { BadLine } from '../formats/bad-line.ts';
 import { CorruptGzipError } from '../formats/errors.ts';
+import type { TableLayout } from '../lake/table-layout.ts';
+import { ROWS_PER_FILE_PROPERTY } from '../lake/table-layout.ts';
 import { ObjectNotFoundError } from '../storage/errors.ts';
 import type { ApplyOptions } from './apply-batch.ts';
 import { PinnedInputError, TooManyBadLinesError } from './apply-errors.ts';
@@ -14,19 +16,12 @@ import { writeCompactedTombstones } from './changes/tombstone-compaction.ts';
 import { type Tombstone, writeTombstones } from './changes/tombstones.ts';
 import { readBatchChanges } from './inputs/batch-inputs.ts';
 import { QuarantineWriter } from './inputs/quarantine.ts';
-import type { TableLayout } from './rows/table-layout.ts';
 
 /*
  * What every step of one batch shares (the options, the DuckDB session, the clock, the event
  * callback), and the steps the first and later batches both take: folding the inputs, quarantining
  * bad lines, writing tombstones.
  */
-
-/** The table property (beside the layout's) naming the DynamoDB table a lake table follows. */
-export const TABLE_NAME_PROPERTY = 'ddb_lake.table';
-
-/** The table property of the rows per data file (fixed at creation). */
-export const ROWS_PER_FILE_PROPERTY = 'ddb_lake.rowsPerFile';
 
 /** One batch's run: what its steps share. */
 export interface BatchContext {

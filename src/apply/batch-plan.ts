@@ -1,3 +1,4 @@
+import { DEFAULT_BUCKETS, type TableLayout } from '../lake/table-layout.ts';
 import { checkHandoff, DEFAULT_HANDOFF_MARGIN_MS } from '../plan/handoff-check.ts';
 import { ApplyErrorCode, ApplyRunError, HandoffRefusedError } from './apply-errors.ts';
 import { ApplyEventCode } from './apply-events.ts';
@@ -7,7 +8,6 @@ import type { BatchChangeInputs } from './inputs/batch-inputs.ts';
 import { findIncrementalExports, findNewChangeFiles, findSnapshot } from './inputs/input-discovery.ts';
 import { listQuarantine } from './inputs/quarantine.ts';
 import { changeFilesTaken } from './replan-record.ts';
-import { DEFAULT_BUCKETS, type TableLayout } from './rows/table-layout.ts';
 import { firstBatchKeys } from './snapshot/first-batch-keys.ts';
 import { readTakenIndex, type TakenIndex } from './taken-index.ts';
 

@@ -1,9 +1,9 @@
+import type { TableKeys } from '../lake/key-identity.ts';
 import { mapLimited } from '../map-limited.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
 import { batchText } from './batch-number.ts';
 import { parseReplanFields, type ReplanFields, serializeReplanFields } from './replan-record.ts';
-import type { TableKeys } from './rows/key-identity.ts';
 import { parseStateObject } from './state-json.ts';
 
 /*

@@ -1,6 +1,7 @@
 import { DeltaTableNotFoundError } from '../delta/errors.ts';
 import { loadReadSnapshot } from '../delta/load-snapshot.ts';
 import { latestTxnVersion } from '../delta/snapshot.ts';
+import type { TableLayout } from '../lake/table-layout.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
 import { ApplyEventCode } from './apply-events.ts';
 import type { BatchContext } from './batch-context.ts';
@@ -8,7 +9,6 @@ import { planBatch } from './batch-plan.ts';
 import { type BatchRecord, batchRecordKey, readBatchRecords, serializeBatchRecord } from './batch-record.ts';
 import { faultPoint } from './fault-points.ts';
 import { type BatchReplan, type DroppedInput, supersededRecordKey } from './replan-record.ts';
-import type { TableLayout } from './rows/table-layout.ts';
 
 /*
  * Re-planning an uncommitted batch (DESIGN.md rule 4). A batch is pinned to the inputs its record

@@ -1,6 +1,6 @@
+import type { SchemaEvolutionPlan } from '../lake/schema-evolution.ts';
 import type { AcceptedCaptureQuarantine, BatchRecord } from './batch-record.ts';
 import type { BatchReplan, DroppedInput } from './replan-record.ts';
-import type { SchemaEvolutionPlan } from './rows/schema-evolution.ts';
 
 /*
  * What one apply batch did, as `applyBatch` returns it: counts of rows and skipped records,

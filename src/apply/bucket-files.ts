@@ -3,9 +3,9 @@ import type { StructType } from '../delta/schema.ts';
 import { writeDataFiles, writePartitionedDataFiles } from '../duckdb/data-file-writer.ts';
 import { type DuckSession, quoteIdentifier } from '../duckdb/session.ts';
 import { compareUtf8 } from '../dynamo/plain-json.ts';
+import { fileBucket, SYSTEM_COLUMN } from '../lake/table-layout.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { type ApplyEvent, ApplyEventCode } from './apply-events.ts';
-import { SYSTEM_COLUMN } from './rows/table-layout.ts';
 
 /*
  * The table's files as the copy-on-write merge sees them. Each bucket (`_ddb_bucket`, the
@@ -18,13 +18,6 @@ import { SYSTEM_COLUMN } from './rows/table-layout.ts';
 
 /** Rows per data file: small enough that a batch rewrites a small share of a big bucket. */
 export const DEFAULT_ROWS_PER_FILE = 250_000;
-
-/** The bucket a file belongs to (its `_ddb_bucket` partition value), or undefined. */
-export function fileBucket(file: AddFile): number | undefined {
-  const value = file.partitionValues[SYSTEM_COLUMN.bucket];
-  if (value === undefined || value === null || !/^[0-9]+$/.test(value)) return undefined;
-  return Number(value);
-}
 
 interface KeyBounds {
   readonly file: AddFile;

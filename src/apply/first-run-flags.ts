@@ -1,9 +1,9 @@
+import type { TableKeys } from '../lake/key-identity.ts';
+import type { TableLayout } from '../lake/table-layout.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { ApplyOptions } from './apply-batch.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
 import { type BatchRecord, batchRecordKey, readBatchRecord } from './batch-record.ts';
-import type { TableKeys } from './rows/key-identity.ts';
-import type { TableLayout } from './rows/table-layout.ts';
 
 /*
  * The first run's flags (--snapshot, --keys, --margin, --deletes, --buckets, --deletion-vectors) are fixed by the

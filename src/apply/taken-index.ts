@@ -1,9 +1,9 @@
 import { parseChangeFileKey } from '../formats/change-file-key.ts';
+import { StateFileError } from '../lake/model-errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { batchText } from './batch-number.ts';
 import { type BatchRecord, readBatchRecords } from './batch-record.ts';
 import { changeFilesTaken } from './replan-record.ts';
-import { StateFileError } from './rows/model-errors.ts';
 import { parseStateObject } from './state-json.ts';
 
 /*

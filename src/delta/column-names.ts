@@ -15,7 +15,7 @@ export const COLUMN_NAMES_PROPERTY = 'ddb_lake.columnNames';
 
 /**
  * The columns a lake table carries besides the attributes (DESIGN.md, "Lake table", and apply's
- * layout: src/apply/rows/table-layout.ts): reserved, so no attribute takes one of their names.
+ * layout: src/lake/table-layout.ts): reserved, so no attribute takes one of their names.
  */
 export const SYSTEM_COLUMNS: readonly string[] = [
   '_ddb_key',

@@ -1,5 +1,4 @@
 import { ApplyErrorCode, ApplyRunError } from '../apply/apply-errors.ts';
-import { TABLE_NAME_PROPERTY } from '../apply/batch-context.ts';
 import { parseBatchText } from '../apply/batch-number.ts';
 import {
   BATCH_RECORDS_FOLDER,
@@ -14,7 +13,6 @@ import {
 } from '../apply/inputs/input-discovery.ts';
 import { listQuarantine } from '../apply/inputs/quarantine.ts';
 import { findReplayedChangeFiles } from '../apply/inputs/replayed-change-files.ts';
-import { hasTableLayout, readTableLayout } from '../apply/rows/table-layout.ts';
 import { readTableLease } from '../apply/table-lease.ts';
 import { type TakenIndex, takenIndexBefore } from '../apply/taken-index.ts';
 import type { DeltaEngine } from '../delta/engine.ts';
@@ -26,6 +24,7 @@ import { parseChangeFileKey } from '../formats/change-file-key.ts';
 import { readChangeFile } from '../formats/change-file-reader.ts';
 import type { ChangeRecord } from '../formats/change-record.ts';
 import { BadInputError } from '../formats/errors.ts';
+import { hasTableLayout, readTableLayout, TABLE_NAME_PROPERTY } from '../lake/table-layout.ts';
 import { mapLimited } from '../map-limited.ts';
 import { readFirstChangeRecord } from '../plan/change-file-first-record.ts';
 import type { ObjectStore } from '../storage/object-store.ts';

@@ -1,14 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { DuckDBAppender } from '@duckdb/node-api';
-import { fileBucket } from '../apply/bucket-files.ts';
-import { bucketOf } from '../apply/rows/key-identity.ts';
-import { rowToPlainItem } from '../apply/rows/row-to-item.ts';
-import {
-  hasTableLayout,
-  readTableLayout,
-  SYSTEM_COLUMN,
-  type TableLayout,
-} from '../apply/rows/table-layout.ts';
 import { loadReadSnapshot } from '../delta/load-snapshot.ts';
 import type { ReadSnapshot } from '../delta/snapshot.ts';
 import { duckdbEngine } from '../duckdb/duckdb-engine.ts';
@@ -16,6 +7,15 @@ import type { LakeRow, LakeValue } from '../duckdb/lake-value.ts';
 import { duckdbValueToLake } from '../duckdb/lake-value-from-duckdb.ts';
 import { DuckSession, quoteIdentifier } from '../duckdb/session.ts';
 import { createSnapshotView } from '../duckdb/table-scan.ts';
+import { bucketOf } from '../lake/key-identity.ts';
+import { rowToPlainItem } from '../lake/row-to-item.ts';
+import {
+  fileBucket,
+  hasTableLayout,
+  readTableLayout,
+  SYSTEM_COLUMN,
+  type TableLayout,
+} from '../lake/table-layout.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { itemHash } from './item-hash.ts';
 import { VerifyError, VerifyErrorCode } from './verify-errors.ts';

@@ -1,11 +1,11 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DuckDBAppender } from '@duckdb/node-api';
-import { keyText, type TableKeys } from '../apply/rows/key-identity.ts';
 import type { CapacityLimiter, Clock } from '../backfill/capacity-limiter.ts';
 import { itemFromScanPage } from '../backfill/scan-page-item.ts';
 import { type ScanThrottle, scanSegments } from '../backfill/segment-scan.ts';
 import type { Item } from '../dynamo/attribute-value.ts';
 import { itemToPlainJson } from '../dynamo/plain-json.ts';
+import { keyText, type TableKeys } from '../lake/key-identity.ts';
 import { itemHash } from './item-hash.ts';
 
 /*

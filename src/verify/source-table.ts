@@ -4,7 +4,6 @@ import {
   type DynamoDBClient,
   type KeysAndAttributes,
 } from '@aws-sdk/client-dynamodb';
-import type { TableKeys } from '../apply/rows/key-identity.ts';
 import type { BackfillTable } from '../backfill/backfill-table.ts';
 import type { CapacityLimiter, Clock } from '../backfill/capacity-limiter.ts';
 import { itemFromScanPage } from '../backfill/scan-page-item.ts';
@@ -12,6 +11,7 @@ import { THROTTLE_RETRY, withThrottleRetry } from '../backfill/throttle-retry.ts
 import type { Item } from '../dynamo/attribute-value.ts';
 import { base64ToBytes } from '../dynamo/base64.ts';
 import type { SdkItem } from '../dynamo/sdk-interop.ts';
+import type { TableKeys } from '../lake/key-identity.ts';
 import { plainMembers } from './plain-members.ts';
 import { VerifyError, VerifyErrorCode } from './verify-errors.ts';
 

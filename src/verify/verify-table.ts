@@ -1,5 +1,4 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { keyText } from '../apply/rows/key-identity.ts';
 import {
   capacityTarget,
   defaultSegments,
@@ -10,6 +9,7 @@ import { CapacityLimiter, type Clock, SYSTEM_CLOCK } from '../backfill/capacity-
 import { READ_UNIT_BYTES } from '../backfill/item-size.ts';
 import { DuckSession } from '../duckdb/session.ts';
 import { itemToPlainJson } from '../dynamo/plain-json.ts';
+import { keyText } from '../lake/key-identity.ts';
 import { sleep as systemSleep } from '../sleep.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { KeyComparison, type KeyState, kindOf, MISMATCH_KINDS } from './key-comparison.ts';

@@ -1,18 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type ChangeOrder, compareChangeOrder } from '../../src/apply/changes/change-order.ts';
 import { ChangeReduction, type ReducedChange } from '../../src/apply/changes/change-reduction.ts';
-import { paddedSeq, SNAPSHOT_SEQ } from '../../src/apply/changes/sequence-number.ts';
-import { itemToRow } from '../../src/apply/rows/item-to-row.ts';
-import { KeyAttributeError } from '../../src/apply/rows/model-errors.ts';
-import { rowToPlainItem } from '../../src/apply/rows/row-to-item.ts';
-import { evolveSchema } from '../../src/apply/rows/schema-evolution.ts';
-import { newTableLayout } from '../../src/apply/rows/table-layout.ts';
 import type { Item } from '../../src/dynamo/attribute-value.ts';
 import { itemToPlainJson } from '../../src/dynamo/plain-json.ts';
 import type { ChangeRecord } from '../../src/formats/change-record.ts';
 import { listExports, openExport } from '../../src/formats/export-layout.ts';
 import { readExportChanges, readExportItems } from '../../src/formats/export-reader.ts';
+import { type ChangeOrder, compareChangeOrder } from '../../src/lake/change-order.ts';
+import { itemToRow } from '../../src/lake/item-to-row.ts';
+import { KeyAttributeError } from '../../src/lake/model-errors.ts';
+import { rowToPlainItem } from '../../src/lake/row-to-item.ts';
+import { evolveSchema } from '../../src/lake/schema-evolution.ts';
+import { paddedSeq, SNAPSHOT_SEQ } from '../../src/lake/sequence-number.ts';
+import { newTableLayout } from '../../src/lake/table-layout.ts';
 import { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
 import { SAMPLE_EXPORT } from '../support/fixtures.ts';
 

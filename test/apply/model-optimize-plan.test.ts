@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { ROWS_PER_FILE_PROPERTY } from '../../src/apply/batch-context.ts';
 import {
   bucketsToOptimize,
   DEFAULT_ALONG_DELETED_SHARE,
@@ -9,6 +8,7 @@ import {
 } from '../../src/apply/optimize/optimize-plan.ts';
 import type { AddFile } from '../../src/delta/actions.ts';
 import type { Snapshot } from '../../src/delta/snapshot.ts';
+import { ROWS_PER_FILE_PROPERTY } from '../../src/lake/table-layout.ts';
 
 /*
  * The plan of an optimize, from the log alone: synthetic `add` actions with stats and deletion

@@ -4,7 +4,6 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChangeReduction } from '../../src/apply/changes/change-reduction.ts';
-import { paddedSeq } from '../../src/apply/changes/sequence-number.ts';
 import {
   encodeTombstones,
   readTombstones,
@@ -20,8 +19,9 @@ import {
   readQuarantine,
   writeQuarantine,
 } from '../../src/apply/inputs/quarantine.ts';
-import { StateFileError } from '../../src/apply/rows/model-errors.ts';
 import type { BadLine } from '../../src/formats/bad-line.ts';
+import { StateFileError } from '../../src/lake/model-errors.ts';
+import { paddedSeq } from '../../src/lake/sequence-number.ts';
 import { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
 
 let folder: string;

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { applyBatch } from '../../src/apply/apply-batch.ts';
-import { readTableLayout } from '../../src/apply/rows/table-layout.ts';
 import { loadSnapshot } from '../../src/delta/load-snapshot.ts';
 import { duckdbEngine } from '../../src/duckdb/duckdb-engine.ts';
 import { DuckSession } from '../../src/duckdb/session.ts';
 import type { Item } from '../../src/dynamo/attribute-value.ts';
 import { ExportWriter } from '../../src/formats/export-writer.ts';
+import { readTableLayout } from '../../src/lake/table-layout.ts';
 import type { ObjectStore } from '../../src/storage/object-store.ts';
 import {
   capture,

@@ -2,7 +2,6 @@ import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type AppliedBatch, type ApplyBatchResult, applyBatch } from '../../src/apply/apply-batch.ts';
-import { SYSTEM_COLUMN } from '../../src/apply/rows/table-layout.ts';
 import { dataFileKey } from '../../src/delta/data-path.ts';
 import { loadSnapshot } from '../../src/delta/load-snapshot.ts';
 import { deltaTypeText } from '../../src/delta/schema.ts';
@@ -15,6 +14,7 @@ import { DuckSession } from '../../src/duckdb/session.ts';
 import { createSnapshotView, readSnapshotRows } from '../../src/duckdb/table-scan.ts';
 import type { Item } from '../../src/dynamo/attribute-value.ts';
 import { itemToPlainJson } from '../../src/dynamo/plain-json.ts';
+import { SYSTEM_COLUMN } from '../../src/lake/table-layout.ts';
 import type { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
 import {
   capture,

@@ -2,7 +2,6 @@ import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type AppliedBatch, type ApplyBatchResult, applyBatch } from '../../src/apply/apply-batch.ts';
-import { readTableLayout } from '../../src/apply/rows/table-layout.ts';
 import type { Action } from '../../src/delta/actions.ts';
 import { commit } from '../../src/delta/commit.ts';
 import { dataFileKey } from '../../src/delta/data-path.ts';
@@ -16,6 +15,7 @@ import { duckdbEngine } from '../../src/duckdb/duckdb-engine.ts';
 import { DuckSession } from '../../src/duckdb/session.ts';
 import type { Item } from '../../src/dynamo/attribute-value.ts';
 import type { ChangeRecord } from '../../src/formats/change-record.ts';
+import { readTableLayout } from '../../src/lake/table-layout.ts';
 import type { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
 import {
   capture,

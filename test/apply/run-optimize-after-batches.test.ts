@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { type AppliedBatch, type ApplyBatchResult, applyBatch } from '../../src/apply/apply-batch.ts';
-import { fileBucket, fileRows } from '../../src/apply/bucket-files.ts';
+import { fileRows } from '../../src/apply/bucket-files.ts';
 import { optimizeTable } from '../../src/apply/optimize/table-optimize.ts';
 import { DuckSession } from '../../src/duckdb/session.ts';
 import type { ChangeRecord } from '../../src/formats/change-record.ts';
+import { fileBucket } from '../../src/lake/table-layout.ts';
 import type { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
 import {
   capture,

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileBucket, fileRows } from '../../src/apply/bucket-files.ts';
+import { fileRows } from '../../src/apply/bucket-files.ts';
 import { optimizeBuckets } from '../../src/apply/optimize/optimize-buckets.ts';
 import { OptimizeError, OptimizeErrorCode } from '../../src/apply/optimize/optimize-errors.ts';
 import { OptimizeEventCode } from '../../src/apply/optimize/optimize-events.ts';
 import { bucketsToOptimize, optimizeThresholds } from '../../src/apply/optimize/optimize-plan.ts';
 import { optimizeAfterBatch, optimizeTable } from '../../src/apply/optimize/table-optimize.ts';
-import { SYSTEM_COLUMN } from '../../src/apply/rows/table-layout.ts';
 import { acquireTableLease, LeaseHeldError } from '../../src/apply/table-lease.ts';
 import { type Action, type AddFile, parseCommitFile } from '../../src/delta/actions.ts';
 import { createTable } from '../../src/delta/create-table.ts';
@@ -15,6 +14,7 @@ import { commitFileKey } from '../../src/delta/log-files.ts';
 import type { Snapshot } from '../../src/delta/snapshot.ts';
 import { duckdbEngine } from '../../src/duckdb/duckdb-engine.ts';
 import { DuckSession, quoteLiteral } from '../../src/duckdb/session.ts';
+import { fileBucket, SYSTEM_COLUMN } from '../../src/lake/table-layout.ts';
 import type { ObjectStore } from '../../src/storage/object-store.ts';
 import { tempStore } from './run-support.ts';
 import {

@@ -1,10 +1,10 @@
 import type { Item } from '../../dynamo/attribute-value.ts';
 import type { ChangeRecord } from '../../formats/change-record.ts';
 import type { IncrementalExportChange } from '../../formats/export-line.ts';
-import { bucketOf, keyText, type TableKeys } from '../rows/key-identity.ts';
-import { KeyAttributeError } from '../rows/model-errors.ts';
-import { type ChangeOrder, compareChangeOrder } from './change-order.ts';
-import { paddedSeq, SNAPSHOT_SEQ } from './sequence-number.ts';
+import { type ChangeOrder, compareChangeOrder } from '../../lake/change-order.ts';
+import { bucketOf, keyText, type TableKeys } from '../../lake/key-identity.ts';
+import { KeyAttributeError } from '../../lake/model-errors.ts';
+import { paddedSeq, SNAPSHOT_SEQ } from '../../lake/sequence-number.ts';
 
 /*
  * The fold of one batch (DESIGN.md rules 1–3): every record of the batch — snapshot items, stream

@@ -1,9 +1,9 @@
 import { pipeline, Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { readGzipJsonLines } from '../../formats/gzip-json-lines.ts';
+import { compareChangeOrder } from '../../lake/change-order.ts';
+import { StateFileError } from '../../lake/model-errors.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
-import { StateFileError } from '../rows/model-errors.ts';
-import { compareChangeOrder } from './change-order.ts';
 import {
   compactedTombstonesKey,
   parseTombstone,

@@ -1,12 +1,17 @@
 import { gzipSync } from 'node:zlib';
 import { readGzipJsonLines } from '../../formats/gzip-json-lines.ts';
+import {
+  CHANGE_SOURCES,
+  type ChangeOrder,
+  type ChangeSource,
+  compareChangeOrder,
+} from '../../lake/change-order.ts';
+import { StateFileError } from '../../lake/model-errors.ts';
+import { isPaddedSeq } from '../../lake/sequence-number.ts';
 import { mapLimited } from '../../map-limited.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import { batchText, parseBatchText } from '../batch-number.ts';
-import { StateFileError } from '../rows/model-errors.ts';
-import { CHANGE_SOURCES, type ChangeOrder, type ChangeSource, compareChangeOrder } from './change-order.ts';
 import type { ReducedChange } from './change-reduction.ts';
-import { isPaddedSeq } from './sequence-number.ts';
 
 /*
  * Tombstones (DESIGN.md rule 3): the keys a batch deleted, with the version (change-order.ts) of

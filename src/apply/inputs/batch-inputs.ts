@@ -9,12 +9,12 @@ import {
 } from '../../formats/export-line.ts';
 import { readExportChanges } from '../../formats/export-reader.ts';
 import { parseChangeRecord } from '../../formats/parse-change-record.ts';
+import { KeyAttributeError, SequenceNumberError } from '../../lake/model-errors.ts';
 import { mapLimited } from '../../map-limited.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import { type ApplyEvent, ApplyEventCode } from '../apply-events.ts';
 import type { ChangeReduction } from '../changes/change-reduction.ts';
 import { quarantineSequenceConflicts } from '../changes/sequence-conflicts.ts';
-import { KeyAttributeError, SequenceNumberError } from '../rows/model-errors.ts';
 import { openIncrementalExport } from './input-discovery.ts';
 import { readQuarantine } from './quarantine.ts';
 

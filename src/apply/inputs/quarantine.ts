@@ -1,7 +1,7 @@
 import type { BadLine } from '../../formats/bad-line.ts';
+import { StateFileError } from '../../lake/model-errors.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import { batchText, parseBatchText } from '../batch-number.ts';
-import { StateFileError } from '../rows/model-errors.ts';
 
 /*
  * The quarantine of an apply batch (DESIGN.md rule 6): every record the batch could not read or

@@ -1,5 +1,8 @@
 import { loadReadSnapshot } from '../../delta/load-snapshot.ts';
 import type { ReadSnapshot } from '../../delta/snapshot.ts';
+import { supersedes } from '../../lake/change-order.ts';
+import { SchemaEvolution } from '../../lake/schema-evolution.ts';
+import type { TableLayout } from '../../lake/table-layout.ts';
 import { ApplyErrorCode, ApplyRunError } from '../apply-errors.ts';
 import { commitBatch } from '../batch-commit.ts';
 import type { BatchContext } from '../batch-context.ts';
@@ -7,14 +10,11 @@ import { foldChanges, quarantineBadLines, rowsPerFileOf, writeTombstonesOf } fro
 import type { BatchRecord } from '../batch-record.ts';
 import type { ApplyBatchResult, AutoOptimizeReport } from '../batch-result.ts';
 import { recordInputsOf, schemaChangesOf } from '../batch-result.ts';
-import { supersedes } from '../changes/change-order.ts';
+import { winnerItem } from '../changes/batch-rows.ts';
 import type { ReducedChange } from '../changes/change-reduction.ts';
 import { readTombstones } from '../changes/tombstones.ts';
 import { faultPoint } from '../fault-points.ts';
 import { optimizeAfterBatch } from '../optimize/table-optimize.ts';
-import { winnerItem } from '../rows/batch-rows.ts';
-import { SchemaEvolution } from '../rows/schema-evolution.ts';
-import type { TableLayout } from '../rows/table-layout.ts';
 import { type MergeOutcome, mergeWinners } from './merge.ts';
 import { type MergeOnReadOutcome, mergeOnRead, mergesOnRead } from './merge-on-read.ts';
 

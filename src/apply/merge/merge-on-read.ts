@@ -10,6 +10,7 @@ import { duckdbTypeOf } from '../../duckdb/duckdb-type.ts';
 import { localDataFiles } from '../../duckdb/local-data-files.ts';
 import { DuckDbError, type DuckSession, quoteIdentifier, quoteLiteral } from '../../duckdb/session.ts';
 import { createSnapshotView, FILE_ROW_NUMBER, hidesRowNumbers } from '../../duckdb/table-scan.ts';
+import { SYSTEM_COLUMN } from '../../lake/table-layout.ts';
 import { mapLimited } from '../../map-limited.ts';
 import { ApplyErrorCode, ApplyRunError } from '../apply-errors.ts';
 import {
@@ -19,7 +20,6 @@ import {
   writeBucketQueries,
   writeBucketsAtOnce,
 } from '../bucket-files.ts';
-import { SYSTEM_COLUMN } from '../rows/table-layout.ts';
 import {
   APPLIES,
   CHANGES,

@@ -5,19 +5,13 @@ import { duckdbTypeOf } from '../../duckdb/duckdb-type.ts';
 import type { LakeValue } from '../../duckdb/lake-value.ts';
 import { type DuckSession, quoteIdentifier } from '../../duckdb/session.ts';
 import { createSnapshotView } from '../../duckdb/table-scan.ts';
+import { supersedesSql } from '../../lake/change-order.ts';
+import { fileBucket, SYSTEM_COLUMN } from '../../lake/table-layout.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import type { ApplyEvent } from '../apply-events.ts';
-import {
-  fileBucket,
-  fileRows,
-  filesForKeys,
-  type WrittenBuckets,
-  writeBucketQueries,
-} from '../bucket-files.ts';
-import { supersedesSql } from '../changes/change-order.ts';
+import { fileRows, filesForKeys, type WrittenBuckets, writeBucketQueries } from '../bucket-files.ts';
+import { type RowShape, winnerCells, winnerItem, winnerRow } from '../changes/batch-rows.ts';
 import type { ReducedChange } from '../changes/change-reduction.ts';
-import { type RowShape, winnerCells, winnerItem, winnerRow } from '../rows/batch-rows.ts';
-import { SYSTEM_COLUMN } from '../rows/table-layout.ts';
 import { ItemSpoolLineEncoder } from '../snapshot/item-spool-line.ts';
 import { LakeRowSpool, openRowTable } from '../snapshot/lake-row-spool.ts';
 

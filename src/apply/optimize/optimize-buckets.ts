@@ -9,17 +9,11 @@ import { startTransaction } from '../../delta/transaction.ts';
 import { isCheckpointBehind, writeCheckpoint } from '../../delta/write-checkpoint.ts';
 import { type DuckSession, quoteIdentifier } from '../../duckdb/session.ts';
 import { createSnapshotView } from '../../duckdb/table-scan.ts';
+import { fileBucket, SYSTEM_COLUMN } from '../../lake/table-layout.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import { type ApplyEvent, ApplyEventCode } from '../apply-events.ts';
-import {
-  fileBucket,
-  fileRows,
-  type WrittenBuckets,
-  writeBucketQueries,
-  writeBucketsAtOnce,
-} from '../bucket-files.ts';
+import { fileRows, type WrittenBuckets, writeBucketQueries, writeBucketsAtOnce } from '../bucket-files.ts';
 import { faultPoint, withCheckpointFaultPoint } from '../fault-points.ts';
-import { SYSTEM_COLUMN } from '../rows/table-layout.ts';
 import { OptimizeError, OptimizeErrorCode } from './optimize-errors.ts';
 import { type OptimizeEvent, OptimizeEventCode, type PlannedBucketSummary } from './optimize-events.ts';
 import { type BucketPlan, tableRowsPerFile } from './optimize-plan.ts';

@@ -1,7 +1,7 @@
 import type { AddFile } from '../../delta/actions.ts';
 import type { ReadSnapshot } from '../../delta/snapshot.ts';
-import { ROWS_PER_FILE_PROPERTY } from '../batch-context.ts';
-import { DEFAULT_ROWS_PER_FILE, fileBucket, fileRows } from '../bucket-files.ts';
+import { fileBucket, ROWS_PER_FILE_PROPERTY } from '../../lake/table-layout.ts';
+import { DEFAULT_ROWS_PER_FILE, fileRows } from '../bucket-files.ts';
 
 /*
  * What `table optimize` rewrites (DESIGN.md rule 6), decided from the log alone, never from a data

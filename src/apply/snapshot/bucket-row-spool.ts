@@ -2,10 +2,10 @@ import { rm } from 'node:fs/promises';
 import type { StructType } from '../../delta/schema.ts';
 import type { LakeRow } from '../../duckdb/lake-value.ts';
 import { type DuckSession, quoteIdentifier } from '../../duckdb/session.ts';
+import { SYSTEM_COLUMN } from '../../lake/table-layout.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import type { ApplyEvent } from '../apply-events.ts';
 import { type WrittenBuckets, writeEachBucket } from '../bucket-files.ts';
-import { SYSTEM_COLUMN } from '../rows/table-layout.ts';
 import { createTableFromSpoolFiles } from './lake-row-spool.ts';
 import { SpoolFileWriter, spoolable } from './snapshot-spool-file.ts';
 

@@ -2,13 +2,13 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describeBackfillTable } from '../../backfill/backfill-table.ts';
 import { readChangeFile } from '../../formats/change-file-reader.ts';
 import { readDataFileItems, readExportChanges } from '../../formats/export-reader.ts';
+import { keyText, type TableKeys } from '../../lake/key-identity.ts';
+import { KeyAttributeError } from '../../lake/model-errors.ts';
 import { mapLimited } from '../../map-limited.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import { ApplyErrorCode, ApplyRunError } from '../apply-errors.ts';
 import type { BatchChangeInputs } from '../inputs/batch-inputs.ts';
 import { type FoundSnapshot, openIncrementalExport } from '../inputs/input-discovery.ts';
-import { keyText, type TableKeys } from '../rows/key-identity.ts';
-import { KeyAttributeError } from '../rows/model-errors.ts';
 
 /*
  * The table's key attributes, decided once, before batch 1 fixes them in its record and the table

@@ -1,28 +1,23 @@
 import { createTable } from '../../delta/create-table.ts';
 import type { StructType } from '../../delta/schema.ts';
 import type { ReadSnapshot } from '../../delta/snapshot.ts';
+import {
+  layoutConfiguration,
+  newTableLayout,
+  PARTITION_COLUMNS,
+  ROWS_PER_FILE_PROPERTY,
+  TABLE_NAME_PROPERTY,
+  type TableLayout,
+} from '../../lake/table-layout.ts';
 import { ApplyErrorCode, ApplyRunError } from '../apply-errors.ts';
 import { commitBatch } from '../batch-commit.ts';
 import type { BatchContext } from '../batch-context.ts';
-import {
-  foldChanges,
-  quarantineBadLines,
-  ROWS_PER_FILE_PROPERTY,
-  rowsPerFileOf,
-  TABLE_NAME_PROPERTY,
-  writeTombstonesOf,
-} from '../batch-context.ts';
+import { foldChanges, quarantineBadLines, rowsPerFileOf, writeTombstonesOf } from '../batch-context.ts';
 import type { BatchRecord } from '../batch-record.ts';
 import type { ApplyBatchResult } from '../batch-result.ts';
 import { recordInputsOf, schemaChangesOf } from '../batch-result.ts';
 import { faultPoint } from '../fault-points.ts';
 import { reopenSnapshot } from '../inputs/input-discovery.ts';
-import {
-  layoutConfiguration,
-  newTableLayout,
-  PARTITION_COLUMNS,
-  type TableLayout,
-} from '../rows/table-layout.ts';
 import { discardEarlyRows, inferSnapshotSchema, loadSnapshotRows } from './snapshot-load.ts';
 
 /*

@@ -4,9 +4,9 @@ import type { AttributeValue, Item } from '../../dynamo/attribute-value.ts';
 import { compareBase64Bytes } from '../../dynamo/base64.ts';
 import { sortNumbers } from '../../dynamo/number.ts';
 import { compareUtf8, parsedValueToPlainJson } from '../../dynamo/plain-json.ts';
-import { numberFits } from '../rows/column-fit.ts';
-import { type AttributeCodec, conflictCell, rowCodec } from '../rows/item-to-row.ts';
-import { SYSTEM_COLUMN, type TableLayout } from '../rows/table-layout.ts';
+import { numberFits } from '../../lake/column-fit.ts';
+import { type AttributeCodec, conflictCell, rowCodec } from '../../lake/item-to-row.ts';
+import { SYSTEM_COLUMN, type TableLayout } from '../../lake/table-layout.ts';
 import { type CellEncoder, cellEncoder, quotedSpoolField, SPOOL_QUOTE } from './snapshot-spool-file.ts';
 
 /*

@@ -2,9 +2,9 @@ import * as duckdbErrors from '../../duckdb/errors.ts';
 import * as dynamoErrors from '../../dynamo/errors.ts';
 import * as baseErrors from '../../errors.ts';
 import * as formatErrors from '../../formats/errors.ts';
+import * as modelErrors from '../../lake/model-errors.ts';
 import * as storageErrors from '../../storage/errors.ts';
 import * as applyErrors from '../apply-errors.ts';
-import * as modelErrors from '../rows/model-errors.ts';
 
 /*
  * Errors across the thread boundary of the snapshot load. Structured cloning keeps an Error's

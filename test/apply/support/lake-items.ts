@@ -1,12 +1,12 @@
-import { bucketOf } from '../../../src/apply/rows/key-identity.ts';
-import { rowToPlainItem } from '../../../src/apply/rows/row-to-item.ts';
-import { readTableLayout, SYSTEM_COLUMN, type TableLayout } from '../../../src/apply/rows/table-layout.ts';
 import { loadSnapshot } from '../../../src/delta/load-snapshot.ts';
 import type { Snapshot } from '../../../src/delta/snapshot.ts';
 import { duckdbEngine } from '../../../src/duckdb/duckdb-engine.ts';
 import { DuckSession } from '../../../src/duckdb/session.ts';
 import { readSnapshotRows } from '../../../src/duckdb/table-scan.ts';
 import { compareUtf8 } from '../../../src/dynamo/plain-json.ts';
+import { bucketOf } from '../../../src/lake/key-identity.ts';
+import { rowToPlainItem } from '../../../src/lake/row-to-item.ts';
+import { readTableLayout, SYSTEM_COLUMN, type TableLayout } from '../../../src/lake/table-layout.ts';
 import type { ObjectStore } from '../../../src/storage/object-store.ts';
 import { plainMembers } from '../../../src/verify/plain-members.ts';
 

@@ -1,14 +1,4 @@
 import path from 'node:path';
-import { ROWS_PER_FILE_PROPERTY } from '../../../src/apply/batch-context.ts';
-import { bucketOf } from '../../../src/apply/rows/key-identity.ts';
-import {
-  layoutConfiguration,
-  layoutSchema,
-  newTableLayout,
-  PARTITION_COLUMNS,
-  SYSTEM_COLUMN,
-  type TableLayout,
-} from '../../../src/apply/rows/table-layout.ts';
 import type { AddFile } from '../../../src/delta/actions.ts';
 import { commit } from '../../../src/delta/commit.ts';
 import { createTable } from '../../../src/delta/create-table.ts';
@@ -22,6 +12,16 @@ import { writeDataFiles } from '../../../src/duckdb/data-file-writer.ts';
 import { duckdbEngine } from '../../../src/duckdb/duckdb-engine.ts';
 import { type DuckSession, quoteIdentifier, quoteLiteral } from '../../../src/duckdb/session.ts';
 import { readSnapshotRows } from '../../../src/duckdb/table-scan.ts';
+import { bucketOf } from '../../../src/lake/key-identity.ts';
+import {
+  layoutConfiguration,
+  layoutSchema,
+  newTableLayout,
+  PARTITION_COLUMNS,
+  ROWS_PER_FILE_PROPERTY,
+  SYSTEM_COLUMN,
+  type TableLayout,
+} from '../../../src/lake/table-layout.ts';
 import type { LocalFolderStore } from '../../../src/storage/local-folder-store.ts';
 import type { ObjectStore } from '../../../src/storage/object-store.ts';
 

@@ -2,18 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TableLayoutError } from '../../src/apply/rows/model-errors.ts';
-import { evolveSchema } from '../../src/apply/rows/schema-evolution.ts';
-import {
-  ALL_SYSTEM_COLUMNS,
-  LAYOUT_PROPERTY,
-  layoutConfiguration,
-  layoutSchema,
-  newTableLayout,
-  PARTITION_COLUMNS,
-  readTableLayout,
-  type TableLayout,
-} from '../../src/apply/rows/table-layout.ts';
 import { SYSTEM_COLUMNS } from '../../src/delta/column-names.ts';
 import { commit } from '../../src/delta/commit.ts';
 import { createTable } from '../../src/delta/create-table.ts';
@@ -23,6 +11,18 @@ import { startTransaction } from '../../src/delta/transaction.ts';
 import { duckdbEngine } from '../../src/duckdb/duckdb-engine.ts';
 import { DuckSession } from '../../src/duckdb/session.ts';
 import { parseItem } from '../../src/dynamo/parse.ts';
+import { TableLayoutError } from '../../src/lake/model-errors.ts';
+import { evolveSchema } from '../../src/lake/schema-evolution.ts';
+import {
+  ALL_SYSTEM_COLUMNS,
+  LAYOUT_PROPERTY,
+  layoutConfiguration,
+  layoutSchema,
+  newTableLayout,
+  PARTITION_COLUMNS,
+  readTableLayout,
+  type TableLayout,
+} from '../../src/lake/table-layout.ts';
 import { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
 
 const EMPTY: StructType = { type: 'struct', fields: [] };

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bucketOf, fnv1a32, keyText } from '../../src/apply/rows/key-identity.ts';
-import { KeyAttributeError } from '../../src/apply/rows/model-errors.ts';
 import type { Item } from '../../src/dynamo/attribute-value.ts';
 import { itemToPlainJson } from '../../src/dynamo/plain-json.ts';
+import { bucketOf, fnv1a32, keyText } from '../../src/lake/key-identity.ts';
+import { KeyAttributeError } from '../../src/lake/model-errors.ts';
 import { anyString, attributeName, numberModel } from '../dynamo/arbitraries.ts';
 
 const keys = { partition: 'pk', sort: 'sk' };

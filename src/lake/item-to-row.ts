@@ -1,15 +1,10 @@
-import type { DeltaType, StructType } from '../../delta/schema.ts';
-import { deltaTypeText } from '../../delta/schema.ts';
-import type { LakeRow, LakeValue } from '../../duckdb/lake-value.ts';
-import {
-  type AttributeValue,
-  attributeType,
-  type DynamoType,
-  type Item,
-} from '../../dynamo/attribute-value.ts';
-import { base64ToBytes, compareBase64Bytes } from '../../dynamo/base64.ts';
-import { normalizeNumber, sortNumbers } from '../../dynamo/number.ts';
-import { compareUtf8, valueToPlainJson } from '../../dynamo/plain-json.ts';
+import type { DeltaType, StructType } from '../delta/schema.ts';
+import { deltaTypeText } from '../delta/schema.ts';
+import type { LakeRow, LakeValue } from '../duckdb/lake-value.ts';
+import { type AttributeValue, attributeType, type DynamoType, type Item } from '../dynamo/attribute-value.ts';
+import { base64ToBytes, compareBase64Bytes } from '../dynamo/base64.ts';
+import { normalizeNumber, sortNumbers } from '../dynamo/number.ts';
+import { compareUtf8, valueToPlainJson } from '../dynamo/plain-json.ts';
 import { valueFits } from './column-fit.ts';
 import { RowShapeError } from './model-errors.ts';
 import type { ColumnKind, ConflictColumn, TableLayout } from './table-layout.ts';

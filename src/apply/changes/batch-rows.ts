@@ -1,10 +1,10 @@
 import type { StructType } from '../../delta/schema.ts';
 import type { LakeRow, LakeValue } from '../../duckdb/lake-value.ts';
 import type { Item } from '../../dynamo/attribute-value.ts';
-import type { ReducedChange } from '../changes/change-reduction.ts';
-import { itemToRow } from './item-to-row.ts';
-import { systemCells } from './system-cells.ts';
-import type { TableLayout } from './table-layout.ts';
+import { itemToRow } from '../../lake/item-to-row.ts';
+import { systemCells } from '../../lake/system-cells.ts';
+import type { TableLayout } from '../../lake/table-layout.ts';
+import type { ReducedChange } from './change-reduction.ts';
 
 /*
  * The lake rows a batch writes: the attribute and conflict cells of an item (item-to-row.ts) plus

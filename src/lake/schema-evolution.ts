@@ -1,18 +1,14 @@
-import { assignColumnNames, COLUMN_NAMES_PROPERTY, columnNameKey } from '../../delta/column-names.ts';
-import { type DeltaType, deltaTypeOfLakeType, deltaTypeText, type StructType } from '../../delta/schema.ts';
+import { assignColumnNames, COLUMN_NAMES_PROPERTY, columnNameKey } from '../delta/column-names.ts';
+import { type DeltaType, deltaTypeOfLakeType, deltaTypeText, type StructType } from '../delta/schema.ts';
 import {
   type AttributeValue,
   attributeType,
   DYNAMO_TYPES,
   type DynamoType,
   type Item,
-} from '../../dynamo/attribute-value.ts';
-import { compareUtf8 } from '../../dynamo/plain-json.ts';
-import {
-  type InferenceSummary,
-  type InferredColumn,
-  SchemaInference,
-} from '../../dynamo/schema-inference.ts';
+} from '../dynamo/attribute-value.ts';
+import { compareUtf8 } from '../dynamo/plain-json.ts';
+import { type InferenceSummary, type InferredColumn, SchemaInference } from '../dynamo/schema-inference.ts';
 import { valueFits } from './column-fit.ts';
 import { type RowCodec, rowCodec } from './item-to-row.ts';
 import {

@@ -1,8 +1,8 @@
-import type { DeltaType, StructType } from '../../delta/schema.ts';
-import type { LakeRow, LakeValue } from '../../duckdb/lake-value.ts';
-import { bytesToBase64, compareBase64Bytes } from '../../dynamo/base64.ts';
-import { normalizeNumber, sortNumbers } from '../../dynamo/number.ts';
-import { compareUtf8 } from '../../dynamo/plain-json.ts';
+import type { DeltaType, StructType } from '../delta/schema.ts';
+import type { LakeRow, LakeValue } from '../duckdb/lake-value.ts';
+import { bytesToBase64, compareBase64Bytes } from '../dynamo/base64.ts';
+import { normalizeNumber, sortNumbers } from '../dynamo/number.ts';
+import { compareUtf8 } from '../dynamo/plain-json.ts';
 import { type AttributeCodec, rowCodec } from './item-to-row.ts';
 import { RowShapeError } from './model-errors.ts';
 import type { TableLayout } from './table-layout.ts';

@@ -1,15 +1,5 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { itemToRow } from '../../src/apply/rows/item-to-row.ts';
-import { RowShapeError } from '../../src/apply/rows/model-errors.ts';
-import { rowToPlainItem } from '../../src/apply/rows/row-to-item.ts';
-import { evolveSchema, type SchemaEvolutionPlan } from '../../src/apply/rows/schema-evolution.ts';
-import {
-  layoutConfiguration,
-  layoutSchema,
-  newTableLayout,
-  readTableLayout,
-} from '../../src/apply/rows/table-layout.ts';
 import { type DeltaType, deltaTypeText, type StructType } from '../../src/delta/schema.ts';
 import { loadLakeRows, readLakeRows } from '../../src/duckdb/lake-rows.ts';
 import type { LakeRow } from '../../src/duckdb/lake-value.ts';
@@ -17,6 +7,16 @@ import { DuckSession } from '../../src/duckdb/session.ts';
 import type { Item } from '../../src/dynamo/attribute-value.ts';
 import { parseItem } from '../../src/dynamo/parse.ts';
 import { itemToPlainJson } from '../../src/dynamo/plain-json.ts';
+import { itemToRow } from '../../src/lake/item-to-row.ts';
+import { RowShapeError } from '../../src/lake/model-errors.ts';
+import { rowToPlainItem } from '../../src/lake/row-to-item.ts';
+import { evolveSchema, type SchemaEvolutionPlan } from '../../src/lake/schema-evolution.ts';
+import {
+  layoutConfiguration,
+  layoutSchema,
+  newTableLayout,
+  readTableLayout,
+} from '../../src/lake/table-layout.ts';
 import { valueModel } from '../dynamo/arbitraries.ts';
 import {
   expectedMapPlain,

@@ -1,4 +1,4 @@
-import { SequenceNumberError } from '../rows/model-errors.ts';
+import { SequenceNumberError } from './model-errors.ts';
 
 /*
  * Sequence numbers as the lake table stores them in `_ddb_seq` (DESIGN.md, "Lake table"): decimal

@@ -1,6 +1,6 @@
-import { formatTimestampMicros } from '../../duckdb/lake-text.ts';
-import type { LakeValue } from '../../duckdb/lake-value.ts';
-import type { ChangeOrder } from '../changes/change-order.ts';
+import { formatTimestampMicros } from '../duckdb/lake-text.ts';
+import type { LakeValue } from '../duckdb/lake-value.ts';
+import type { ChangeOrder } from './change-order.ts';
 import { type DeletesMode, SYSTEM_COLUMN } from './table-layout.ts';
 
 /*

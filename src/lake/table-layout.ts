@@ -1,12 +1,13 @@
-import { COLUMN_NAMES_PROPERTY, columnNameKey, columnNameMapping } from '../../delta/column-names.ts';
+import type { AddFile } from '../delta/actions.ts';
+import { COLUMN_NAMES_PROPERTY, columnNameKey, columnNameMapping } from '../delta/column-names.ts';
 import {
   type DeltaType,
   deltaTypeEquals,
   deltaTypeText,
   type StructField,
   type StructType,
-} from '../../delta/schema.ts';
-import { DYNAMO_TYPES, type DynamoType } from '../../dynamo/attribute-value.ts';
+} from '../delta/schema.ts';
+import { DYNAMO_TYPES, type DynamoType } from '../dynamo/attribute-value.ts';
 import { MAX_BUCKETS, type TableKeys } from './key-identity.ts';
 import { TableLayoutError } from './model-errors.ts';
 
@@ -129,6 +130,19 @@ export const SYSTEM_COLUMN = {
 
 /** The partition columns of every table apply creates. */
 export const PARTITION_COLUMNS: readonly string[] = [SYSTEM_COLUMN.bucket];
+
+/** The bucket a file belongs to (its `_ddb_bucket` partition value), or undefined. */
+export function fileBucket(file: AddFile): number | undefined {
+  const value = file.partitionValues[SYSTEM_COLUMN.bucket];
+  if (value === undefined || value === null || !/^[0-9]+$/.test(value)) return undefined;
+  return Number(value);
+}
+
+/** The table property (beside the layout's) naming the DynamoDB table a lake table follows. */
+export const TABLE_NAME_PROPERTY = 'ddb_lake.table';
+
+/** The table property of the rows per data file (fixed at creation). */
+export const ROWS_PER_FILE_PROPERTY = 'ddb_lake.rowsPerFile';
 
 export const DEFAULT_BUCKETS = 16;
 export const DEFAULT_MARGIN_MS = 15 * 60_000;

@@ -1,7 +1,7 @@
-import type { AttributeValue, Item } from '../../dynamo/attribute-value.ts';
-import { checkBase64 } from '../../dynamo/base64.ts';
-import { checkNumber } from '../../dynamo/number.ts';
-import { compareUtf8 } from '../../dynamo/plain-json.ts';
+import type { AttributeValue, Item } from '../dynamo/attribute-value.ts';
+import { checkBase64 } from '../dynamo/base64.ts';
+import { checkNumber } from '../dynamo/number.ts';
+import { compareUtf8 } from '../dynamo/plain-json.ts';
 import { KeyAttributeError } from './model-errors.ts';
 
 /*

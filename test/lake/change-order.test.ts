@@ -1,17 +1,17 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StructType } from '../../src/delta/schema.ts';
+import { loadLakeRows, readLakeRows } from '../../src/duckdb/lake-rows.ts';
+import { formatTimestampMicros } from '../../src/duckdb/lake-text.ts';
+import { DuckSession } from '../../src/duckdb/session.ts';
 import {
   CHANGE_SOURCES,
   type ChangeOrder,
   compareChangeOrder,
   supersedes,
   supersedesSql,
-} from '../../src/apply/changes/change-order.ts';
-import { paddedSeq } from '../../src/apply/changes/sequence-number.ts';
-import type { StructType } from '../../src/delta/schema.ts';
-import { loadLakeRows, readLakeRows } from '../../src/duckdb/lake-rows.ts';
-import { formatTimestampMicros } from '../../src/duckdb/lake-text.ts';
-import { DuckSession } from '../../src/duckdb/session.ts';
+} from '../../src/lake/change-order.ts';
+import { paddedSeq } from '../../src/lake/sequence-number.ts';
 
 const order: fc.Arbitrary<ChangeOrder> = fc.record({
   source: fc.constantFrom(...CHANGE_SOURCES),

@@ -1,6 +1,6 @@
-import type { DeltaType } from '../../delta/schema.ts';
-import type { AttributeValue, DynamoType } from '../../dynamo/attribute-value.ts';
-import { numberShape } from '../../dynamo/number.ts';
+import type { DeltaType } from '../delta/schema.ts';
+import type { AttributeValue, DynamoType } from '../dynamo/attribute-value.ts';
+import { numberShape } from '../dynamo/number.ts';
 import type { ColumnKind } from './table-layout.ts';
 
 /*

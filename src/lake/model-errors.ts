@@ -1,8 +1,10 @@
-import { DdbLakeError } from '../../errors.ts';
+import { DdbLakeError } from '../errors.ts';
 
 /*
- * Errors of the apply model (keys, sequence numbers, the table layout, rows): each names what is
- * wrong, where (attribute, key, property, file) and what to do. The run decides whether an error
+ * Errors of the lake table's model (keys, sequence numbers, the table layout, rows) and of the
+ * state files beside the table, shared by every engine and verify: each names what is wrong, where
+ * (attribute, key, property, file) and what to do. Their codes keep the APPLY_ prefix programs
+ * already read. The run decides whether an error
  * quarantines one record (a record without its key attributes) or stops the batch (a table whose
  * layout cannot be read).
  */

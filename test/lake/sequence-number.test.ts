@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { SequenceNumberError } from '../../src/lake/model-errors.ts';
 import {
   comparePaddedSeq,
   isPaddedSeq,
   paddedSeq,
   SNAPSHOT_SEQ,
   unpaddedSeq,
-} from '../../src/apply/changes/sequence-number.ts';
-import { SequenceNumberError } from '../../src/apply/rows/model-errors.ts';
+} from '../../src/lake/sequence-number.ts';
 
 const digits = (min: number, max: number): fc.Arbitrary<string> =>
   fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: min, maxLength: max });
