@@ -143,8 +143,11 @@ export const GRAMMAR_GAPS: readonly GrammarGap[] = [
             String.raw`(?=\s+AS\b)`,
           'gi',
         ),
-        (_match, ifNotExists: string | undefined, name: string) =>
-          `FUNCTION${ifNotExists ?? ''} ${name.replaceAll('`', '').replace(/\W+/g, '_')}`,
+        (match, ifNotExists: string | undefined, name: string) => {
+          const kept = `FUNCTION${ifNotExists ?? ''} ${name.replaceAll('`', '').replace(/\W+/g, '_')}`;
+          // The removed signature's line breaks stay, so later lines keep their numbers.
+          return kept + '\n'.repeat(lineBreaksIn(match) - lineBreaksIn(kept));
+        },
       ),
   },
   {
@@ -419,6 +422,10 @@ function replaceInCode(
     if (inQuoted(offset)) return match;
     return replacer(match, ...(rest.slice(0, rest.indexOf(offset)) as string[]));
   });
+}
+
+function lineBreaksIn(text: string): number {
+  return text.split('\n').length - 1;
 }
 
 function firstLine(statement: string): string {
