@@ -106,6 +106,11 @@ describe('parseDatabricksSql', () => {
     expect(result!.parsed).toBe(false);
   });
 
+  it('reports text without a statement unparsable', async () => {
+    const results = await parseDatabricksSql(['', '  \n', '-- MERGE INTO t']);
+    expect(results.map((result) => result.parsed)).toEqual([false, false, false]);
+  });
+
   it('fails saying how to install sqlfluff when it is missing', async () => {
     const empty = await mkdtemp(join(tmpdir(), 'ddb-lake-no-sqlfluff-'));
     const path = process.env['PATH'];

@@ -332,7 +332,7 @@ async function runSqlfluff(folder: string, config: string): Promise<Map<string, 
 /**
  * Walks the tree in order, spelling the statement back from its leaves: an `unparsable` node's
  * leaves are a section. A tree that does not spell the statement back is an error, as its
- * positions would be wrong.
+ * positions would be wrong. Text without a statement (empty, or only a comment) is not parsed.
  */
 function sectionsOf(
   tree: unknown,
@@ -341,6 +341,7 @@ function sectionsOf(
 ): { parsed: boolean; unparsable: UnparsableSection[] } {
   const sections: { offset: number; text: string }[] = [];
   let spelled = '';
+  let statements = 0;
   const walk = (node: unknown, inSection: boolean): void => {
     if (typeof node === 'string') {
       spelled += node;
@@ -350,9 +351,11 @@ function sectionsOf(
       for (const child of node) walk(child, inSection);
       return;
     }
-    if (node === null || typeof node !== 'object')
-      throw new Error(`unexpected sqlfluff output: ${String(node)}`);
+    // sqlfluff gives `null` for an empty file.
+    if (node === null) return;
+    if (typeof node !== 'object') throw new Error(`unexpected sqlfluff output: ${String(node)}`);
     for (const [type, child] of Object.entries(node)) {
+      if (type === 'statement') statements += 1;
       if (!inSection && (type === 'unparsable' || type === 'unlexable')) {
         const offset = spelled.length;
         walk(child, true);
@@ -371,6 +374,8 @@ function sectionsOf(
     const line = before.split('\n').length;
     return { line, position: start - before.lastIndexOf('\n'), text: section.text.trim() };
   });
+  if (statements === 0)
+    unparsable.push({ line: 1, position: 1, text: `no statement in: ${JSON.stringify(text)}` });
   return { parsed: unparsable.length === 0, unparsable };
 }
 
@@ -387,6 +392,7 @@ function regionsOf(sql: string): Region[] {
     at = end;
     codeStart = end;
   };
+  const dollarTag = /\$(?:[A-Za-z_]\w*)?\$/y;
   const endOf = (from: number, pattern: RegExp): number => {
     pattern.lastIndex = from;
     const match = pattern.exec(sql);
@@ -394,7 +400,8 @@ function regionsOf(sql: string): Region[] {
   };
   while (at < sql.length) {
     const rest = sql.slice(at, at + 2);
-    const dollar = /^\$([A-Za-z_]\w*)?\$/.exec(sql.slice(at));
+    dollarTag.lastIndex = at;
+    const dollar = rest[0] === '$' ? dollarTag.exec(sql) : null;
     if (rest[0] === "'" || rest[0] === '"')
       close('string', endOf(at + 1, new RegExp(`(?:\\\\.|[^\\\\${rest[0]}])*${rest[0]}`, 'gs')));
     else if (rest[0] === '`') close('identifier', endOf(at + 1, /(?:``|[^`])*`/g));
