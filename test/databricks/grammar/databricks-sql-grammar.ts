@@ -29,7 +29,10 @@ export interface GrammarGap {
   readonly rewrite: (statement: string) => string;
 }
 
-/** A part of a statement that sqlfluff could not parse; line and position count from 1. */
+/**
+ * A part of a statement that sqlfluff could not parse, from its first non-blank character; line
+ * and position (the character in that line) count from 1.
+ */
 export interface UnparsableSection {
   readonly line: number;
   readonly position: number;
@@ -44,7 +47,7 @@ export interface GrammarResult {
   readonly parsed: boolean;
   /** In `parsedText`, in order. */
   readonly unparsable: readonly UnparsableSection[];
-  /** Names of the gaps whose rewrite changed this statement, in the order of GRAMMAR_GAPS. */
+  /** Names of the gaps whose rewrite changed this statement, in the order they were applied. */
   readonly gapsUsed: readonly string[];
 }
 
@@ -218,7 +221,7 @@ export const GRAMMAR_GAPS: readonly GrammarGap[] = [
 
 /**
  * Parses each statement with sqlfluff's `databricks` grammar after the stand-ins, in one sqlfluff
- * process (it takes about a second to start). Results are in the order of `statements`. Throws
+ * process (it takes about 0.3 s to start, then some 40 ms a statement: 20 take about 1.1 s). Results are in the order of `statements`. Throws
  * when sqlfluff is missing or fails, or when its output lacks a statement or does not spell it
  * back exactly (a statement it skipped or misread is never reported as parsed).
  */
