@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a fresh clone on a fresh machine lacks, so that `npm test` and `npm run demo` work
 # as the first command typed: the npm dependencies (including Node 22 itself, from the `node`
-# package), a Java 17+ runtime for DynamoDB Local and sqlfluff, the SQL grammar the Databricks
-# engine's statements are checked with. Quiet when everything is already there.
+# package), a Java 17+ runtime for DynamoDB Local and, with `--tests`, sqlfluff, the SQL grammar the
+# Databricks engine's statements are checked with (the demo does not need it). Quiet when
+# everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,7 +37,7 @@ fi
 # No Spark runs in the tests, so the Databricks engine's statements are checked by sqlfluff's
 # databricks grammar. The stand-ins in test/databricks/grammar were written against Debian 12's
 # package (1.4.5); another version fails the test that checks each stand-in is still needed.
-if ! command -v sqlfluff >/dev/null 2>&1; then
+if [ "${1:-}" = --tests ] && ! command -v sqlfluff >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "ddb-lake setup: installing sqlfluff, the SQL grammar the Databricks tests check statements with…" >&2
     # The package lists may be fresh already (the Java step updates them): update only if needed.
