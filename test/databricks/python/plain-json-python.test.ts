@@ -198,7 +198,7 @@ describe('the Databricks plain JSON function body, run by python3', () => {
     expect(answers[0]).toEqual({ text: `1${'0'.repeat(125)}` });
   });
 
-  it('sorts map keys and SS by UTF-8 bytes, NS by value, BS by bytes, and writes the example of the brief', async () => {
+  it('sorts map keys and SS by UTF-8 bytes, NS by value, BS by bytes, and keeps the last of a doubled key', async () => {
     const texts = [
       '{"M":{"b":{"N":"1.50"},"a":{"SS":["y","x"]}}}',
       JSON.stringify({ SS: ['b', '\u{1F600}', 'a', '\uFF5E', '', '\ud800', '\ue000'] }),
@@ -207,6 +207,9 @@ describe('the Databricks plain JSON function body, run by python3', () => {
       }),
       JSON.stringify({ NS: ['10', '-1E-130', '9', '1E+2', '-3', '0'] }),
       JSON.stringify({ BS: ['/w==', 'Pg==', 'AAE=', 'AB==', ''] }),
+      // A doubled key: JSON.parse and json.loads both keep the last value.
+      '{"M":{"a":{"N":"x"},"b":{"S":"b"},"a":{"N":"1"}}}',
+      '{"S":"first","S":"last"}',
     ];
     expect(await disagreements(texts)).toEqual([]);
     const answers = await plainJsonInPython(texts.slice(0, 1));
