@@ -154,6 +154,25 @@ export const GRAMMAR_GAPS: readonly GrammarGap[] = [
       ),
   },
   {
+    name: 'quoted-function-name-arguments',
+    databricks: 'function_name ( [ argExpr ] [, ...] ), the name (or its parts) in backticks',
+    reference: `${reference}sql-ref-function-invocation#syntax`,
+    // The grammar takes a backticked function name only for a call with one argument (`\x60f\x60(x)`
+    // parses, `\x60f\x60(x, 1)` and `\x60a\x60.\x60f\x60(x, 1)` do not; `a.f(x, 1)` does): the name
+    // becomes one plain name, the arguments stay and are checked. A table name before its column
+    // list (CREATE TABLE, INSERT INTO) is left alone.
+    rewrite: (sql) =>
+      replaceInCode(
+        sql,
+        new RegExp(
+          String.raw`(?<![\w\x60.])(?<!\b(?:TABLE|INTO|EXISTS|FUNCTION)\s+)(${identifier}(?:\s*\.\s*${identifier}){0,2})(?=\s*\()`,
+          'g',
+        ),
+        (name: string) => (name.includes('`') ? name.replace(/\W+/g, '_').replace(/^_|_$/g, '') : name),
+        { names: true },
+      ),
+  },
+  {
     name: 'merge-not-matched-by-source',
     databricks:
       'WHEN NOT MATCHED BY SOURCE [ AND not_matched_by_source_condition ] THEN { UPDATE SET … | DELETE }',
@@ -423,8 +442,12 @@ function replaceInCode(
   sql: string,
   pattern: RegExp,
   replacer: (match: string, ...groups: string[]) => string,
+  { names = false }: { readonly names?: boolean } = {},
 ): string {
-  const quoted = regionsOf(sql).filter((region) => region.kind !== 'code');
+  // With `names`, a match may start at a quoted name (it is then part of the construct).
+  const quoted = regionsOf(sql).filter(
+    (region) => region.kind !== 'code' && !(names && region.kind === 'identifier'),
+  );
   const inQuoted = (offset: number): boolean =>
     quoted.some((region) => offset >= region.start && offset < region.start + region.text.length);
   return sql.replace(pattern, (match: string, ...rest: unknown[]) => {

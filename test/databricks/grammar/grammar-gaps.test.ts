@@ -10,6 +10,7 @@ const needing: Readonly<Record<string, string>> = {
   'dollar-quoted-strings': 'CREATE FUNCTION decode_n AS $$\nreturn s\n$$',
   'function-signature':
     "CREATE FUNCTION main.lake.decode_n(s STRING) RETURNS STRING LANGUAGE PYTHON AS 'return s'",
+  'quoted-function-name-arguments': 'SELECT `main`.`lake`.`bucket_of`(k, 16) FROM t',
   'merge-not-matched-by-source':
     'MERGE INTO main.lake.orders AS t USING changes AS s ON t.pk = s.pk WHEN NOT MATCHED BY SOURCE THEN DELETE',
   'merge-not-matched-by-target':
