@@ -138,35 +138,44 @@ export class DatabricksStatementEndedError extends DatabricksError {
   }
 }
 
+/** Where a statement was when the caller's signal aborted it. */
+export type InterruptedPhase = 'before-submit' | 'running' | 'reading-result';
+
 /**
- * The caller's signal aborted a statement. When it had been submitted, its cancellation was
- * requested (`cancelSent` says whether the request went through); Databricks cancels on a best
- * effort basis, so a statement close to its end may still have finished. The `cause` is the
- * signal's reason.
+ * The caller's signal aborted a statement. Before submission nothing ran. While it ran, its
+ * cancellation was requested (`cancelSent` says whether Databricks accepted the request); it is
+ * best effort, so a statement close to its end may still have finished. While its result was
+ * read, it had already succeeded and its effects stand. The `cause` is the signal's reason.
  */
 export class DatabricksStatementInterruptedError extends DatabricksError {
-  /** Undefined when the signal aborted before the statement was submitted: nothing ran. */
+  /** Undefined when the signal aborted before the statement was submitted. */
   readonly statementId: string | undefined;
+  readonly phase: InterruptedPhase;
   readonly cancelSent: boolean;
 
   constructor(
     statementId: string | undefined,
     statement: string,
+    phase: InterruptedPhase,
     cancel: { sent: boolean; failure?: string },
     options?: { cause?: unknown },
   ) {
     const first = statementFirstLine(statement);
     const message =
-      statementId === undefined
-        ? `Interrupted before the statement was submitted; nothing ran. The statement began: ${first}.`
-        : cancel.sent
-          ? `Interrupted: canceled Databricks statement ${statementId} (${first}). Cancellation is best effort: ` +
-            'check the warehouse query history if it was about to finish.'
-          : `Interrupted, but the cancellation of Databricks statement ${statementId} (${first}) was not ` +
-            `accepted (${cancel.failure ?? 'no answer'}): it may still be running. Cancel it in the warehouse ` +
-            'query history.';
+      statementId === undefined || phase === 'before-submit'
+        ? `Interrupted before the statement was submitted to Databricks; nothing ran. The statement began: ${first}.`
+        : phase === 'reading-result'
+          ? `Interrupted while reading the result of Databricks statement ${statementId} (${first}), which had ` +
+            'already succeeded: its effects stand.'
+          : cancel.sent
+            ? `Interrupted: canceled Databricks statement ${statementId} (${first}). Cancellation is best effort: ` +
+              'check the warehouse query history in case it was about to finish.'
+            : `Interrupted, but the cancellation of Databricks statement ${statementId} (${first}) was not ` +
+              `accepted (${cancel.failure ?? 'no answer'}): it may still be running. Cancel it from the warehouse ` +
+              'query history.';
     super(DatabricksErrorCode.statementInterrupted, message, options);
     this.statementId = statementId;
+    this.phase = phase;
     this.cancelSent = cancel.sent;
   }
 }
