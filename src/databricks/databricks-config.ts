@@ -124,9 +124,10 @@ export function resolveDatabricksConfig(options: ResolveDatabricksConfigOptions 
   }
 
   const envProfile = nonEmpty(env['DATABRICKS_CONFIG_PROFILE']);
+  const optionProfile = nonEmpty(options.profile);
   const named =
-    options.profile !== undefined
-      ? { name: options.profile, by: '--profile' }
+    optionProfile !== undefined
+      ? { name: optionProfile, by: '--profile' }
       : envProfile !== undefined
         ? { name: envProfile, by: 'DATABRICKS_CONFIG_PROFILE' }
         : undefined;

@@ -165,14 +165,17 @@ export class StatementExecutionClient {
    * 429 or 503 after the retries, the network); `DatabricksStatementInterruptedError` when
    * `options.signal` aborts: before submission nothing is submitted, while it runs the client
    * sends `POST .../cancel` first. A submission in flight is awaited (its `wait_timeout` at most)
-   * and then canceled, since abandoning it would leave a statement running with no known id.
+   * and then canceled, since abandoning it would leave a statement running with no known id. When
+   * polling fails for good, the client also asks for a cancel before it throws.
    */
   async execute(statement: string, options: ExecuteOptions = {}): Promise<StatementResult> {
     const { signal } = options;
     const body = {
       warehouse_id: this.warehouseId,
       statement,
-      parameters: (options.parameters ?? []).map(parameterItem),
+      ...(options.parameters === undefined || options.parameters.length === 0
+        ? {}
+        : { parameters: options.parameters.map(parameterItem) }),
       ...(options.catalog === undefined ? {} : { catalog: options.catalog }),
       ...(options.schema === undefined ? {} : { schema: options.schema }),
       wait_timeout: this.#waitTimeout,
@@ -262,7 +265,13 @@ export class StatementExecutionClient {
       // A statement that ended on its own needs no cancel, whatever the signal did meanwhile.
       const ended =
         error instanceof DatabricksStatementError || error instanceof DatabricksStatementEndedError;
-      if (!signal?.aborted || ended) throw error;
+      if (ended) throw error;
+      if (!signal?.aborted) {
+        // Polling failed for good (the network, 5xx past the retries): the client gives up on the
+        // statement, so it asks for a cancel rather than leave it running unwatched.
+        if (phase === 'running') await this.#cancel(statementId);
+        throw error;
+      }
       const cancel = phase === 'running' ? await this.#cancel(statementId) : { sent: false };
       throw new DatabricksStatementInterruptedError(statementId, statement, phase, cancel, {
         cause: signal.reason,
@@ -270,7 +279,7 @@ export class StatementExecutionClient {
     }
   }
 
-  /** Asks Databricks to cancel; never throws, since the caller is already stopping. */
+  /** Asks Databricks to cancel; never throws, since the caller is already stopping or failing. */
   async #cancel(statementId: string): Promise<{ sent: boolean; failure?: string }> {
     let outcome: { sent: boolean; failure?: string };
     try {

@@ -50,7 +50,6 @@ describe('StatementExecutionClient against a loopback fake of the Statement Exec
     expect(submit.body).toEqual({
       warehouse_id: 'fake-warehouse',
       statement: 'SELECT id, amount, note FROM t',
-      parameters: [],
       wait_timeout: '30s',
       on_wait_timeout: 'CONTINUE',
       disposition: 'INLINE',
@@ -265,6 +264,23 @@ describe('StatementExecutionClient retries against a loopback fake of the Statem
         'maintenance or overloaded: check its status, then retry.',
     );
     expect(fake.requests).toHaveLength(4);
+  });
+
+  it('a poll that fails for good asks for a cancel before throwing, so the statement does not run unwatched', async () => {
+    fake.script({ runsUntilCanceled: true });
+    fake.failNext({ status: 503, times: 100, method: 'GET' });
+    const { client, events } = harness(patEnv(fake), { retry: { maxAttempts: 2 } });
+
+    const error = await rejectionOf(client.execute('SELECT * FROM forever'));
+
+    expect((error as DatabricksRequestError).code).toBe('DATABRICKS_UNAVAILABLE');
+    expect(error.message).toContain(`GET ${STATEMENTS}/fake-statement-1 on every attempt`);
+    expect(fake.requestsTo(`${STATEMENTS}/fake-statement-1/cancel`, 'POST')).toHaveLength(1);
+    expect(events.at(-1)).toEqual({
+      code: 'statement-cancel-requested',
+      statementId: 'fake-statement-1',
+      sent: true,
+    });
   });
 
   it('retries stop when the time budget would be passed, even with attempts left', async () => {
