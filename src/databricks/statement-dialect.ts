@@ -47,7 +47,11 @@ export class SqlLiteralError extends DdbLakeError {
  * @throws SqlLiteralError for text with control characters other than tab, which no DDL here needs.
  */
 export function databricksString(value: string): string {
-  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) {
+  const control = [...value].some((char) => {
+    const code = char.charCodeAt(0);
+    return (code < 0x20 && code !== 0x09) || code === 0x7f;
+  });
+  if (control) {
     throw new SqlLiteralError(
       `The text ${JSON.stringify(value)} holds a control character and cannot be written into a Databricks SQL statement as a literal.`,
     );
@@ -110,7 +114,8 @@ export function databricksStatementDialect(functions: FunctionSchema): SqlDialec
     type: typeOf,
     changeLines: (files) => readEach(files, 'op, keys, new, old, seq, ts, ttl', CHANGE_SCHEMA),
     exportLines: (files) => readEach(files, 'Item AS item', 'Item STRING'),
-    attribute: (item, name) => `from_json(${item}, 'map<string,string>')[${name}]`,
+    attributeMap: (item) => `from_json(${item}, 'map<string,string>')`,
+    attribute: (map, name) => `${map}[${name}]`,
     typeTag: (value) => `json_object_keys(${value})[0]`,
     member: (value, tag) => `get_json_object(${value}, '$.${tag}')`,
     plainJson: (value) => `${plainJson}(${value})`,
@@ -154,6 +159,9 @@ export function databricksTableStatements(options: DatabricksTableOptions): Tabl
 }
 
 /** The statement that records the evolved layout in the table's properties (after ADD COLUMNS). */
-export function setLayoutPropertiesStatement(table: readonly string[], properties: Readonly<Record<string, string>>): string {
+export function setLayoutPropertiesStatement(
+  table: readonly string[],
+  properties: Readonly<Record<string, string>>,
+): string {
   return `ALTER TABLE ${databricksName(table)} SET${propertiesClause(properties).replace('\n', ' ')}`;
 }

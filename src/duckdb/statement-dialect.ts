@@ -34,7 +34,8 @@ export const duckdbStatementDialect: SqlDialect = {
     `(SELECT op, ${text('keys')} AS keys, ${text('new')} AS new, ${text('old')} AS old, seq, ts, ttl FROM read_json([${files.join(', ')}], format = 'newline_delimited', compression = 'gzip', columns = ${CHANGE_COLUMNS}))`,
   exportLines: (files) =>
     `(SELECT ${text('"Item"')} AS item FROM read_json([${files.join(', ')}], format = 'newline_delimited', compression = 'gzip', columns = {"Item": 'JSON'}))`,
-  attribute: (item, name) => `CAST(CAST(${json(item)} AS MAP(VARCHAR, JSON))[${name}] AS VARCHAR)`,
+  attributeMap: (item) => `CAST(${json(item)} AS MAP(VARCHAR, JSON))`,
+  attribute: (map, name) => `CAST(${map}[${name}] AS VARCHAR)`,
   typeTag: (value) => `json_keys(${json(value)})[1]`,
   member: (value, tag) => `json_extract_string(${json(value)}, '$.${tag}')`,
   plainJson: (value) => `${PLAIN_JSON_FUNCTION}(${value})`,

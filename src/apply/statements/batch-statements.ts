@@ -118,20 +118,24 @@ function numberCell(d: SqlDialect, text: string, type: DeltaType): { fits: strin
   throw new StatementPlanError(`A number column of type ${JSON.stringify(type)} is not one apply writes.`);
 }
 
-/** The attribute column's cell of the attribute value `v` (tag `t`), and whether the value fits it. */
+/**
+ * The attribute column's cell of the attribute value `v` (type tag `t`, plain JSON `plain`), and
+ * whether the value fits it.
+ */
 function attributeCell(
   d: SqlDialect,
   codec: AttributeCodec,
   v: string,
   t: string,
+  plain: string,
 ): { fits: string; cell: string } {
   const own = `${t} = '${codec.kind}'`;
   switch (codec.kind) {
     case 'JSON':
-      return { fits: `${v} IS NOT NULL`, cell: d.plainJson(v) };
+      return { fits: `${v} IS NOT NULL`, cell: plain };
     case 'M':
     case 'L':
-      return { fits: own, cell: d.plainJson(v) };
+      return { fits: own, cell: plain };
     case 'S':
       return { fits: own, cell: d.member(v, 'S') };
     case 'B':
@@ -139,13 +143,13 @@ function attributeCell(
     case 'BOOL':
       return { fits: own, cell: `(${d.member(v, 'BOOL')} = 'true')` };
     case 'N': {
-      const number = numberCell(d, d.plainJson(v), codec.type);
+      const number = numberCell(d, plain, codec.type);
       return { fits: `(${own} AND ${number.fits})`, cell: number.cell };
     }
     case 'SS':
-      return { fits: own, cell: d.stringArray(d.plainJson(v)) };
+      return { fits: own, cell: d.stringArray(plain) };
     case 'BS':
-      return { fits: own, cell: d.transform(d.stringArray(d.plainJson(v)), 'e', d.fromBase64('e')) };
+      return { fits: own, cell: d.transform(d.stringArray(plain), 'e', d.fromBase64('e')) };
     case 'NS': {
       if (codec.type.type !== 'array') {
         throw new StatementPlanError(`The NS column ${JSON.stringify(codec.column)} is not an array column.`);
@@ -153,7 +157,7 @@ function attributeCell(
       const element = numberCell(d, 'e', codec.type.elementType);
       // Canonical numbers hold no comma and no space: the set's plain JSON splits into their texts
       // without a JSON parser, which could read them as doubles.
-      const json = d.plainJson(v);
+      const json = plain;
       const array = d.split(`substr(${json}, 2, length(${json}) - 2)`, "','");
       return {
         fits: `(${own} AND ${d.everyElement(array, 'e', element.fits)})`,
@@ -168,38 +172,73 @@ interface ColumnExpression {
   readonly expression: string;
 }
 
-/** Every attribute and conflict column of the layout as an expression over the image `image`. */
-function attributeColumns(
-  d: SqlDialect,
-  p: Parameters,
-  layout: TableLayout,
-  schema: StructType,
-): ColumnExpression[] {
+/** Whether the attribute's cells need its value's plain JSON (numbers, containers, sets, conflicts). */
+function needsPlainJson(codec: AttributeCodec): boolean {
+  if (!['S', 'B', 'BOOL'].includes(codec.kind)) return true;
+  for (const [type, conflict] of codec.conflicts)
+    if (!(type === 'S' && conflict.encoding === 'text')) return true;
+  return false;
+}
+
+/**
+ * Every attribute and conflict column of the layout, over a relation that has each attribute's
+ * value (`ddb_v_<i>`), its type tag (`ddb_t_<i>`) and, where needed, its plain JSON (`ddb_p_<i>`):
+ * the layers below (`valueLayers`) take each value apart once.
+ */
+function attributeColumns(d: SqlDialect, layout: TableLayout, schema: StructType): ColumnExpression[] {
   const columns: ColumnExpression[] = [];
-  for (const codec of rowCodec(layout, schema).values()) {
-    const v = d.attribute('image', p.add('attribute', codec.attribute));
-    const t = d.typeTag(v);
-    const { fits, cell } = attributeCell(d, codec, v, t);
+  [...rowCodec(layout, schema).values()].forEach((codec, i) => {
+    const v = `ddb_v_${i}`;
+    const t = `ddb_t_${i}`;
+    const plain = needsPlainJson(codec) ? `ddb_p_${i}` : d.plainJson(v);
+    const { fits, cell } = attributeCell(d, codec, v, t, plain);
     columns.push({ column: codec.column, expression: `CASE WHEN ${fits} THEN ${cell} END` });
     for (const [type, conflict] of codec.conflicts) {
-      const text = conflict.encoding === 'text' && type === 'S' ? d.member(v, 'S') : d.plainJson(v);
+      const text = conflict.encoding === 'text' && type === 'S' ? d.member(v, 'S') : plain;
       columns.push({
         column: conflict.column,
         expression: `CASE WHEN ${t} = '${type}' AND NOT (${fits}) THEN ${text} END`,
       });
     }
-  }
+  });
   return columns;
 }
 
-/** `_ddb_key` of an image or key image: its key attributes' plain JSON, names sorted by UTF-8 bytes. */
-function keyExpression(d: SqlDialect, p: Parameters, layout: TableLayout, image: string): string {
+/**
+ * `relation` (with an `image` column) widened by each attribute's value, type tag and plain JSON
+ * (see `attributeColumns`), in two layers, so that each is computed once per row.
+ */
+function valueLayers(
+  d: SqlDialect,
+  p: Parameters,
+  layout: TableLayout,
+  schema: StructType,
+  relation: string,
+): string {
+  const codecs = [...rowCodec(layout, schema).values()];
+  if (codecs.length === 0) return relation;
+  const values = codecs
+    .map((codec, i) => `${d.attribute('ddb_image_map', p.add('attribute', codec.attribute))} AS ddb_v_${i}`)
+    .join(', ');
+  const tags = codecs
+    .map((codec, i) => {
+      const tag = `${d.typeTag(`ddb_v_${i}`)} AS ddb_t_${i}`;
+      return needsPlainJson(codec) ? `${tag}, ${d.plainJson(`ddb_v_${i}`)} AS ddb_p_${i}` : tag;
+    })
+    .join(',\n      ');
+  return `(SELECT valued.*,
+      ${tags}
+    FROM (SELECT mapped.*, ${values} FROM (SELECT source_rows.*, ${d.attributeMap('image')} AS ddb_image_map FROM ${relation} AS source_rows) AS mapped) AS valued)`;
+}
+
+/** `_ddb_key` from a map of an image's attributes: its key attributes' plain JSON, names sorted by UTF-8 bytes. */
+function keyExpression(d: SqlDialect, p: Parameters, layout: TableLayout, map: string): string {
   const names = [layout.keys.partition, ...(layout.keys.sort === undefined ? [] : [layout.keys.sort])].sort(
     compareUtf8,
   );
   const parts = names.map((name, i) => {
     const label = p.add('key_label', `${i === 0 ? '{' : ','}${JSON.stringify(name)}:`);
-    return `${label}, ${d.plainJson(d.attribute(image, p.add('key', name)))}`;
+    return `${label}, ${d.plainJson(d.attribute(map, p.add('key', name)))}`;
   });
   return `concat(${parts.join(', ')}, '}')`;
 }
@@ -230,27 +269,31 @@ function winnersQuery(d: SqlDialect, p: Parameters, input: BatchStatementInput):
   if (branches.length === 0) {
     throw new StatementPlanError(`Batch ${input.batch} has no change file and no snapshot: nothing to plan.`);
   }
-  const key = keyExpression(d, p, layout, 'key_image');
+  const key = keyExpression(d, p, layout, 'key_map');
   return `SELECT k, s, op, ts, ttl, source,
       CASE WHEN op <> 'REMOVE' THEN new_image ELSE coalesce(snapshot_image, old_image, key_image) END AS image
     FROM (
-      SELECT ${key} AS k, ${d.zeroPad('seq', SEQ_DIGITS)} AS s, op, ts, ttl, source, key_image, new_image, old_image,
-        max(CASE WHEN source IN ('export', 'scan') THEN new_image END) OVER (PARTITION BY ${key}) AS snapshot_image
-      FROM (${branches.join('\n      UNION ALL\n      ')}) AS lines
+      SELECT keyed.*, max(CASE WHEN source IN ('export', 'scan') THEN new_image END) OVER (PARTITION BY k) AS snapshot_image
+      FROM (
+        SELECT ${key} AS k, ${d.zeroPad('seq', SEQ_DIGITS)} AS s, op, ts, ttl, source, key_image, new_image, old_image
+        FROM (SELECT lines.*, ${d.attributeMap('key_image')} AS key_map FROM (${branches.join('\n        UNION ALL\n        ')}) AS lines) AS mapped
+      ) AS keyed
     ) AS versions
     QUALIFY row_number() OVER (PARTITION BY k ORDER BY s DESC) = 1`;
 }
 
 function checkQuery(d: SqlDialect, p: Parameters, input: BatchStatementInput): string {
   const files = input.changeFiles.map((file) => p.add('change_file', file));
-  const key = keyExpression(d, p, input.layout, 'keys');
+  const key = keyExpression(d, p, input.layout, 'key_map');
   const horizon = p.add('horizon_ms', String(input.layout.exportTime - input.layout.marginMs), 'BIGINT');
   const content = `concat(op, '|', coalesce(new, ''), '|', coalesce(old, ''), '|', CASE WHEN ttl THEN 'ttl' ELSE '' END)`;
-  return `SELECT ${key} AS ${d.identifier('key')}, seq, count(*) AS copies
-FROM ${d.changeLines(files)} AS lines
-WHERE ts >= ${horizon}
-GROUP BY ${key}, seq
-HAVING count(DISTINCT ${content}) > 1`;
+  return `SELECT k AS ${d.identifier('key')}, seq, count(*) AS copies
+FROM (
+  SELECT ${key} AS k, seq, ${content} AS content
+  FROM (SELECT lines.*, ${d.attributeMap('keys')} AS key_map FROM ${d.changeLines(files)} AS lines WHERE ts >= ${horizon}) AS mapped
+) AS copies
+GROUP BY k, seq
+HAVING count(DISTINCT content) > 1`;
 }
 
 function columnDefinitions(d: SqlDialect, fields: readonly StructField[]): string {
@@ -333,7 +376,8 @@ export function batchStatements(
   const kept = hard
     ? `SELECT w.* FROM (${winners}) AS w WHERE NOT EXISTS (SELECT 1 FROM ${tombstones} AS g WHERE g.${q(SYSTEM_COLUMN.key)} = w.k AND g.${q(SYSTEM_COLUMN.seq)} >= w.s)`
     : winners;
-  const attributes = attributeColumns(d, p, layout, schema);
+  const valued = valueLayers(d, p, layout, schema, `(${kept})`);
+  const attributes = attributeColumns(d, layout, schema);
   const buckets = p.add('buckets', String(layout.buckets), 'INT');
   const system: ColumnExpression[] = [
     { column: SYSTEM_COLUMN.key, expression: 'k' },
@@ -350,7 +394,7 @@ export function batchStatements(
       ];
   const rowColumns = [...system, ...softFlags, ...attributes];
   const source = `SELECT op, ${rowColumns.map((c) => `${c.expression} AS ${q(c.column)}`).join(',\n    ')}
-  FROM (${kept}) AS kept`;
+  FROM ${valued} AS kept`;
   const newer = `s.${q(SYSTEM_COLUMN.seq)} > t.${q(SYSTEM_COLUMN.seq)}`;
   const setAll = rowColumns.map((c) => `${q(c.column)} = s.${q(c.column)}`).join(', ');
   const setVersion = [

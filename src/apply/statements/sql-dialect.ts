@@ -26,8 +26,10 @@ export interface SqlDialect {
   changeLines(fileParameters: readonly string[]): string;
   /** A relation over native-export data files (one `{"Item": …}` per line): the column `item` (DynamoDB JSON text). */
   exportLines(fileParameters: readonly string[]): string;
-  /** The DynamoDB JSON text of the attribute (its name an expression) of an item's DynamoDB JSON text, or NULL. */
-  attribute(item: string, name: string): string;
+  /** An item's DynamoDB JSON text as a map from attribute name to the attribute's DynamoDB JSON text. */
+  attributeMap(item: string): string;
+  /** The DynamoDB JSON text of one attribute (its name an expression) of such a map, or NULL. */
+  attribute(map: string, name: string): string;
   /** The type tag (`S`, `N`, `M`, …) of a DynamoDB JSON value text. */
   typeTag(value: string): string;
   /** The member `tag` of a DynamoDB JSON value text as unescaped text (`S`, `N`, `B`; `BOOL` as `true`/`false`), or NULL. */
