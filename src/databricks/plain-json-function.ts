@@ -1,6 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { DdbLakeError } from '../errors.ts';
+import {
+  type FunctionName,
+  type PythonFunction,
+  pythonFunctionBody,
+  pythonFunctionSql,
+  pythonSource,
+  readPythonSource,
+} from './python-function.ts';
 
 /*
  * The Unity Catalog function that turns one DynamoDB JSON value into its canonical plain JSON text
@@ -9,53 +14,38 @@ import { DdbLakeError } from '../errors.ts';
  *
  * The Python lives in src/databricks/python/plain_json.py, a file Python can also run and import
  * on its own (the tests compare it with the TypeScript). Its lines above END_OF_BODY are the body;
- * this module appends the `return` Databricks needs and wraps it in CREATE FUNCTION (Databricks SQL
- * language reference, CREATE FUNCTION: `LANGUAGE PYTHON`, `[NOT] DETERMINISTIC`, `COMMENT`,
- * `AS dollar_quoted_string`; the body is a Python function body that sees the parameters by name
- * and returns the result, None being NULL).
- *
- * The file is read at run time, relative to this module: `../../src/databricks/python/` names the
- * same file from src/databricks/ (run from source) and from dist/databricks/ (the built package,
- * whose `files` in package.json include src/databricks/python for this reason).
+ * python-function.ts appends `return ddb_plain_json(value)` and wraps it in CREATE FUNCTION.
  */
 
+export {
+  DatabricksFunctionError as PlainJsonFunctionError,
+  END_OF_BODY,
+  type FunctionName,
+  quotedFunctionName,
+} from './python-function.ts';
+
+const FILE = 'plain_json.py';
+
 /** Where the Python source of the function is, found from this module in src/ or in dist/. */
-export const PLAIN_JSON_PYTHON_SOURCE: URL = new URL(
-  '../../src/databricks/python/plain_json.py',
-  import.meta.url,
-);
+export const PLAIN_JSON_PYTHON_SOURCE: URL = pythonSource(FILE);
 
 /** The function's default name in its schema. */
 export const PLAIN_JSON_FUNCTION_NAME = 'ddb_lake_plain_json';
 
-/** The line of plain_json.py below which the file is a test command, not the function body. */
-export const END_OF_BODY = '# ---- END OF BODY ----';
-
-/** The SQL parameter, as the body's return line names it. */
-const PARAMETER = 'value';
-
-// A SQL string literal: no quote, backslash or semicolon, so it needs no escaping anywhere.
-const COMMENT =
-  'ddb-lake: the canonical plain JSON text of one DynamoDB JSON value, ' +
-  'numbers exact, map keys and sets sorted, NULL for NULL';
-
-/** A three-part Unity Catalog name: catalog, schema, function. */
-export interface FunctionName {
-  readonly catalog: string;
-  readonly schema: string;
-  readonly function: string;
-}
-
-/** The function cannot be written as SQL: an empty name part, or a body Databricks cannot take. */
-export class PlainJsonFunctionError extends DdbLakeError {
-  constructor(message: string) {
-    super('DATABRICKS_FUNCTION', message);
-  }
-}
+const PLAIN_JSON: PythonFunction = {
+  title: 'plain JSON',
+  file: FILE,
+  parameters: 'value STRING',
+  returns: 'STRING',
+  call: 'ddb_plain_json(value)',
+  comment:
+    'ddb-lake: the canonical plain JSON text of one DynamoDB JSON value, ' +
+    'numbers exact, map keys and sets sorted, NULL for NULL',
+};
 
 /** The text of plain_json.py as this package ships it. Reads the file each call. */
 export function readPlainJsonPython(): string {
-  return readFileSync(fileURLToPath(PLAIN_JSON_PYTHON_SOURCE), 'utf8');
+  return readPythonSource(FILE);
 }
 
 /**
@@ -65,45 +55,7 @@ export function readPlainJsonPython(): string {
  * body holds `$$`, which would end the dollar-quoted body early.
  */
 export function plainJsonFunctionBody(python: string = readPlainJsonPython()): string {
-  const lines = python.split('\n');
-  const end = lines.indexOf(END_OF_BODY);
-  if (end < 0 || lines.indexOf(END_OF_BODY, end + 1) >= 0) {
-    throw new PlainJsonFunctionError(
-      `The Python source of the plain JSON function must hold the line "${END_OF_BODY}" exactly once, ` +
-        'to mark where the function body ends; the package is damaged or the file was edited. ' +
-        'Reinstall ddb-lake or restore src/databricks/python/plain_json.py.',
-    );
-  }
-  const body = `${lines.slice(0, end).join('\n').trimEnd()}\n\nreturn ddb_plain_json(${PARAMETER})\n`;
-  const dollars = body.indexOf('$$');
-  if (dollars >= 0) {
-    const line = body.slice(0, dollars).split('\n').length;
-    throw new PlainJsonFunctionError(
-      `The Python body of the plain JSON function holds "$$" (line ${line}), which would end its ` +
-        'dollar-quoted text in CREATE FUNCTION early; no function was created. Remove the "$$" from ' +
-        'src/databricks/python/plain_json.py (split it, as "$" "$" or "\\x24\\x24").',
-    );
-  }
-  return body;
-}
-
-/** A Databricks identifier in backticks, a backtick inside it doubled. */
-function quoteIdentifier(part: string, what: string): string {
-  if (part.length === 0) {
-    throw new PlainJsonFunctionError(
-      `The ${what} name of the plain JSON function is empty; give the ${what} the function goes in.`,
-    );
-  }
-  return `\`${part.replaceAll('`', '``')}\``;
-}
-
-/** `catalog`.`schema`.`function`, each part quoted. */
-export function quotedFunctionName(name: FunctionName): string {
-  return [
-    quoteIdentifier(name.catalog, 'catalog'),
-    quoteIdentifier(name.schema, 'schema'),
-    quoteIdentifier(name.function, 'function'),
-  ].join('.');
+  return pythonFunctionBody(PLAIN_JSON, python);
 }
 
 /**
@@ -115,13 +67,5 @@ export function quotedFunctionName(name: FunctionName): string {
  * @throws PlainJsonFunctionError when a name part is empty or the body cannot be dollar-quoted.
  */
 export function plainJsonFunctionSql(name: FunctionName, python: string = readPlainJsonPython()): string {
-  const body = plainJsonFunctionBody(python);
-  return (
-    `CREATE OR REPLACE FUNCTION ${quotedFunctionName(name)}(${PARAMETER} STRING)\n` +
-    'RETURNS STRING\n' +
-    'LANGUAGE PYTHON\n' +
-    'DETERMINISTIC\n' +
-    `COMMENT '${COMMENT}'\n` +
-    `AS $$\n${body}$$`
-  );
+  return pythonFunctionSql(PLAIN_JSON, name, python);
 }

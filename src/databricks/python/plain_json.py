@@ -7,7 +7,8 @@
 # in Python, and test/databricks/python compares the two on generated values.
 #
 # Everything above the END OF BODY line is the body of the Unity Catalog function that
-# src/databricks/plain-json-function.ts creates: it appends `return ddb_plain_json(value)`.
+# src/databricks/plain-json-function.ts creates: python-function.ts appends
+# `return ddb_plain_json(value)`.
 # Databricks runs such a body as the body of a Python function whose parameters are visible by
 # name, and takes what it returns as the result (None for NULL); a NULL argument arrives as None
 # (CREATE FUNCTION, Databricks SQL language reference: LANGUAGE PYTHON, AS dollar-quoted body).
