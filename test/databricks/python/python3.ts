@@ -1,9 +1,10 @@
 /*
- * Runs src/databricks/python/plain_json.py with the machine's python3: one process for any
- * number of values, one line in and one line out per value.
+ * Runs the Python of src/databricks/python (plain_json.py, key_bucket.py) with the machine's
+ * python3: one process for any number of inputs, one line in and one line out per input.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { BUCKET_PYTHON_SOURCE } from '../../../src/databricks/bucket-function.ts';
 import { PLAIN_JSON_PYTHON_SOURCE } from '../../../src/databricks/plain-json-function.ts';
 
 const PYTHON = 'python3';
@@ -24,20 +25,21 @@ export function requirePython3(): void {
   if (checked !== '') throw new Error(checked);
 }
 
-function pythonProblem(): string {
-  const run = spawnSync(PYTHON, ['-c', 'import sys; print("%d %d" % sys.version_info[:2])'], {
+/** Why `command` cannot run the tests, with what to do about it; '' when it can. */
+export function pythonProblem(command: string = PYTHON): string {
+  const run = spawnSync(command, ['-c', 'import sys; print("%d %d" % sys.version_info[:2])'], {
     encoding: 'utf8',
   });
   const advice =
-    'These tests run the Databricks plain JSON function (src/databricks/python/plain_json.py) with ' +
+    'These tests run the Databricks Python functions (src/databricks/python/*.py) with ' +
     'python3 and cannot be skipped: install Python 3.8 or later (for example `apt-get install python3`) ' +
     'so that `python3` is on the PATH, then run them again.';
   if (run.error !== undefined || run.status !== 0) {
-    return `python3 did not run (${run.error?.message ?? run.stderr.trim()}). ${advice}`;
+    return `${command} did not run (${run.error?.message ?? run.stderr.trim()}). ${advice}`;
   }
   const [major = 0, minor = 0] = run.stdout.trim().split(' ').map(Number);
   if (major < MINIMUM[0] || (major === MINIMUM[0] && minor < MINIMUM[1])) {
-    return `python3 is version ${major}.${minor}. ${advice}`;
+    return `${command} is version ${major}.${minor}. ${advice}`;
   }
   return '';
 }
@@ -81,5 +83,29 @@ export async function plainJsonInPython(texts: readonly string[]): Promise<Pytho
   return lines.map((line) => {
     const answer: unknown = JSON.parse(line);
     return typeof answer === 'string' ? { text: answer } : (answer as PythonAnswer);
+  });
+}
+
+/** What key_bucket.py answered for one input: the bucket (null for NULL), or the error it raised. */
+export type BucketAnswer =
+  | { readonly bucket: number | null }
+  | { readonly error: string; readonly type: string };
+
+/** The answers of key_bucket.py for [key, buckets] inputs, in order (null standing for NULL). */
+export async function bucketInPython(
+  inputs: readonly (readonly [string | null, number | null])[],
+): Promise<BucketAnswer[]> {
+  const stdout = await runPython3(
+    [fileURLToPath(BUCKET_PYTHON_SOURCE)],
+    inputs.map((input) => `${JSON.stringify(input)}\n`).join(''),
+  );
+  const lines = stdout.split('\n');
+  lines.pop();
+  if (lines.length !== inputs.length) {
+    throw new Error(`key_bucket.py answered ${lines.length} lines for ${inputs.length} inputs`);
+  }
+  return lines.map((line) => {
+    const answer: unknown = JSON.parse(line);
+    return typeof answer === 'number' || answer === null ? { bucket: answer } : (answer as BucketAnswer);
   });
 }
