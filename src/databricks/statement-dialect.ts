@@ -3,6 +3,7 @@ import type { SqlDialect } from '../apply/statements/sql-dialect.ts';
 import { DeltaUnsupportedFeatureError } from '../delta/errors.ts';
 import type { DeltaType } from '../delta/schema.ts';
 import { DdbLakeError } from '../errors.ts';
+import { BUCKET_FUNCTION_NAME } from './bucket-function.ts';
 import { PLAIN_JSON_FUNCTION_NAME } from './plain-json-function.ts';
 
 /*
@@ -20,8 +21,6 @@ export interface FunctionSchema {
   readonly catalog: string;
   readonly schema: string;
 }
-
-export const BUCKET_FUNCTION_NAME = 'ddb_lake_bucket';
 
 /** A backticked identifier (a backtick inside doubled). */
 export function databricksIdentifier(name: string): string {
