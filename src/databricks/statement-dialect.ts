@@ -112,6 +112,8 @@ export function databricksStatementDialect(functions: FunctionSchema): SqlDialec
     parameter: (name) => `:${name}`,
     type: typeOf,
     changeLines: (files) => readEach(files, 'op, keys, new, old, seq, ts, ttl', CHANGE_SCHEMA),
+    tombstoneLines: (files) =>
+      readEach(files, 'key, seq', 'key STRING, seq STRING, source STRING, ts STRING'),
     exportLines: (files) => readEach(files, 'Item AS item', 'Item STRING'),
     attributeMap: (item) => `from_json(${item}, 'map<string,string>')`,
     attribute: (map, name) => `${map}[${name}]`,
@@ -136,8 +138,6 @@ export interface DatabricksTableOptions {
   readonly location: string;
   /** Table properties: the layout's `ddb_lake.*` and Delta's (deletion vectors). */
   readonly properties: Readonly<Record<string, string>>;
-  /** Where the tombstone table lives (beside the lake table, under `_ddb_lake/`). */
-  readonly tombstoneLocation: string;
 }
 
 function propertiesClause(properties: Readonly<Record<string, string>>): string {
@@ -151,8 +151,6 @@ export function databricksTableStatements(options: DatabricksTableOptions): Tabl
   return {
     createTable: (table, columns) =>
       `CREATE TABLE IF NOT EXISTS ${table} (${columns})\nUSING DELTA\nPARTITIONED BY (${databricksIdentifier('_ddb_bucket')})\nLOCATION ${databricksString(options.location)}${propertiesClause(options.properties)}`,
-    createTombstones: (table, columns) =>
-      `CREATE TABLE IF NOT EXISTS ${table} (${columns})\nUSING DELTA\nLOCATION ${databricksString(options.tombstoneLocation)}`,
     addColumns: (table, columns) => [`ALTER TABLE ${table} ADD COLUMNS (${columns.join(', ')})`],
   };
 }

@@ -32,6 +32,8 @@ export const duckdbStatementDialect: SqlDialect = {
   type: duckdbTypeOf,
   changeLines: (files) =>
     `(SELECT op, ${text('keys')} AS keys, ${text('new')} AS new, ${text('old')} AS old, seq, ts, ttl FROM read_json([${files.join(', ')}], format = 'newline_delimited', compression = 'gzip', columns = ${CHANGE_COLUMNS}))`,
+  tombstoneLines: (files) =>
+    `(SELECT key, seq FROM read_json([${files.join(', ')}], format = 'newline_delimited', compression = 'gzip', columns = {key: 'VARCHAR', seq: 'VARCHAR'}))`,
   exportLines: (files) =>
     `(SELECT ${text('"Item"')} AS item FROM read_json([${files.join(', ')}], format = 'newline_delimited', compression = 'gzip', columns = {"Item": 'JSON'}))`,
   attributeMap: (item) => `CAST(${json(item)} AS MAP(VARCHAR, JSON))`,
@@ -54,7 +56,6 @@ export const duckdbStatementDialect: SqlDialect = {
 /** DuckDB's DDL for the plan: plain tables (the rows are what the plan is checked on). */
 export const duckdbTableStatements: TableStatements = {
   createTable: (table, columns) => `CREATE TABLE IF NOT EXISTS ${table} (${columns})`,
-  createTombstones: (table, columns) => `CREATE TABLE IF NOT EXISTS ${table} (${columns})`,
   addColumns: (table, columns) =>
     columns.map((column) => `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS ${column}`),
 };

@@ -19,7 +19,6 @@ import { expectParses, parseDatabricksSql } from './grammar/databricks-sql-gramm
 
 const T = Date.UTC(2026, 10, 23);
 const TABLE = ['main', 'sales', 'orders'];
-const TOMBSTONES = ['main', 'sales', 'orders_ddb_lake_tombstones'];
 const dialect = databricksStatementDialect({ catalog: 'main', schema: 'sales' });
 
 /** Items with a value of every DynamoDB type, numbers of three shapes, and one attribute of two types. */
@@ -57,15 +56,16 @@ function plan(items: readonly Item[], deletes: 'hard' | 'soft') {
   return evolved(items, deletes);
 }
 
-function render(input: Omit<BatchStatementInput, 'table' | 'tombstones'>): string[] {
+function render(input: Omit<BatchStatementInput, 'table' | 'tombstoneFiles'>): string[] {
   const tables = databricksTableStatements({
     location: 's3://lake-bucket/tables/orders',
-    tombstoneLocation: 's3://lake-bucket/tables/orders/_ddb_lake/tombstones-table',
     properties: { ...layoutConfiguration(input.layout), 'delta.enableDeletionVectors': 'true' },
   });
-  return batchStatements(dialect, tables, { ...input, table: TABLE, tombstones: TOMBSTONES }).map(
-    (s) => s.sql,
-  );
+  const tombstoneFiles =
+    input.batch === 1
+      ? []
+      : ['s3://lake/tables/orders/_ddb_lake/apply/tombstones/00000000000000000001.jsonl.gz'];
+  return batchStatements(dialect, tables, { ...input, table: TABLE, tombstoneFiles }).map((s) => s.sql);
 }
 
 describe('the statement plan rendered for Databricks SQL', () => {
@@ -114,13 +114,12 @@ describe('the statement plan rendered for Databricks SQL', () => {
       dialect,
       databricksTableStatements({
         location: 's3://b/t',
-        tombstoneLocation: 's3://b/t/_ddb_lake/tomb',
         properties: {},
       }),
       {
         batch: 2,
         table: TABLE,
-        tombstones: TOMBSTONES,
+        tombstoneFiles: ['s3://b/t/_ddb_lake/apply/tombstones/00000000000000000001.jsonl.gz'],
         layout: first.layout,
         schema: first.schema,
         previousSchema: first.schema,

@@ -19,7 +19,12 @@ import type { SqlDialect } from './sql-dialect.ts';
  *   kept      hard deletes: winners not newer than their key's tombstone are dropped (rule 3);
  *   merge     one MERGE per batch, guarded by `_ddb_seq`: a row changes only for a newer version,
  *             so the statement run again after a crash changes nothing;
- *   tombstones the batch's deletes, in a table of their own, added once (run again: nothing new).
+ *   tombstones the batch's deletes that took effect, returned by a query run after the MERGE (run
+ *             again, it returns the same rows), for ddb-lake to write as the batch's tombstone file.
+ *
+ * Tombstones live where the local engine keeps them (`_ddb_lake/apply/tombstones/`, gzip JSON
+ * lines, tombstones.ts): the plan reads the files of earlier batches and returns the batch's own,
+ * so there is one copy of the state and either engine can take the next batch.
  *
  * Every statement stands alone (no temporary view, no session setting): a SQL warehouse may run
  * each statement of the Statement Execution API in a session of its own. Values from the data or
@@ -39,11 +44,10 @@ export interface StatementParameter {
 /** What a statement is for: its place in the batch. */
 export type StatementPurpose =
   | 'create-table'
-  | 'create-tombstones'
   | 'add-columns'
   | 'conflicting-copies'
   | 'merge'
-  | 'record-tombstones';
+  | 'batch-tombstones';
 
 /** One statement of the plan, in the order it runs. */
 export interface PlannedStatement {
@@ -59,8 +63,8 @@ export interface BatchStatementInput {
   readonly batch: number;
   /** The lake table, as name parts (catalog, schema, table on Databricks). */
   readonly table: readonly string[];
-  /** The tombstone table beside it. */
-  readonly tombstones: readonly string[];
+  /** Locations of the tombstone files of the batches before this one (tombstoneFiles in tombstones.ts). */
+  readonly tombstoneFiles: readonly string[];
   /** The layout and schema after this batch's schema evolution. */
   readonly layout: TableLayout;
   readonly schema: StructType;
@@ -300,20 +304,30 @@ function columnDefinitions(d: SqlDialect, fields: readonly StructField[]): strin
   return fields.map((field) => `${d.identifier(field.name)} ${d.type(field.type)}`).join(', ');
 }
 
+/**
+ * The winners a batch applies: with hard deletes, those newer than their key's tombstone from an
+ * earlier batch (rule 3; a tombstone at the same sequence number is the winner's own delete, from
+ * an earlier run of this batch's plan, or an older copy).
+ */
+function keptQuery(d: SqlDialect, p: Parameters, input: BatchStatementInput, winners: string): string {
+  if (input.layout.deletes === 'soft' || input.tombstoneFiles.length === 0) return winners;
+  const files = input.tombstoneFiles.map((file) => p.add('tombstone_file', file));
+  return `SELECT w.* FROM (${winners}) AS w WHERE NOT EXISTS (SELECT 1 FROM ${d.tombstoneLines(files)} AS g WHERE g.key = w.k AND g.seq >= w.s)`;
+}
+
 /** The parts of the Databricks- or DuckDB-specific DDL the plan leaves to the caller. */
 export interface TableStatements {
   /** CREATE TABLE of the lake table with these columns (system columns first, in schema order). */
   createTable(table: string, columns: string): string;
-  /** CREATE TABLE of the tombstone table (`_ddb_key`, `_ddb_seq`, `batch`). */
-  createTombstones(table: string, columns: string): string;
   /** Statements adding these columns (definitions) to the table. */
   addColumns(table: string, columns: readonly string[]): string[];
 }
 
 /**
- * The statements of one batch, in order: (batch 1) the lake and tombstone tables; the columns the
- * batch adds; the check of conflicting copies (must return nothing); the MERGE; the tombstones of
- * its deletes (hard deletes). Pure: the same input renders the same statements.
+ * The statements of one batch, in order: (batch 1) the lake table; the columns the batch adds; the
+ * check of conflicting copies (must return nothing); the MERGE; with hard deletes, the query of
+ * the batch's tombstones (`key`, `seq` padded, `source`, `ts` epoch ms), run after the MERGE. Pure:
+ * the same input renders the same statements.
  * @throws StatementPlanError for a batch the plan does not cover (incremental exports; no input).
  */
 export function batchStatements(
@@ -328,25 +342,12 @@ export function batchStatements(
   }
   const { layout, schema } = input;
   const table = input.table.map((part) => d.identifier(part)).join('.');
-  const tombstones = input.tombstones.map((part) => d.identifier(part)).join('.');
   const statements: PlannedStatement[] = [];
   const plain = (purpose: StatementPurpose, sql: string, parameters: StatementParameter[] = []): void => {
     statements.push({ purpose, sql, parameters, check: false });
   };
-  const text: DeltaType = { type: 'primitive', name: 'string' };
   if (input.previousSchema === undefined) {
     plain('create-table', tables.createTable(table, columnDefinitions(d, schema.fields)));
-    plain(
-      'create-tombstones',
-      tables.createTombstones(
-        tombstones,
-        columnDefinitions(d, [
-          { name: SYSTEM_COLUMN.key, type: text, nullable: false, metadata: {} },
-          { name: SYSTEM_COLUMN.seq, type: text, nullable: false, metadata: {} },
-          { name: 'batch', type: { type: 'primitive', name: 'long' }, nullable: false, metadata: {} },
-        ]),
-      ),
-    );
   } else {
     const before = new Set(input.previousSchema.fields.map((field) => field.name));
     const added = schema.fields.filter((field) => !before.has(field.name));
@@ -373,9 +374,7 @@ export function batchStatements(
   const winners = winnersQuery(d, p, input);
   const hard = layout.deletes === 'hard';
   const q = (name: string): string => d.identifier(name);
-  const kept = hard
-    ? `SELECT w.* FROM (${winners}) AS w WHERE NOT EXISTS (SELECT 1 FROM ${tombstones} AS g WHERE g.${q(SYSTEM_COLUMN.key)} = w.k AND g.${q(SYSTEM_COLUMN.seq)} >= w.s)`
-    : winners;
+  const kept = keptQuery(d, p, input, winners);
   const valued = valueLayers(d, p, layout, schema, `(${kept})`);
   const attributes = attributeColumns(d, layout, schema);
   const buckets = p.add('buckets', String(layout.buckets), 'INT');
@@ -423,14 +422,14 @@ ${notMatched} THEN INSERT (${insertColumns}) VALUES (${insertValues})`,
     check: false,
   });
 
-  if (hard && input.changeFiles.length > 0) {
+  if (hard) {
     const r = new Parameters(d);
-    const batchNumber = r.add('batch', String(input.batch), 'BIGINT');
     statements.push({
-      purpose: 'record-tombstones',
-      sql: `INSERT INTO ${tombstones} (${q(SYSTEM_COLUMN.key)}, ${q(SYSTEM_COLUMN.seq)}, ${q('batch')})
-SELECT w.k, w.s, ${batchNumber} FROM (${winnersQuery(d, r, input)}) AS w
-WHERE w.op = 'REMOVE' AND NOT EXISTS (SELECT 1 FROM ${tombstones} AS g WHERE g.${q(SYSTEM_COLUMN.key)} = w.k AND g.${q(SYSTEM_COLUMN.seq)} >= w.s)`,
+      purpose: 'batch-tombstones',
+      sql: `SELECT w.k AS ${q('key')}, w.s AS ${q('seq')}, w.source AS ${q('source')}, w.ts AS ${q('ts')}
+FROM (${keptQuery(d, r, input, winnersQuery(d, r, input))}) AS w
+LEFT JOIN ${table} AS t ON t.${q(SYSTEM_COLUMN.key)} = w.k
+WHERE w.op = 'REMOVE' AND (t.${q(SYSTEM_COLUMN.key)} IS NULL OR w.s > t.${q(SYSTEM_COLUMN.seq)})`,
       parameters: r.list,
       check: false,
     });

@@ -24,6 +24,8 @@ export interface SqlDialect {
    * absent), `seq` (digits), `ts` (epoch ms, bigint), `ttl` (boolean).
    */
   changeLines(fileParameters: readonly string[]): string;
+  /** A relation over tombstone files (tombstones.ts): the columns `key` and `seq` (padded). */
+  tombstoneLines(fileParameters: readonly string[]): string;
   /** A relation over native-export data files (one `{"Item": …}` per line): the column `item` (DynamoDB JSON text). */
   exportLines(fileParameters: readonly string[]): string;
   /** An item's DynamoDB JSON text as a map from attribute name to the attribute's DynamoDB JSON text. */
