@@ -6,7 +6,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type AppliedBatch, applyBatch } from '../src/apply/apply-batch.ts';
+import { type AppliedBatch, type ApplyOptions, applyBatch } from '../src/apply/apply-batch.ts';
 import { loadReadSnapshot } from '../src/delta/load-snapshot.ts';
 import type { ReadSnapshot } from '../src/delta/snapshot.ts';
 import { duckdbEngine } from '../src/duckdb/duckdb-engine.ts';
@@ -344,7 +344,7 @@ WHEN NOT MATCHED AND s.op <> 'REMOVE' THEN INSERT (${columns.join(', ')}) VALUES
 export async function timedApply(
   landing: LocalFolderStore,
   delta: LocalFolderStore,
-  options: Omit<Parameters<typeof applyBatch>[0], 'landing' | 'delta' | 'table'>,
+  options: Omit<ApplyOptions, 'landing' | 'delta' | 'table' | 'engine' | 'dryRun'>,
 ): Promise<TimedBatch> {
   const started = performance.now();
   const result = await applyBatch({ landing, delta, table: BENCH_TABLE, ...options });

@@ -17,11 +17,13 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
 import { type ApplyEvent, ApplyEventCode } from './apply-events.ts';
 import { catchUpCheckpoint } from './batch-commit.ts';
+import { lastAppliedBatch } from './batch-completion.ts';
 import type { BatchContext } from './batch-context.ts';
+import type { BatchEngine } from './batch-engine.ts';
 import { planBatch } from './batch-plan.ts';
 import { readBatchRecord, storeBatchRecord } from './batch-record.ts';
 import { replanBatch } from './batch-replan.ts';
-import type { ApplyBatchResult } from './batch-result.ts';
+import type { ApplyBatchResult, LocalBatchResult } from './batch-result.ts';
 import { faultPoint } from './fault-points.ts';
 import { assertFirstRunFlags } from './first-run-flags.ts';
 import { gateNewBatch, gateStoredBatch } from './inputs/capture-quarantine-gate.ts';
@@ -116,9 +118,27 @@ export interface ApplyOptions {
   readonly onEvent?: (event: ApplyEvent) => void;
   /** The clock (epoch ms) for commit timestamps and the duration; default `Date.now`. */
   readonly now?: () => number;
+  /**
+   * The engine that applies the planned batch (batch-engine.ts); default ours on this machine
+   * (DuckDB). Planning, the record, the taken index, the lease and the gates are the same for all.
+   */
+  readonly engine?: BatchEngine;
+  /**
+   * Plan the batch and hand it to the engine's dry run, writing nothing (no record, no taken
+   * index, no lease). Only for engines that have one (`engine.dryRun`).
+   */
+  readonly dryRun?: boolean;
 }
 
-export type { AppliedBatch, AppliedSchemaChange, ApplyBatchResult, SkippedCounts } from './batch-result.ts';
+export type {
+  AppliedBatch,
+  AppliedSchemaChange,
+  ApplyBatchResult,
+  LocalBatchResult,
+  SkippedCounts,
+  WarehouseBatch,
+  WarehouseDryRun,
+} from './batch-result.ts';
 
 // Without tombstones: a batch never reads them, and after many merge-on-read batches they are most
 // of the log (a checkpoint, which needs them, loads the whole snapshot itself).
@@ -188,15 +208,42 @@ function positive(name: string, value: number | undefined, min: number): void {
  *   the readers', data plane's and Delta log's errors (DeltaConflictError when another writer
  *   changed the table meanwhile: run again).
  */
+export async function applyBatch(
+  options: ApplyOptions & { readonly engine?: undefined; readonly dryRun?: false },
+): Promise<LocalBatchResult>;
+export async function applyBatch(options: ApplyOptions): Promise<ApplyBatchResult>;
 export async function applyBatch(options: ApplyOptions): Promise<ApplyBatchResult> {
   const clock = options.now ?? Date.now;
   const started = clock();
+  if (options.dryRun === true && options.engine?.dryRun === undefined) {
+    throw new ApplyRunError(
+      ApplyErrorCode.invalidOption,
+      `A dry run needs an engine that has one (--engine databricks prints the statements it would submit); the ${options.engine?.name ?? 'duckdb'} engine writes the batch itself.`,
+    );
+  }
   positive('maxBad', options.maxBad, 0);
   positive('buckets', options.buckets, 1);
   positive('rowsPerFile', options.rowsPerFile, 1);
   positive('marginMs', options.marginMs, 0);
   positive('replayQuarantine', options.replayQuarantine, 1);
   await assertLandingHasObjects(options.landing, tableNameOf(options.table));
+  if (options.dryRun === true) {
+    // Nothing is written: no lease to hold.
+    const session = options.session ?? (await DuckSession.open());
+    try {
+      return await runBatch({
+        options,
+        session,
+        engine: duckdbEngine(session),
+        name: tableNameOf(options.table),
+        clock,
+        started,
+        emit: options.onEvent ?? (() => {}),
+      });
+    } finally {
+      if (options.session === undefined) await session.close();
+    }
+  }
   // DuckDB starts while the lease is taken: neither waits for the other.
   const opening = options.session === undefined ? DuckSession.open() : undefined;
   opening?.catch(() => {});
@@ -234,7 +281,11 @@ async function runBatch(context: BatchContext): Promise<ApplyBatchResult> {
   const table = await loadTable(delta, engine);
   const existingLayout = table === undefined ? undefined : tableLayoutOf(table, name);
   const appId = existingLayout?.appId ?? DEFAULT_APP_ID;
-  const lastBatch = table === undefined ? 0 : (latestTxnVersion(table, appId) ?? 0);
+  // A warehouse cannot write txn: its batches are marked done beside the table (batch-completion.ts).
+  const lastBatch = await lastAppliedBatch(
+    delta,
+    table === undefined ? 0 : (latestTxnVersion(table, appId) ?? 0),
+  );
   const batch = lastBatch + 1;
 
   let record = await readBatchRecord(delta, batch);
@@ -258,6 +309,7 @@ async function runBatch(context: BatchContext): Promise<ApplyBatchResult> {
     record = replanned.record;
     if (replanned.replan !== null) rebuilt = false;
   }
+  const dryRun = options.dryRun === true;
   if (record === undefined) {
     const planned = await gateNewBatch(
       context,
@@ -274,12 +326,20 @@ async function runBatch(context: BatchContext): Promise<ApplyBatchResult> {
         durationMs: clock() - context.started,
       };
     }
-    const stored = await storeBatchRecord(delta, planned);
-    record = stored.record;
-    rebuilt = !stored.created;
-    if (rebuilt) record = await gateStoredBatch(context, record);
+    if (dryRun) {
+      record = planned;
+    } else {
+      const stored = await storeBatchRecord(delta, planned);
+      record = stored.record;
+      rebuilt = !stored.created;
+      if (rebuilt) record = await gateStoredBatch(context, record);
+    }
   } else {
     record = await gateStoredBatch(context, record);
+  }
+  if (dryRun) {
+    const engine = options.engine as BatchEngine & { dryRun: NonNullable<BatchEngine['dryRun']> };
+    return engine.dryRun(context, { record, rebuilt, table, layout: existingLayout });
   }
   await writeTakenIndex(delta, record);
   emit({
@@ -291,6 +351,9 @@ async function runBatch(context: BatchContext): Promise<ApplyBatchResult> {
     changeFiles: record.changeFiles.length,
   });
   faultPoint('after-batch-record');
+  if (options.engine !== undefined) {
+    return options.engine.apply(context, { record, rebuilt, table, layout: existingLayout });
+  }
   return batch === 1
     ? firstBatch(context, record, rebuilt, table, existingLayout)
     : laterBatch(context, record, rebuilt, table, existingLayout);

@@ -108,8 +108,53 @@ export type AutoOptimizeReport =
     }
   | { readonly outcome: 'failed'; readonly message: string };
 
+/** A statement a SQL warehouse ran for a batch, or would run (a dry run: no id). */
+export interface WarehouseStatement {
+  readonly purpose: string;
+  readonly statementId: string | null;
+  readonly sql: string;
+  readonly parameters: readonly { readonly name: string; readonly value: string; readonly type: string }[];
+}
+
+/** A batch a SQL warehouse applied (`--engine databricks`). */
+export interface WarehouseBatch {
+  readonly outcome: 'applied';
+  readonly engine: 'databricks';
+  readonly batch: number;
+  /** The Delta version that holds the batch, read back from the table's log. */
+  readonly version: number;
+  readonly appId: string;
+  readonly rebuilt: boolean;
+  /** Set on the first batch: the snapshot loaded. */
+  readonly snapshot: { readonly exportId: string; readonly kind: 'export' | 'scan'; readonly exportTime: string } | null;
+  readonly changeFiles: number;
+  readonly replayedQuarantine: null;
+  readonly schemaChanges: readonly AppliedSchemaChange[];
+  /** As the MERGE reported them; null when the warehouse did not (a rerun that changed nothing reports 0). */
+  readonly inserted: number | null;
+  readonly updated: number | null;
+  readonly deleted: number | null;
+  readonly tombstones: number;
+  readonly statements: readonly WarehouseStatement[];
+  readonly durationMs: number;
+}
+
+/** What `--engine databricks --dry-run` would submit for the next batch; nothing was written. */
+export interface WarehouseDryRun {
+  readonly outcome: 'dry-run';
+  readonly engine: 'databricks';
+  readonly batch: number;
+  readonly rebuilt: boolean;
+  readonly changeFiles: number;
+  readonly schemaChanges: readonly AppliedSchemaChange[];
+  readonly statements: readonly WarehouseStatement[];
+  readonly durationMs: number;
+}
+
 export type ApplyBatchResult =
   | AppliedBatch
+  | WarehouseBatch
+  | WarehouseDryRun
   | {
       /** No input that earlier batches have not taken: no batch was written. */
       readonly outcome: 'nothing-new';
@@ -187,3 +232,6 @@ export function recordInputsOf(
     replans: record.replans ?? [],
   };
 }
+
+/** What a batch on this machine's engine (the default) gives: never a warehouse's result. */
+export type LocalBatchResult = Exclude<ApplyBatchResult, WarehouseBatch | WarehouseDryRun>;

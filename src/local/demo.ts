@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { type ApplyBatchResult, applyBatch } from '../apply/apply-batch.ts';
+import { type LocalBatchResult, applyBatch } from '../apply/apply-batch.ts';
 import { ScanEventCode } from '../backfill/scan-events.ts';
 import { scanExport } from '../backfill/scan-export.ts';
 import { tableStream } from '../capture/stream-poller-table.ts';
@@ -235,7 +235,7 @@ function* recordKeys(orders: Iterable<Item>, keys: OrderKey[]): Generator<Item> 
   }
 }
 
-function demoBatch(round: number, result: ApplyBatchResult): DemoBatch {
+function demoBatch(round: number, result: LocalBatchResult): DemoBatch {
   if (result.outcome === 'already-applied') {
     throw new DemoError(
       DemoErrorCode.applyOutcome,

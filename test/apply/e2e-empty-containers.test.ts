@@ -1,6 +1,6 @@
 import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type ApplyBatchResult, applyBatch } from '../../src/apply/apply-batch.ts';
+import { type LocalBatchResult, applyBatch } from '../../src/apply/apply-batch.ts';
 import { scanExport } from '../../src/backfill/scan-export.ts';
 import type { AttributeValue, Item } from '../../src/dynamo/attribute-value.ts';
 import { toSdkItem } from '../../src/dynamo/sdk-interop.ts';
@@ -70,7 +70,7 @@ async function captureQuarantine(landing: ObjectStore, table: string): Promise<s
   return lines;
 }
 
-function applied(result: ApplyBatchResult): Extract<ApplyBatchResult, { outcome: 'applied' }> {
+function applied(result: LocalBatchResult): Extract<LocalBatchResult, { outcome: 'applied' }> {
   if (result.outcome !== 'applied')
     throw new Error(`expected the batch to be applied, got ${JSON.stringify(result)}`);
   return result;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { afterAll, describe, it } from 'vitest';
-import { type ApplyBatchResult, type ApplyOptions, applyBatch } from '../../src/apply/apply-batch.ts';
+import { type LocalBatchResult, type ApplyOptions, applyBatch } from '../../src/apply/apply-batch.ts';
 import { scanExport } from '../../src/backfill/scan-export.ts';
 import { checkHandoff } from '../../src/plan/handoff-check.ts';
 import { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
@@ -93,7 +93,7 @@ function tableKeys(schema: WorkloadKeySchema): TableKeys {
     : { partition: schema.partition.name, sort: schema.sort.name };
 }
 
-function applied(result: ApplyBatchResult): Extract<ApplyBatchResult, { outcome: 'applied' }> {
+function applied(result: LocalBatchResult): Extract<LocalBatchResult, { outcome: 'applied' }> {
   if (result.outcome !== 'applied')
     throw new Error(`expected the batch to be applied, got ${JSON.stringify(result)}`);
   return result;
@@ -122,7 +122,7 @@ describe.concurrent('apply end to end: a random workload, capture, a Scan export
       });
       cleanups.push(() => capture.stop());
       const workload = new Workload({ client: dynamoDbClient(), table: table.tableName, seed, keySchema });
-      const apply = (options: Partial<ApplyOptions> = {}) =>
+      const apply = (options: Partial<Omit<ApplyOptions, 'engine' | 'dryRun'>> = {}) =>
         applyBatch({ landing, delta, table: table.tableName, ...options });
       const expectLakeEqualsTable = async (when: string) => {
         const lake = await readLakeItems(delta);
@@ -189,7 +189,7 @@ describe.concurrent('apply end to end: a random workload, capture, a Scan export
       await expectLakeEqualsTable('after batch 1 (the Scan export and the changes since T − margin)');
 
       // Later batches: each takes only the change files captured since the one before.
-      const later: Extract<ApplyBatchResult, { outcome: 'applied' }>[] = [];
+      const later: Extract<LocalBatchResult, { outcome: 'applied' }>[] = [];
       for (const [index, operations] of [150, 80].entries()) {
         capture.start();
         workload.nextPhase();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type AppliedBatch, type ApplyBatchResult, applyBatch } from '../../src/apply/apply-batch.ts';
+import { type AppliedBatch, type LocalBatchResult, applyBatch } from '../../src/apply/apply-batch.ts';
 import { batchRecordKey, readBatchRecord } from '../../src/apply/batch-record.ts';
 import {
   CaptureQuarantineBlockedError,
@@ -54,7 +54,7 @@ function quarantineKey(n: number): string {
   return `_ddb_lake/quarantine/capture/${TABLE}/${seq(n)}.json`;
 }
 
-function applied(result: ApplyBatchResult): AppliedBatch {
+function applied(result: LocalBatchResult): AppliedBatch {
   expect(result.outcome).toBe('applied');
   return result as AppliedBatch;
 }

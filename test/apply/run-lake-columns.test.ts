@@ -1,7 +1,7 @@
 import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type AppliedBatch, type ApplyBatchResult, applyBatch } from '../../src/apply/apply-batch.ts';
+import { type AppliedBatch, type LocalBatchResult, applyBatch } from '../../src/apply/apply-batch.ts';
 import { dataFileKey } from '../../src/delta/data-path.ts';
 import { loadSnapshot } from '../../src/delta/load-snapshot.ts';
 import { deltaTypeText } from '../../src/delta/schema.ts';
@@ -40,7 +40,7 @@ import {
 
 const AFTER = SAMPLE_T + 30 * MINUTE;
 
-function applied(result: ApplyBatchResult): AppliedBatch {
+function applied(result: LocalBatchResult): AppliedBatch {
   expect(result.outcome).toBe('applied');
   return result as AppliedBatch;
 }

@@ -1,6 +1,12 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type Command, Option } from 'commander';
-import { type AppliedBatch, type ApplyBatchResult, applyBatch } from '../../apply/apply-batch.ts';
+import {
+  type AppliedBatch,
+  type ApplyBatchResult,
+  applyBatch,
+  type WarehouseBatch,
+  type WarehouseDryRun,
+} from '../../apply/apply-batch.ts';
 import {
   ApplyErrorCode,
   ApplyRunError,
@@ -14,7 +20,11 @@ import {
   CaptureQuarantineUnknownError,
   describeCaptureQuarantineEntry,
 } from '../../apply/inputs/capture-quarantine-errors.ts';
+import { resolveDatabricksConfig } from '../../databricks/databricks-config.ts';
+import { databricksEngine, type UnityCatalogTable } from '../../databricks/databricks-engine.ts';
+import { StatementExecutionClient } from '../../databricks/statement-execution.ts';
 import { UsageError } from '../../errors.ts';
+import { tableNameOf } from '../../formats/change-file-key.ts';
 import { sleep } from '../../sleep.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import { openStore } from '../../storage/open-store.ts';
@@ -47,6 +57,13 @@ interface ApplyFlags extends AwsFlags {
   replan: boolean;
   replanWithout: string[];
   describeTable: boolean;
+  engine: 'duckdb' | 'databricks';
+  warehouse?: string;
+  catalog?: string;
+  schema?: string;
+  name?: string;
+  databricksProfile?: string;
+  dryRun: boolean;
   json: boolean;
 }
 
@@ -189,6 +206,33 @@ export function registerApplyCommand(program: Command, context: CommandContext):
           'as --replan, leaving out a change file the batch lists that is lost for good (repeatable; the drop is recorded)',
           (value: string, previous: string[]) => [...previous, value],
           [] as string[],
+        )
+        .addOption(
+          new Option(
+            '--engine <engine>',
+            'who merges: duckdb (this machine) or databricks (a SQL warehouse; --landing and --delta on S3); either can take the batch after the other',
+          )
+            .choices(['duckdb', 'databricks'])
+            .default('duckdb'),
+        )
+        .option(
+          '--warehouse <id>',
+          'databricks: the SQL warehouse id (env DATABRICKS_WAREHOUSE_ID); host and credentials as the Databricks CLI reads them',
+        )
+        .option(
+          '--catalog <name>',
+          "databricks: the Unity Catalog catalog of the table and of ddb-lake's functions",
+        )
+        .option('--schema <name>', 'databricks: the schema in --catalog')
+        .option('--name <name>', 'databricks: the table name in --schema (default: the DynamoDB table name)')
+        .option(
+          '--databricks-profile <name>',
+          'databricks: the profile of ~/.databrickscfg (default: DATABRICKS_* variables, then [DEFAULT])',
+        )
+        .option(
+          '--dry-run',
+          'databricks: print every statement the next batch would submit, in order, and write nothing (reads the inputs here; no workspace needed)',
+          false,
         ),
     ),
   )
@@ -199,8 +243,10 @@ export function registerApplyCommand(program: Command, context: CommandContext):
         '  ddb-lake apply --table orders --landing ./landing --delta ./orders --snapshot 01795392000000-5a1c9e20 --margin 15m\n' +
         '  ddb-lake apply --table orders --landing ./landing --delta ./orders --every 5m\n' +
         '  ddb-lake apply --table orders --landing ./landing --delta ./orders --rescan   # after restoring old change files\n' +
-        '  ddb-lake apply --table orders --landing ./landing --delta ./orders --accept-capture-quarantine 4938000000000001234567.json' +
-        '  ddb-lake apply --table orders --landing ./landing --delta ./orders --replan-without changes/orders/dt=2026-01-05/shardId-…/49…-49….jsonl.gz',
+        '  ddb-lake apply --table orders --landing ./landing --delta ./orders --accept-capture-quarantine 4938000000000001234567.json\n' +
+        '  ddb-lake apply --table orders --landing ./landing --delta ./orders --replan-without changes/orders/dt=2026-01-05/shardId-…/49…-49….jsonl.gz\n' +
+        '  ddb-lake apply --table orders --landing s3://lake/landing --delta s3://lake/tables/orders --engine databricks --warehouse 1234567890abcdef --catalog main --schema sales --until-idle\n' +
+        '  ddb-lake apply --table orders --landing s3://lake/landing --delta s3://lake/tables/orders --engine databricks --catalog main --schema sales --dry-run',
     )
     .action(
       context.action(async (flags: ApplyFlags) => {
@@ -233,6 +279,7 @@ export function registerApplyCommand(program: Command, context: CommandContext):
         const every = flags.every === undefined ? undefined : everyMs(flags.every);
         const buckets = flags.buckets === undefined ? undefined : wholeNumber('--buckets', flags.buckets, 1);
         const keys = flags.keys === undefined ? undefined : parseKeys(flags.keys);
+        const warehouse = databricksFlags(flags);
         const output = createOutput({ json: flags.json });
         const landing = openLanding(flags);
         let delta: ObjectStore | undefined;
@@ -243,11 +290,25 @@ export function registerApplyCommand(program: Command, context: CommandContext):
           // Each batch opens its own DuckDB session: files it downloads from S3 go with it.
           const progress = progressRenderer(output);
           dynamodb = flags.describeTable ? describeTableClientOf(flags) : undefined;
+          // Ctrl-C cancels the statement a warehouse runs (the loops below pass their stop on).
+          const cancel = new AbortController();
+          const engine =
+            warehouse === undefined
+              ? undefined
+              : databricksEngine({
+                  table: warehouse.table,
+                  signal: cancel.signal,
+                  ...(flags.dryRun
+                    ? {}
+                    : { runner: warehouseClient(flags, warehouse.warehouseId as string, output) }),
+                });
           const options = {
             landing,
             delta,
             table: flags.table,
             maxBad,
+            ...(engine === undefined ? {} : { engine }),
+            ...(flags.dryRun ? { dryRun: true } : {}),
             onEvent: progress,
             ...(dynamodb === undefined ? {} : { dynamodb }),
             ...(flags.snapshot === undefined ? {} : { snapshot: flags.snapshot }),
@@ -287,11 +348,16 @@ export function registerApplyCommand(program: Command, context: CommandContext):
             renderResult(result, output);
             return result;
           };
+          const stopping =
+            engine === undefined ? 'stopping after the current batch…' : 'cancelling the running statement…';
+          const passOn = (signal: AbortSignal) =>
+            signal.addEventListener('abort', () => cancel.abort(signal.reason));
           if (every !== undefined) {
             await untilStopped(
               output,
-              'stopping after the current batch…',
+              stopping,
               async (signal) => {
+                if (engine !== undefined) passOn(signal);
                 while (!signal.aborted) {
                   let result: ApplyBatchResult;
                   do result = await once();
@@ -302,7 +368,8 @@ export function registerApplyCommand(program: Command, context: CommandContext):
               { runsUntilStopped: true },
             );
           } else if (flags.untilIdle) {
-            await untilStopped(output, 'stopping after the current batch…', async (signal) => {
+            await untilStopped(output, stopping, async (signal) => {
+              if (engine !== undefined) passOn(signal);
               let result: ApplyBatchResult;
               do result = await once();
               while (result.outcome === 'applied' && !signal.aborted);
@@ -319,6 +386,11 @@ export function registerApplyCommand(program: Command, context: CommandContext):
               results.push(again);
               renderResult(again, output);
             }
+          } else if (engine !== undefined) {
+            await untilStopped(output, stopping, async (signal) => {
+              passOn(signal);
+              await once();
+            });
           } else {
             await once();
           }
@@ -341,6 +413,83 @@ export function registerApplyCommand(program: Command, context: CommandContext):
         }
       }),
     );
+}
+
+/** The Databricks settings of `--engine databricks`, checked; undefined for our engine. */
+function databricksFlags(
+  flags: ApplyFlags,
+): { table: UnityCatalogTable; warehouseId: string | undefined } | undefined {
+  const databricksOnly = [
+    ['--warehouse', flags.warehouse],
+    ['--catalog', flags.catalog],
+    ['--schema', flags.schema],
+    ['--name', flags.name],
+    ['--databricks-profile', flags.databricksProfile],
+  ] as const;
+  if (flags.engine !== 'databricks') {
+    const given: string[] = databricksOnly.filter(([, value]) => value !== undefined).map(([flag]) => flag);
+    if (flags.dryRun) given.push('--dry-run');
+    if (given.length > 0) {
+      throw new UsageError(
+        `${given.join(', ')} ${given.length === 1 ? 'is' : 'are'} for --engine databricks`,
+      );
+    }
+    return undefined;
+  }
+  if (flags.catalog === undefined || flags.schema === undefined) {
+    throw new UsageError(
+      "--engine databricks needs --catalog and --schema: the Unity Catalog schema that holds the table and ddb-lake's functions",
+    );
+  }
+  const warehouseId = flags.warehouse ?? process.env['DATABRICKS_WAREHOUSE_ID'];
+  if (!flags.dryRun && (warehouseId === undefined || warehouseId === '')) {
+    throw new UsageError(
+      "--engine databricks needs --warehouse <id> (or DATABRICKS_WAREHOUSE_ID): the SQL warehouse that runs the statements (its id is in the warehouse's Connection details); --dry-run needs none",
+    );
+  }
+  const table = {
+    catalog: flags.catalog,
+    schema: flags.schema,
+    name: flags.name ?? tableNameOf(flags.table as string),
+  };
+  for (const [flag, value] of [
+    ['--catalog', table.catalog],
+    ['--schema', table.schema],
+    ['--name', table.name],
+  ] as const) {
+    if (value === '' || /[`.\s]/.test(value)) {
+      throw new UsageError(
+        `${flag} must be one Unity Catalog name, without dots, backticks or spaces; got "${value}"`,
+      );
+    }
+  }
+  return { table, warehouseId };
+}
+
+/** The Statement Execution API client of `--warehouse`, its statement ids reported on stderr. */
+function warehouseClient(flags: ApplyFlags, warehouseId: string, output: Output): StatementExecutionClient {
+  const config = resolveDatabricksConfig(
+    flags.databricksProfile === undefined ? {} : { profile: flags.databricksProfile },
+  );
+  return new StatementExecutionClient({
+    config,
+    warehouseId,
+    onEvent: (event) => {
+      if (event.code === 'statement-submitted') {
+        output.progress(`  statement ${event.statementId}: ${event.firstLine}`);
+      } else if (event.code === 'statement-finished') {
+        output.progress(`  statement ${event.statementId} ${event.state} in ${duration(event.durationMs)}`);
+      } else if (event.code === 'statement-cancel-requested') {
+        output.progress(
+          `  statement ${event.statementId}: cancel ${event.sent ? 'sent' : 'could not be sent'}`,
+        );
+      } else {
+        output.progress(
+          `  ${event.method} ${event.path}: ${event.reason}; attempt ${event.attempt + 1} in ${duration(event.delayMs)}`,
+        );
+      }
+    },
+  });
 }
 
 /**
@@ -483,7 +632,58 @@ function renderResult(result: ApplyBatchResult, output: Output): void {
     );
     return;
   }
+  if (result.outcome === 'dry-run') {
+    renderDryRun(result, output);
+    return;
+  }
+  if ('engine' in result) {
+    renderWarehouseBatch(result, output);
+    return;
+  }
   renderApplied(result, output);
+}
+
+function renderSchemaChanges(changes: WarehouseBatch['schemaChanges'], line: (text: string) => void): void {
+  for (const change of changes) {
+    line(
+      change.kind === 'column'
+        ? `  new column  ${change.column} ${change.type} (attribute ${change.attribute})`
+        : `  conflicts   ${change.column}: ${count(change.rows)} ${change.valueType} value(s) of ${change.attribute}`,
+    );
+  }
+}
+
+function renderDryRun(r: WarehouseDryRun, output: Output): void {
+  const line = (text: string) => output.result(text);
+  line(
+    `Batch ${r.batch}${r.rebuilt ? ' (planned by an earlier run)' : ''} would run ${r.statements.length} statements on the warehouse (${count(r.changeFiles)} change files); nothing was written.`,
+  );
+  renderSchemaChanges(r.schemaChanges, line);
+  r.statements.forEach((statement, index) => {
+    line('');
+    line(`-- ${index + 1}. ${statement.purpose}`);
+    for (const parameter of statement.parameters) {
+      line(`--   :${parameter.name} ${parameter.type} = ${JSON.stringify(parameter.value)}`);
+    }
+    line(`${statement.sql};`);
+  });
+}
+
+function renderWarehouseBatch(r: WarehouseBatch, output: Output): void {
+  const line = (text: string) => output.result(text);
+  line(
+    `Batch ${r.batch}${r.rebuilt ? ' (rebuilt from its record after an interrupted run)' : ''} applied by the warehouse as version ${r.version} in ${duration(r.durationMs)}.`,
+  );
+  if (r.snapshot !== null)
+    line(`  snapshot    ${r.snapshot.exportId} (${r.snapshot.kind}, T = ${r.snapshot.exportTime})`);
+  line(`  inputs      ${count(r.changeFiles)} change files`);
+  const shown = (n: number | null) => (n === null ? 'not reported' : count(n));
+  line(
+    `  rows        ${shown(r.inserted)} inserted, ${shown(r.updated)} updated, ${shown(r.deleted)} deleted`,
+  );
+  renderSchemaChanges(r.schemaChanges, line);
+  line(`  tombstones  ${count(r.tombstones)}`);
+  line(`  statements  ${r.statements.map((s) => `${s.purpose} ${s.statementId}`).join(', ')}`);
 }
 
 /** `583 bytes` below a megabyte, `1.5 MB` above. */

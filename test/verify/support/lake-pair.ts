@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BatchWriteItemCommand, DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll } from 'vitest';
-import { type ApplyBatchResult, applyBatch } from '../../../src/apply/apply-batch.ts';
+import { type LocalBatchResult, applyBatch } from '../../../src/apply/apply-batch.ts';
 import { scanExport } from '../../../src/backfill/scan-export.ts';
 import type { Item } from '../../../src/dynamo/attribute-value.ts';
 import { toSdkItem } from '../../../src/dynamo/sdk-interop.ts';
@@ -140,7 +140,7 @@ export class LakePair {
   }
 
   /** Applies the change files not yet applied, as one batch. */
-  async apply(): Promise<ApplyBatchResult> {
+  async apply(): Promise<LocalBatchResult> {
     return applyBatch({ landing: this.landing, delta: this.delta, table: this.table.tableName });
   }
 
@@ -167,4 +167,4 @@ export function orderKey(n: number): string {
   return `{"pk":"customer#${n % 7}","sk":${n}}`;
 }
 
-export type { ApplyBatchResult };
+export type { LocalBatchResult };
