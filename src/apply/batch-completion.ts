@@ -53,7 +53,11 @@ export async function readBatchCompletion(
       `${store.url}/${key} is ${what}, not the completion mark of batch ${batch}. It is written by ddb-lake apply --engine databricks; restore it, or remove it if batch ${batch} did not finish (its statements run again and change nothing already done).`,
     );
   const fields = parseStateObject(await store.getBytes(key), corrupt);
-  if (fields['batch'] !== batch || typeof fields['version'] !== 'number' || !Array.isArray(fields['statements'])) {
+  if (
+    fields['batch'] !== batch ||
+    typeof fields['version'] !== 'number' ||
+    !Array.isArray(fields['statements'])
+  ) {
     throw corrupt('damaged');
   }
   return fields as unknown as BatchCompletion;

@@ -4,6 +4,7 @@ import { latestTxnVersion } from '../delta/snapshot.ts';
 import type { TableLayout } from '../lake/table-layout.ts';
 import { ApplyErrorCode, ApplyRunError } from './apply-errors.ts';
 import { ApplyEventCode } from './apply-events.ts';
+import { lastAppliedBatch } from './batch-completion.ts';
 import type { BatchContext } from './batch-context.ts';
 import { planBatch } from './batch-plan.ts';
 import { type BatchRecord, batchRecordKey, readBatchRecords, serializeBatchRecord } from './batch-record.ts';
@@ -205,6 +206,7 @@ async function assertStillUncommitted(context: BatchContext, batch: number, appI
   let latest = 0;
   try {
     latest = latestTxnVersion(await loadReadSnapshot(context.options.delta, context.engine), appId) ?? 0;
+    latest = await lastAppliedBatch(context.options.delta, latest);
   } catch (error) {
     if (!(error instanceof DeltaTableNotFoundError)) throw error;
   }

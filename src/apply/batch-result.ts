@@ -126,7 +126,11 @@ export interface WarehouseBatch {
   readonly appId: string;
   readonly rebuilt: boolean;
   /** Set on the first batch: the snapshot loaded. */
-  readonly snapshot: { readonly exportId: string; readonly kind: 'export' | 'scan'; readonly exportTime: string } | null;
+  readonly snapshot: {
+    readonly exportId: string;
+    readonly kind: 'export' | 'scan';
+    readonly exportTime: string;
+  } | null;
   readonly changeFiles: number;
   readonly replayedQuarantine: null;
   readonly schemaChanges: readonly AppliedSchemaChange[];

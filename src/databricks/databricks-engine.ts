@@ -27,7 +27,6 @@ import {
   layoutSchema,
   newTableLayout,
   TABLE_NAME_PROPERTY,
-  type TableLayout,
 } from '../lake/table-layout.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { bucketFunctionSql } from './bucket-function.ts';

@@ -1,13 +1,15 @@
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { type LocalBatchResult, applyBatch } from '../apply/apply-batch.ts';
+import { type ApplyBatchResult, applyBatch } from '../apply/apply-batch.ts';
+import type { BatchEngine } from '../apply/batch-engine.ts';
 import { ScanEventCode } from '../backfill/scan-events.ts';
 import { scanExport } from '../backfill/scan-export.ts';
 import { tableStream } from '../capture/stream-poller-table.ts';
 import type { Item } from '../dynamo/attribute-value.ts';
 import { sleep } from '../sleep.ts';
 import { LocalFolderStore } from '../storage/local-folder-store.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
 import { BackgroundCapture } from './demo-capture.ts';
 import { DemoError, DemoErrorCode } from './demo-errors.ts';
 import type { DemoBatch, DemoEvent, DemoResult } from './demo-events.ts';
@@ -32,6 +34,14 @@ export interface DemoOptions {
   /** How long the workload runs between those rounds (default 2 s). */
   readonly roundMs?: number;
   readonly onEvent?: (event: DemoEvent) => void;
+  /**
+   * Where the landing area and the Delta table go instead of `<output>/landing` and
+   * `<output>/delta/orders` (the live Databricks suite passes S3 locations a workspace reads);
+   * the demo then replaces nothing there: pass empty locations.
+   */
+  readonly stores?: { readonly landing: ObjectStore; readonly delta: ObjectStore };
+  /** The engine of every batch (default ours); the live suite passes the Databricks engine. */
+  readonly engine?: BatchEngine;
 }
 
 const TABLE = 'orders';
@@ -71,14 +81,16 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const landingDir = join(outputDir, 'landing');
   const deltaDir = join(outputDir, 'delta', TABLE);
   const emit = options.onEvent ?? (() => {});
-  await rm(landingDir, { recursive: true, force: true });
-  await rm(deltaDir, { recursive: true, force: true });
+  if (options.stores === undefined) {
+    await rm(landingDir, { recursive: true, force: true });
+    await rm(deltaDir, { recursive: true, force: true });
+  }
 
   let started = performance.now();
   const stack = await startLocalStack({ s3: false });
   const stackMs = elapsed(started);
-  const landing = new LocalFolderStore(landingDir);
-  const delta = new LocalFolderStore(deltaDir);
+  const landing = options.stores?.landing ?? new LocalFolderStore(landingDir);
+  const delta = options.stores?.delta ?? new LocalFolderStore(deltaDir);
   const streams = new DynamoDBStreamsClient(stack.dynamoDbClientConfig());
   let capture: BackgroundCapture | undefined;
   let workload: DemoWorkload | undefined;
@@ -171,6 +183,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         landing,
         delta,
         table: TABLE,
+        ...(options.engine === undefined ? {} : { engine: options.engine }),
         ...(first
           ? { snapshot: exported.exportId, keys: { partition: 'pk', sort: 'sk' }, marginMs: MARGIN_MS }
           : {}),
@@ -199,8 +212,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
     return {
       outputDir,
-      landing: landingDir,
-      delta: deltaDir,
+      landing: options.stores === undefined ? landingDir : landing.url,
+      delta: options.stores === undefined ? deltaDir : delta.url,
       table: TABLE,
       stackMs,
       write: { items: written, ms: writeMs, itemsPerSecond: perSecond(written, writeMs) },
@@ -235,7 +248,30 @@ function* recordKeys(orders: Iterable<Item>, keys: OrderKey[]): Generator<Item> 
   }
 }
 
-function demoBatch(round: number, result: LocalBatchResult): DemoBatch {
+function demoBatch(round: number, result: ApplyBatchResult): DemoBatch {
+  if (result.outcome === 'dry-run') {
+    throw new DemoError(DemoErrorCode.applyOutcome, 'The demo applies batches; it never asks for a dry run.');
+  }
+  if (result.outcome === 'applied' && 'engine' in result) {
+    // A warehouse reports the MERGE's rows, not what our engine counts.
+    return {
+      round,
+      outcome: 'applied',
+      batch: result.batch,
+      version: result.version,
+      inputRows: 0,
+      records: 0,
+      changeFiles: result.changeFiles,
+      inserted: result.inserted ?? 0,
+      updated: result.updated ?? 0,
+      deleted: result.deleted ?? 0,
+      skipped: null,
+      schemaChanges: result.schemaChanges.length,
+      rowsWritten: 0,
+      ms: result.durationMs,
+      rowsPerSecond: 0,
+    };
+  }
   if (result.outcome === 'already-applied') {
     throw new DemoError(
       DemoErrorCode.applyOutcome,

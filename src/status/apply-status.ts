@@ -1,4 +1,5 @@
 import { ApplyErrorCode, ApplyRunError } from '../apply/apply-errors.ts';
+import { lastAppliedBatch } from '../apply/batch-completion.ts';
 import { parseBatchText } from '../apply/batch-number.ts';
 import {
   BATCH_RECORDS_FOLDER,
@@ -101,7 +102,8 @@ export async function readApplyStatus(
     );
   }
   const layout = readTableLayout(configuration);
-  const lastBatchNumber = latestTxnVersion(snapshot, layout.appId) ?? 0;
+  // A warehouse's batches carry no txn: their completion marks count as well.
+  const lastBatchNumber = await lastAppliedBatch(delta, latestTxnVersion(snapshot, layout.appId) ?? 0);
   // What batches up to the last committed one took: the index the next batch plans from.
   const taken = await takenIndexBefore(delta, lastBatchNumber + 1);
   const keys = await unappliedChangeFiles(landing, table, taken);
