@@ -1,6 +1,6 @@
 import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type LocalBatchResult, applyBatch } from '../../src/apply/apply-batch.ts';
+import { applyBatch, type LocalBatchResult } from '../../src/apply/apply-batch.ts';
 import { scanExport } from '../../src/backfill/scan-export.ts';
 import type { AttributeValue, Item } from '../../src/dynamo/attribute-value.ts';
 import { toSdkItem } from '../../src/dynamo/sdk-interop.ts';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { afterAll, describe, it } from 'vitest';
-import { type LocalBatchResult, type ApplyOptions, applyBatch } from '../../src/apply/apply-batch.ts';
+import { type ApplyOptions, applyBatch, type LocalBatchResult } from '../../src/apply/apply-batch.ts';
 import { scanExport } from '../../src/backfill/scan-export.ts';
 import { checkHandoff } from '../../src/plan/handoff-check.ts';
 import { LocalFolderStore } from '../../src/storage/local-folder-store.ts';

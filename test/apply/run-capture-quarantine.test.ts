@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type AppliedBatch, type LocalBatchResult, applyBatch } from '../../src/apply/apply-batch.ts';
+import { type AppliedBatch, applyBatch, type LocalBatchResult } from '../../src/apply/apply-batch.ts';
 import { batchRecordKey, readBatchRecord } from '../../src/apply/batch-record.ts';
 import {
   CaptureQuarantineBlockedError,

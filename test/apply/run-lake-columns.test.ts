@@ -1,7 +1,7 @@
 import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type AppliedBatch, type LocalBatchResult, applyBatch } from '../../src/apply/apply-batch.ts';
+import { type AppliedBatch, applyBatch, type LocalBatchResult } from '../../src/apply/apply-batch.ts';
 import { dataFileKey } from '../../src/delta/data-path.ts';
 import { loadSnapshot } from '../../src/delta/load-snapshot.ts';
 import { deltaTypeText } from '../../src/delta/schema.ts';

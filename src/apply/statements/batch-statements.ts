@@ -301,7 +301,10 @@ HAVING count(DISTINCT content) > 1`;
 }
 
 function columnDefinitions(d: SqlDialect, fields: readonly StructField[]): string {
-  return fields.map((field) => `${d.identifier(field.name)} ${d.type(field.type)}`).join(', ');
+  // System columns are not nullable in the Delta schema our engine writes: the same here.
+  return fields
+    .map((field) => `${d.identifier(field.name)} ${d.type(field.type)}${field.nullable ? '' : ' NOT NULL'}`)
+    .join(', ');
 }
 
 /**

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BatchWriteItemCommand, DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll } from 'vitest';
-import { type LocalBatchResult, applyBatch } from '../../../src/apply/apply-batch.ts';
+import { applyBatch, type LocalBatchResult } from '../../../src/apply/apply-batch.ts';
 import { scanExport } from '../../../src/backfill/scan-export.ts';
 import type { Item } from '../../../src/dynamo/attribute-value.ts';
 import { toSdkItem } from '../../../src/dynamo/sdk-interop.ts';
