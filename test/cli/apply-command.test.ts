@@ -141,3 +141,96 @@ describe('ddb-lake apply', () => {
     expect((await runDdbLake(['apply', '--landing', landing.rootDir, '--table', TABLE])).code).toBe(2);
   });
 });
+
+describe('ddb-lake apply --engine databricks', () => {
+  it('--help teaches the engine, its flags and the dry run', async () => {
+    const help = await runDdbLake(['apply', '--help']);
+    const text = help.stdout.replace(/\s+/g, ' ');
+    expect(text).toContain('--engine databricks runs each batch as SQL on a Databricks SQL warehouse');
+    expect(text).toContain('_ddb_lake/apply/completed/');
+    for (const flag of [
+      '--warehouse <id>',
+      '--catalog <name>',
+      '--schema <name>',
+      '--databricks-profile <name>',
+      '--dry-run',
+    ]) {
+      expect(text).toContain(flag);
+    }
+  });
+
+  it('refuses Databricks flags without the engine, and the engine without its catalog and schema (exit 2)', async () => {
+    const landing = await sampleLanding({ exportTime: T });
+    const delta = await tempStore('delta');
+    const stray = await apply(landing.rootDir, delta.rootDir, '--warehouse', 'abc', '--dry-run');
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toContain('--warehouse, --dry-run are for --engine databricks');
+    const bare = await apply(landing.rootDir, delta.rootDir, '--engine', 'databricks', '--warehouse', 'abc');
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain('--engine databricks needs --catalog and --schema');
+    const noWarehouse = await runDdbLake(
+      [
+        'apply',
+        '--landing',
+        landing.rootDir,
+        '--delta',
+        delta.rootDir,
+        '--table',
+        TABLE,
+        '--engine',
+        'databricks',
+        '--catalog',
+        'main',
+        '--schema',
+        'sales',
+      ],
+      { DATABRICKS_WAREHOUSE_ID: '' },
+    );
+    expect(noWarehouse.code).toBe(2);
+    expect(noWarehouse.stderr).toContain('needs --warehouse <id>');
+  });
+
+  it("--dry-run prints the first batch's statements with their parameters and writes nothing", async () => {
+    const landing = await sampleLanding({ exportTime: T, incremental: false });
+    await capture(landing, [coverageRecord(1, T)]);
+    const delta = await tempStore('delta');
+    const run = await apply(
+      landing.rootDir,
+      delta.rootDir,
+      '--engine',
+      'databricks',
+      '--catalog',
+      'main',
+      '--schema',
+      'sales',
+      '--dry-run',
+    );
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Batch 1 would run 6 statements on the warehouse');
+    expect(run.stdout).toContain('-- 3. create-table');
+    expect(run.stdout).toContain('CREATE TABLE IF NOT EXISTS `main`.`sales`.`orders`');
+    expect(run.stdout).toMatch(/-- {3}:change_file_0 STRING = ".*\.jsonl\.gz"/);
+    expect(run.stdout).toContain('MERGE INTO `main`.`sales`.`orders` AS t');
+    const json = await apply(
+      landing.rootDir,
+      delta.rootDir,
+      '--engine',
+      'databricks',
+      '--catalog',
+      'main',
+      '--schema',
+      'sales',
+      '--dry-run',
+      '--json',
+    );
+    const batch = (
+      JSON.parse(json.stdout) as { batches: { outcome: string; statements: { purpose: string }[] }[] }
+    ).batches[0];
+    expect(batch?.outcome).toBe('dry-run');
+    expect(batch?.statements.map((s) => s.purpose)).toContain('merge');
+    const written: string[] = [];
+    for await (const object of delta.list('')) written.push(object.key);
+    expect(written).toEqual([]);
+  });
+});
