@@ -5,6 +5,7 @@ import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { afterAll, describe, it } from 'vitest';
 import { type ApplyOptions, applyBatch, type LocalBatchResult } from '../../src/apply/apply-batch.ts';
 import { scanExport } from '../../src/backfill/scan-export.ts';
+import { DuckSession } from '../../src/duckdb/session.ts';
 import { checkHandoff } from '../../src/plan/handoff-check.ts';
 import { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
 import { newStreamsClient } from '../support/dynamodb-streams.ts';
@@ -16,6 +17,7 @@ import {
 } from '../support/local-stack.ts';
 import { BackgroundCapture } from './support/background-capture.ts';
 import { readLakeItems } from './support/lake-items.ts';
+import { StatementPlanCheck } from './support/statement-plan-check.ts';
 import { assertSameItems, scanPlainItems, type TableKeys } from './support/table-comparison.ts';
 import { Workload, type WorkloadKeySchema } from './support/workload.ts';
 
@@ -181,9 +183,14 @@ describe.concurrent('apply end to end: a random workload, capture, a Scan export
       await workload.run(40);
       await capture.drain();
 
+      // The statement plan (the Databricks engine's rules) rendered for DuckDB runs beside every batch.
+      const planSession = await DuckSession.open({ threads: 1 });
+      cleanups.push(() => planSession.close());
+      const plan = new StatementPlanCheck(planSession, landing, delta, expect);
       const first = applied(
         await apply({ snapshot: exported.exportId, keys, marginMs: MARGIN_MS, deletes, buckets }),
       );
+      await plan.afterBatch(1);
       expect(first).toMatchObject({ batch: 1, snapshot: { exportId: exported.exportId, kind: 'scan' } });
       expect(first.changeFiles).toBeGreaterThan(0);
       await expectLakeEqualsTable('after batch 1 (the Scan export and the changes since T − margin)');
@@ -198,6 +205,7 @@ describe.concurrent('apply end to end: a random workload, capture, a Scan export
         const deletedAtEnd = await workload.deleteRowsOfEarlierPhases(2);
         await capture.drain();
         const result = applied(await apply());
+        await plan.afterBatch(result.batch);
         expect(result.deleted).toBeGreaterThanOrEqual(deletedAtEnd);
         expect(result.batch).toBe(index + 2);
         later.push(result);
