@@ -117,6 +117,8 @@ export function databricksStatementDialect(functions: FunctionSchema): SqlDialec
     exportLines: (files) => readEach(files, 'Item AS item', 'Item STRING'),
     attributeMap: (item) => `from_json(${item}, 'map<string,string>')`,
     attribute: (map, name) => `${map}[${name}]`,
+    mapKeys: (map) => `map_keys(${map})`,
+    explode: (array) => `explode(${array})`,
     typeTag: (value) => `json_object_keys(${value})[0]`,
     member: (value, tag) => `get_json_object(${value}, '$.${tag}')`,
     plainJson: (value) => `${plainJson}(${value})`,
@@ -127,6 +129,8 @@ export function databricksStatementDialect(functions: FunctionSchema): SqlDialec
     stringArray: (value) => `from_json(${value}, 'array<string>')`,
     split: (value, separator) => `split(${value}, ${separator})`,
     transform: (array, element, body) => `transform(${array}, ${element} -> ${body})`,
+    prepend: (element, array) => `concat(array(${element}), ${array})`,
+    arrayMax: (array) => `array_max(${array})`,
     everyElement: (array, element, body) => `forall(${array}, ${element} -> ${body})`,
     zeroPad: (value, length) => `lpad(${value}, ${length}, '0')`,
   };

@@ -38,6 +38,8 @@ export const duckdbStatementDialect: SqlDialect = {
     `(SELECT ${text('"Item"')} AS item FROM read_json([${files.join(', ')}], format = 'newline_delimited', compression = 'gzip', columns = {"Item": 'JSON'}))`,
   attributeMap: (item) => `CAST(${json(item)} AS MAP(VARCHAR, JSON))`,
   attribute: (map, name) => `CAST(${map}[${name}] AS VARCHAR)`,
+  mapKeys: (map) => `map_keys(${map})`,
+  explode: (array) => `unnest(${array})`,
   typeTag: (value) => `json_keys(${json(value)})[1]`,
   member: (value, tag) => `json_extract_string(${json(value)}, '$.${tag}')`,
   plainJson: (value) => `${PLAIN_JSON_FUNCTION}(${value})`,
@@ -48,6 +50,8 @@ export const duckdbStatementDialect: SqlDialect = {
   stringArray: (value) => `CAST(${json(value)} AS VARCHAR[])`,
   split: (value, separator) => `string_split(${value}, ${separator})`,
   transform: (array, element, body) => `list_transform(${array}, lambda ${element}: ${body})`,
+  prepend: (element, array) => `list_prepend(${element}, ${array})`,
+  arrayMax: (array) => `list_max(${array})`,
   everyElement: (array, element, body) =>
     `coalesce(list_bool_and(list_transform(${array}, lambda ${element}: ${body})), TRUE)`,
   zeroPad: (value, length) => `lpad(${value}, ${length}, '0')`,

@@ -47,7 +47,8 @@ export type StatementPurpose =
   | 'add-columns'
   | 'conflicting-copies'
   | 'merge'
-  | 'batch-tombstones';
+  | 'batch-tombstones'
+  | 'schema-statistics';
 
 /** One statement of the plan, in the order it runs. */
 export interface PlannedStatement {
@@ -85,7 +86,8 @@ export class StatementPlanError extends DdbLakeError {
   }
 }
 
-class Parameters {
+/** The named parameters of one statement: each value added once, referenced by the name it gets. */
+export class Parameters {
   readonly list: StatementParameter[] = [];
   readonly #dialect: SqlDialect;
 
@@ -124,9 +126,9 @@ function numberCell(d: SqlDialect, text: string, type: DeltaType): { fits: strin
 
 /**
  * The attribute column's cell of the attribute value `v` (type tag `t`, plain JSON `plain`), and
- * whether the value fits it.
+ * whether the value fits it (column-fit.ts); `plain` is only read for N and NS values.
  */
-function attributeCell(
+export function attributeCell(
   d: SqlDialect,
   codec: AttributeCodec,
   v: string,
@@ -249,11 +251,15 @@ function keyExpression(d: SqlDialect, p: Parameters, layout: TableLayout, map: s
 
 /**
  * The winners of the batch (one per key) with the columns `k`, `s` (padded seq), `op` (`REMOVE`
- * for deletes), `ts` (epoch ms), `ttl`, `source` and `image` (the item a row of the winner holds:
+ * for deletes), `ts` (epoch ms), `ttl`, `source`, `image` (the item a row of the winner holds:
  * the new image of a put; for a delete the snapshot item of the key, else its old image, else its
- * keys), as a subquery.
+ * keys) and `key_image` (the record's keys), as a subquery.
  */
-function winnersQuery(d: SqlDialect, p: Parameters, input: BatchStatementInput): string {
+export function winnersQuery(
+  d: SqlDialect,
+  p: Parameters,
+  input: Pick<BatchStatementInput, 'batch' | 'layout' | 'changeFiles' | 'snapshot'>,
+): string {
   const { layout } = input;
   const files = input.changeFiles.map((file) => p.add('change_file', file));
   const horizon = p.add('horizon_ms', String(layout.exportTime - layout.marginMs), 'BIGINT');
@@ -275,7 +281,7 @@ function winnersQuery(d: SqlDialect, p: Parameters, input: BatchStatementInput):
   }
   const key = keyExpression(d, p, layout, 'key_map');
   return `SELECT k, s, op, ts, ttl, source,
-      CASE WHEN op <> 'REMOVE' THEN new_image ELSE coalesce(snapshot_image, old_image, key_image) END AS image
+      CASE WHEN op <> 'REMOVE' THEN new_image ELSE coalesce(snapshot_image, old_image, key_image) END AS image, key_image
     FROM (
       SELECT keyed.*, max(CASE WHEN source IN ('export', 'scan') THEN new_image END) OVER (PARTITION BY k) AS snapshot_image
       FROM (

@@ -32,6 +32,13 @@ export interface SqlDialect {
   attributeMap(item: string): string;
   /** The DynamoDB JSON text of one attribute (its name an expression) of such a map, or NULL. */
   attribute(map: string, name: string): string;
+  /** The names of such a map, as an array. */
+  mapKeys(map: string): string;
+  /**
+   * One row per element of the array, the element as this expression's value: a generator in a
+   * SELECT list (the other columns of the row repeated), no row for an empty array.
+   */
+  explode(array: string): string;
   /** The type tag (`S`, `N`, `M`, …) of a DynamoDB JSON value text. */
   typeTag(value: string): string;
   /** The member `tag` of a DynamoDB JSON value text as unescaped text (`S`, `N`, `B`; `BOOL` as `true`/`false`), or NULL. */
@@ -52,6 +59,10 @@ export interface SqlDialect {
   split(text: string, separator: string): string;
   /** Each element of an array through `body`, in which `element` names the element. */
   transform(array: string, element: string, body: string): string;
+  /** The array with `element` put before its first element. */
+  prepend(element: string, array: string): string;
+  /** The greatest element of an array (NULL for an empty one). */
+  arrayMax(array: string): string;
   /** True when `body` holds for every element (and for an empty array). */
   everyElement(array: string, element: string, body: string): string;
   /** Left-pads text to `length` characters with zeros. */
