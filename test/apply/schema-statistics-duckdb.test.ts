@@ -1,0 +1,256 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { PlannedStatement } from '../../src/apply/statements/batch-statements.ts';
+import {
+  evolutionSummaryOf,
+  type SchemaStatisticsInput,
+  schemaStatisticsStatement,
+} from '../../src/apply/statements/schema-statistics.ts';
+import type { StructType } from '../../src/delta/schema.ts';
+import { DuckSession } from '../../src/duckdb/session.ts';
+import { duckdbStatementDialect, registerStatementFunctions } from '../../src/duckdb/statement-dialect.ts';
+import type { AttributeValue, Item } from '../../src/dynamo/attribute-value.ts';
+import { compareUtf8 } from '../../src/dynamo/plain-json.ts';
+import type { InferenceSummary } from '../../src/dynamo/schema-inference.ts';
+import type { ChangeRecord } from '../../src/formats/change-record.ts';
+import { bucketOf, keyText } from '../../src/lake/key-identity.ts';
+import { type EvolutionSummary, SchemaEvolution } from '../../src/lake/schema-evolution.ts';
+import { layoutSchema, newTableLayout, type TableLayout } from '../../src/lake/table-layout.ts';
+import type { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
+import { capture, change, MINUTE, orderKeys, SAMPLE_T, sampleLanding, seq } from './run-support.ts';
+import { randomNumber, randomValue, VALUE_TYPES } from './support/random-values.ts';
+import { SeededRandom } from './support/seeded-random.ts';
+
+/*
+ * The schema statistics statement (schema-statistics.ts) rendered for DuckDB: its rows, read by
+ * evolutionSummaryOf and merged into a SchemaEvolution, must give what observing the same items
+ * one by one gives — the summary itself (type counts in first-seen order, every number statistic)
+ * and the evolved layout, schema, changes and conflicts.
+ */
+
+const AFTER = SAMPLE_T + 30 * MINUTE;
+const TOMBSTONES = 'lake_tombstones';
+
+/** Numbers of every shape the statistics count digits of. */
+const SHAPES = [
+  '0',
+  '-0',
+  '0.0',
+  '1E+125',
+  '-1E-130',
+  '1E-130',
+  '12345678901234567890123456789012345678',
+  '-1234567890123456789.0123456789012345678',
+  '0.00000000000000000000000000000000000001',
+  '9223372036854775807',
+  '-9223372036854775808',
+  '9223372036854775808',
+  '-9223372036854775809',
+  '10000000000000000000',
+  '99999999999999999999',
+  '1000',
+  '-1000.500',
+  '100.25',
+  '0.5',
+  '7',
+];
+
+/** A number of scale `scale` (0 to 20), or one of SHAPES. */
+function shapedNumber(random: SeededRandom): string {
+  if (random.chance(0.4)) return random.pick(SHAPES);
+  const scale = random.between(0, 20);
+  const whole = random.chance(0.3) ? '0' : String(random.between(1, 10 ** random.between(1, 6)));
+  const sign = random.chance(0.3) ? '-' : '';
+  return scale === 0
+    ? `${sign}${whole}`
+    : `${sign}${whole}.${random.digits(scale - 1)}${random.between(1, 9)}`;
+}
+
+/** Attributes of random types (some change type from item to item), numbers of many shapes, sets, NULLs. */
+function randomAttributes(random: SeededRandom, prefix: string): Item {
+  const item: Record<string, AttributeValue> = {};
+  for (let i = 0; i < random.int(5); i++) {
+    item[`${prefix}${random.int(6)}`] = randomValue(random, VALUE_TYPES[random.int(VALUE_TYPES.length)]);
+  }
+  if (random.chance(0.6))
+    item['amount'] = { N: random.chance(0.5) ? shapedNumber(random) : randomNumber(random) };
+  if (random.chance(0.4)) {
+    const set = new Set<string>();
+    for (let i = random.between(1, 4); i > 0; i--) set.add(shapedNumber(random));
+    // Equal values differ only in text here ('0', '-0', '0.0'): keep one of them, as DynamoDB would.
+    const distinct = [...new Map([...set].map((n) => [Number(n) === 0 ? '0' : n, n])).values()];
+    item['sizes'] = { NS: distinct };
+  }
+  if (random.chance(0.3))
+    item['qty'] = random.chance(0.8) ? { N: String(random.between(-50, 50)) } : { S: 'n/a' };
+  if (random.chance(0.2)) item['gone'] = { NULL: true };
+  // Zero alone: precision 1, no integer digit.
+  if (random.chance(0.2)) item['zero'] = { N: random.pick(['0', '-0', '0.000', '0E+5']) };
+  if (random.chance(0.2)) item['zeros'] = { NS: ['0'] };
+  if (random.chance(0.3)) item['flag'] = random.chance(0.5) ? { BOOL: true } : { NULL: true };
+  return item;
+}
+
+/** `count` changes, each of a key of its own, from sequence number `from` on. */
+function randomChanges(random: SeededRandom, from: number, count: number, prefix: string): ChangeRecord[] {
+  const records: ChangeRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const remove = random.int(5) === 0;
+    records.push(
+      change({
+        op: remove ? 'REMOVE' : random.chance(0.5) ? 'INSERT' : 'MODIFY',
+        pk: `customer#${from + i}`,
+        sk: random.chance(0.5) ? 'profile' : `order#${random.digits(3)}`,
+        seq: seq(from + i),
+        ts: AFTER + i * 1000,
+        ...(remove
+          ? { old: random.chance(0.7) ? randomAttributes(random, prefix) : null }
+          : { attributes: randomAttributes(random, prefix) }),
+      }),
+    );
+  }
+  return records;
+}
+
+/** The item the local engine observes for a winner (batch-rows.ts `winnerItem`). */
+function observedItem(record: ChangeRecord, deletes: 'hard' | 'soft'): Item {
+  if (record.op !== 'REMOVE') return record.new as Item;
+  if (deletes === 'soft' && record.old !== null) return record.old;
+  return record.keys;
+}
+
+/** Observes the records' items as the local engine does: winners ordered by bucket, then key. */
+function observe(layout: TableLayout, schema: StructType, records: readonly ChangeRecord[]): SchemaEvolution {
+  const evolution = new SchemaEvolution(layout, schema);
+  const winners = records
+    .map((record) => {
+      const key = keyText(record.keys, layout.keys);
+      return { record, key, bucket: bucketOf(key, layout.buckets) };
+    })
+    .sort((a, b) => a.bucket - b.bucket || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const { record } of winners) evolution.observe(observedItem(record, layout.deletes));
+  return evolution;
+}
+
+async function runStatement(
+  session: DuckSession,
+  statement: PlannedStatement,
+): Promise<Record<string, unknown>[]> {
+  const parameters = Object.fromEntries(statement.parameters.map((p) => [p.name, p.value]));
+  return (await session.all(statement.sql, parameters)).getRowObjects() as Record<string, unknown>[];
+}
+
+async function summaryOnDuckDB(
+  session: DuckSession,
+  input: SchemaStatisticsInput,
+): Promise<EvolutionSummary> {
+  const rows = await runStatement(session, schemaStatisticsStatement(duckdbStatementDialect, input));
+  return evolutionSummaryOf(rows, input.layout, input.schema);
+}
+
+/** Attributes first seen in one item are listed in the item's order by observation, by name here. */
+function byName(summary: EvolutionSummary): EvolutionSummary {
+  const inference: InferenceSummary = {
+    ...summary.inference,
+    columns: [...summary.inference.columns].sort((a, b) => compareUtf8(a.name, b.name)),
+  };
+  const conflicts = [...summary.conflicts].sort(
+    (a, b) => compareUtf8(a.attribute, b.attribute) || compareUtf8(a.type, b.type),
+  );
+  return { inference, conflicts };
+}
+
+function merged(layout: TableLayout, schema: StructType, summary: EvolutionSummary): SchemaEvolution {
+  const evolution = new SchemaEvolution(layout, schema);
+  evolution.merge(summary);
+  return evolution;
+}
+
+async function changeFile(landing: LocalFolderStore, records: readonly ChangeRecord[]): Promise<string> {
+  return path.join(landing.rootDir, (await capture(landing, records)).key);
+}
+
+describe('the schema statistics statement rendered for DuckDB', () => {
+  for (const deletes of ['hard', 'soft'] as const) {
+    it(`gives the summary and the evolution that observing the items gives, for a new table and then an existing one (${deletes} deletes)`, async () => {
+      const random = new SeededRandom(deletes === 'hard' ? 2101 : 2102);
+      const landing = await sampleLanding({ incremental: false });
+      const layout = newTableLayout({ keys: { partition: 'pk', sort: 'sk' }, exportTime: SAMPLE_T, deletes });
+      const schema = layoutSchema(layout, new Map());
+      const session = await DuckSession.open({ threads: 1 });
+      try {
+        registerStatementFunctions(session);
+        // A new table: every attribute is new.
+        const first = randomChanges(random, 10, 80, 'a');
+        const firstFile = await changeFile(landing, first);
+        const local = observe(layout, schema, first);
+        const summary = await summaryOnDuckDB(session, {
+          batch: 1,
+          tombstones: [TOMBSTONES],
+          layout,
+          schema,
+          newTable: true,
+          changeFiles: [firstFile],
+        });
+        expect(byName(summary)).toEqual(byName(local.summary()));
+        const plan = local.result();
+        expect(merged(layout, schema, summary).result()).toEqual(plan);
+        expect(plan.changes.some((c) => c.reason.includes('seen as'))).toBe(true);
+        expect(summary.inference.columns.some((c) => c.numbers !== null && !c.numbers.allFitInt64)).toBe(
+          true,
+        );
+
+        // The table as the first batch left it: the next batch's values that fit no column are conflicts.
+        await session.run(`CREATE TABLE ${TOMBSTONES} (_ddb_key VARCHAR, _ddb_seq VARCHAR, batch BIGINT)`);
+        const later = randomChanges(random, 1000, 80, 'b').map((record, i) =>
+          // Half the keys of the first batch again, with attributes of the first batch's names.
+          i % 2 === 0 ? { ...record, keys: orderKeys(`customer#${10 + i}`, 'profile') } : record,
+        );
+        const renamed = later.map((record) => rename(record, 'b', 'a'));
+        const laterFile = await changeFile(landing, renamed);
+        // With hard deletes, a tombstone newer than a winner leaves it out, as the local engine does.
+        const tombstoned = renamed.filter((_, i) => i % 7 === 3);
+        for (const record of tombstoned) {
+          await session.run(`INSERT INTO ${TOMBSTONES} VALUES ($key, $seq, 1)`, {
+            key: keyText(record.keys, layout.keys),
+            seq: '9'.repeat(40),
+          });
+        }
+        const kept = deletes === 'hard' ? renamed.filter((record) => !tombstoned.includes(record)) : renamed;
+        const laterLocal = observe(plan.layout, plan.schema, kept);
+        const laterSummary = await summaryOnDuckDB(session, {
+          batch: 2,
+          tombstones: [TOMBSTONES],
+          layout: plan.layout,
+          schema: plan.schema,
+          newTable: false,
+          changeFiles: [laterFile],
+        });
+        expect(byName(laterSummary)).toEqual(byName(laterLocal.summary()));
+        expect(laterSummary.conflicts.length).toBeGreaterThan(3);
+        expect(merged(plan.layout, plan.schema, laterSummary).result()).toEqual(laterLocal.result());
+        if (deletes === 'hard') {
+          // Without the tombstones, the summary differs: they matter.
+          expect(byName(observe(plan.layout, plan.schema, renamed).summary())).not.toEqual(
+            byName(laterSummary),
+          );
+        }
+      } finally {
+        await session.close();
+      }
+    });
+  }
+});
+
+/** The record with attribute names starting `from` renamed to start `to`, its keys in its images. */
+function rename(record: ChangeRecord, from: string, to: string): ChangeRecord {
+  const image = (item: Item | null): Item | null => {
+    if (item === null) return null;
+    const renamed: Record<string, AttributeValue> = {};
+    for (const [name, value] of Object.entries(item)) {
+      renamed[name.startsWith(from) ? `${to}${name.slice(from.length)}` : name] = value;
+    }
+    return { ...renamed, ...record.keys };
+  };
+  return { ...record, new: image(record.new), old: image(record.old) };
+}
