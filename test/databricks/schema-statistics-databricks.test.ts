@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { schemaStatisticsStatement } from '../../src/apply/statements/schema-statistics.ts';
+import { databricksStatementDialect } from '../../src/databricks/statement-dialect.ts';
+import type { Item } from '../../src/dynamo/attribute-value.ts';
+import { SchemaEvolution } from '../../src/lake/schema-evolution.ts';
+import { layoutSchema, newTableLayout } from '../../src/lake/table-layout.ts';
+import { expectParses } from './grammar/databricks-sql-grammar.ts';
+
+/*
+ * The schema statistics statement (schema-statistics.ts) rendered for Databricks SQL, checked by
+ * the databricks grammar; test/apply/schema-statistics-duckdb.test.ts runs the DuckDB rendering.
+ */
+
+const T = Date.UTC(2026, 10, 23);
+const TOMBSTONES = ['main', 'sales', 'orders_ddb_lake_tombstones'];
+const dialect = databricksStatementDialect({ catalog: 'main', schema: 'sales' });
+
+/** An item with a column of every kind, so that the later batch tests a value against each. */
+const ITEM: Item = {
+  pk: { S: 'customer#1' },
+  sk: { N: '7' },
+  name: { S: 'x' },
+  qty: { N: '3' },
+  price: { N: '19.99' },
+  huge: { N: '1E+125' },
+  photo: { B: 'AAEC' },
+  vip: { BOOL: true },
+  tags: { SS: ['a'] },
+  sizes: { NS: ['10', '9.5'] },
+  blobs: { BS: ['AAE='] },
+  address: { M: {} },
+  history: { L: [] },
+  note: { NULL: true },
+};
+
+describe('the schema statistics statement rendered for Databricks SQL', () => {
+  for (const deletes of ['hard', 'soft'] as const) {
+    it(`parses with the databricks grammar: a new table with a snapshot, an existing table (${deletes} deletes)`, async () => {
+      const layout = newTableLayout({ keys: { partition: 'pk', sort: 'sk' }, exportTime: T, deletes });
+      const schema = layoutSchema(layout, new Map());
+      const first = schemaStatisticsStatement(dialect, {
+        batch: 1,
+        tombstones: TOMBSTONES,
+        layout,
+        schema,
+        newTable: true,
+        changeFiles: ['s3://landing/changes/orders/dt=2026-11-23/a.jsonl.gz'],
+        snapshot: { files: ['s3://landing/AWSDynamoDB/0179/data/x.json.gz'], source: 'export' },
+      });
+      const evolution = new SchemaEvolution(layout, schema);
+      evolution.observe(ITEM);
+      const plan = evolution.result();
+      const later = schemaStatisticsStatement(dialect, {
+        batch: 2,
+        tombstones: TOMBSTONES,
+        layout: plan.layout,
+        schema: plan.schema,
+        newTable: false,
+        changeFiles: [
+          "s3://landing/changes/orders/dt=2026-11-24/it's.jsonl.gz",
+          's3://landing/changes/orders/dt=2026-11-24/d.jsonl.gz',
+        ],
+      });
+      expect(later.sql.includes('NOT EXISTS')).toBe(deletes === 'hard');
+      for (const statement of [first, later]) {
+        expect(statement.sql).not.toContain("it's");
+        expect(statement.sql).not.toContain('\\');
+        for (const parameter of statement.parameters) expect(statement.sql).toContain(`:${parameter.name}`);
+      }
+      expect(later.parameters.map((p) => p.value)).toEqual(
+        expect.arrayContaining(["s3://landing/changes/orders/dt=2026-11-24/it's.jsonl.gz", 'price', 'sizes']),
+      );
+      await expectParses([first.sql, later.sql]);
+    });
+  }
+});
