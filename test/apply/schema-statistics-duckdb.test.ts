@@ -176,7 +176,15 @@ async function summaryOnDuckDB(
   input: SchemaStatisticsInput,
 ): Promise<EvolutionSummary> {
   const rows = await runStatement(session, schemaStatisticsStatement(duckdbStatementDialect, input));
-  return evolutionSummaryOf(rows, input.layout, input.schema);
+  const summary = evolutionSummaryOf(rows, input.layout, input.schema);
+  // A warehouse returns every value as text (or null): the same summary.
+  const texts = rows.map((row) =>
+    Object.fromEntries(
+      Object.entries(row).map(([column, value]) => [column, value === null ? null : String(value)]),
+    ),
+  );
+  expect(evolutionSummaryOf(texts, input.layout, input.schema)).toEqual(summary);
+  return summary;
 }
 
 /** Attributes first seen in one item are listed in the item's order by observation, by name here. */
@@ -443,3 +451,24 @@ describe('the schema statistics statement with the rest of the plan, on DuckDB',
 function schemaChangesSeen(schema: StructType): number {
   return schema.fields.filter((field) => field.name.includes('__')).length;
 }
+
+describe('evolutionSummaryOf', () => {
+  const layout = newTableLayout({ keys: { partition: 'pk' }, exportTime: SAMPLE_T });
+  const schema = layoutSchema(layout, new Map());
+  const evolution = new SchemaEvolution(layout, schema);
+  evolution.observe({ pk: { S: 'a' }, price: { N: '1.5' } });
+  const plan = evolution.result();
+
+  it('refuses rows the statement does not return', () => {
+    const row = { entry: 'attribute', attribute: 'price', value_type: 'N', value_count: 1n, first_seen: '1' };
+    expect(() => evolutionSummaryOf([row], plan.layout, plan.schema)).toThrow(/has a column/);
+    expect(() => evolutionSummaryOf([{ ...row, entry: 'conflict' }], layout, schema)).toThrow(
+      /has no column/,
+    );
+    expect(() => evolutionSummaryOf([{ ...row, value_count: '1.5' }], layout, schema)).toThrow(/not a count/);
+    expect(() => evolutionSummaryOf([{ ...row, value_type: 'X' }], layout, schema)).toThrow(
+      /not a DynamoDB type/,
+    );
+    expect(() => evolutionSummaryOf([{ ...row, entry: 'other' }], layout, schema)).toThrow(/unknown entry/);
+  });
+});

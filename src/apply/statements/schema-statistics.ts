@@ -39,16 +39,29 @@ import type { SqlDialect } from './sql-dialect.ts';
  * that part is `0`; precision = integer digits + scale, at least 1 (number.ts `numberShape`).
  *
  * Order: `SchemaEvolution.result()` sorts new attributes by name and conflicts by attribute and
- * type, so the layout, the schema and the conflicts do not depend on the order items were seen
- * in. Only the reason text of a new attribute seen with two or more types lists them in the order
- * they were first seen. So that it reads as the local engine's, each (attribute, type) carries the
- * least place of an item holding it: stream winners in the local engine's order (bucket, then key
- * text), after the snapshot's items. The snapshot's items, which the local engine reads file by
- * file and line by line, all share one place (no engine here numbers a file's lines): among types
- * first seen in the snapshot, the order is DynamoDB's type order (S, N, B, BOOL, SS, NS, BS, L, M,
- * NULL; `DYNAMO_TYPES`), and a first batch's reason text may list such types in another order than
- * the local engine's. Key texts compare by UTF-8 bytes here and by UTF-16 code units there, which
- * differ only between a character above U+FFFF and one from U+E000 to U+FFFF.
+ * type, so the layout, the schema, the conflicts and every count do not depend on the order items
+ * were seen in. Only the reason text of a new attribute seen with two or more types lists them in
+ * the order they were first seen. So that it reads as the local engine's, each (attribute, type)
+ * carries the least place of an item holding it: stream winners in the local engine's order
+ * (bucket, then key text), after the snapshot's items. Where this can differ from the local engine:
+ * - the snapshot's items, which the local engine reads file by file and line by line, all share
+ *   one place (no engine here numbers a file's lines): types first seen in the snapshot are listed
+ *   in DynamoDB's type order (`DYNAMO_TYPES`: S, N, B, BOOL, NULL, SS, NS, BS, L, M), so a first
+ *   batch's reason text may list them in another order than the local engine's;
+ * - key texts compare by UTF-8 bytes here and by UTF-16 code units there, which differ only
+ *   between a character above U+FFFF and one from U+E000 to U+FFFF;
+ * - attributes first seen in one item come in UTF-8 order of their names in the summary, in the
+ *   item's own order when observed (the result sorts them by name either way).
+ *
+ * Which snapshot lines count: those whose key attributes are present and each of type S, N or B,
+ * as the local engine's key check; a line it refuses for another reason (a key value that is not
+ * valid DynamoDB JSON) would count here. Run the batch's `conflicting-copies` check first: where
+ * two copies of a stream record differ, the local engine sets the record aside and observes
+ * another winner, and the plan stops instead.
+ *
+ * Cost on a warehouse: the plain JSON function is asked for N and NS values only (in a CASE, which
+ * an engine may still evaluate for every value), the bucket function once per stream winner, as in
+ * the MERGE; this statement reads each file once.
  */
 
 /** The batch whose items the statement observes, against the table as it is before the batch. */
@@ -69,11 +82,11 @@ export interface SchemaStatisticsInput {
 
 /** The columns of the statement's rows (see `evolutionSummaryOf`). */
 export const STATISTICS_COLUMNS = {
-  /** `items`, `attribute` (a new attribute's type) or `conflict` (a value that fits no existing column). */
+  /** `items`, `attribute` (a new attribute's type) or `conflict` (values of a type that fit no existing column). */
   entry: 'entry',
   attribute: 'attribute',
   type: 'value_type',
-  /** Values (items); for `items`, the items with an attribute the table has no column for. */
+  /** Values (items); for `items` (whose attribute is ''), the items with an attribute the table has no column for. */
   count: 'value_count',
   /** The least place (see the top of the file) of an item with such a value. */
   firstSeen: 'first_seen',
