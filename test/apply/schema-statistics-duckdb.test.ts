@@ -1,9 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyBatch } from '../../src/apply/apply-batch.ts';
 import { readBatchRecord } from '../../src/apply/batch-record.ts';
 import { schemaChangesOf } from '../../src/apply/batch-result.ts';
+import { encodeTombstones } from '../../src/apply/changes/tombstones.ts';
 import { batchStatements, type PlannedStatement } from '../../src/apply/statements/batch-statements.ts';
 import {
   evolutionSummaryOf,
@@ -51,6 +52,7 @@ import {
 } from './run-support.ts';
 import { randomNumber, randomValue, VALUE_TYPES } from './support/random-values.ts';
 import { SeededRandom } from './support/seeded-random.ts';
+import { tombstoneFilesBefore } from './support/statement-plan-check.ts';
 
 /*
  * The schema statistics statement (schema-statistics.ts) rendered for DuckDB: its rows, read by
@@ -60,7 +62,6 @@ import { SeededRandom } from './support/seeded-random.ts';
  */
 
 const AFTER = SAMPLE_T + 30 * MINUTE;
-const TOMBSTONES = 'lake_tombstones';
 
 /** Numbers of every shape the statistics count digits of. */
 const SHAPES = [
@@ -225,10 +226,9 @@ describe('the schema statistics statement rendered for DuckDB', () => {
         const local = observe(layout, schema, first);
         const summary = await summaryOnDuckDB(session, {
           batch: 1,
-          tombstones: [TOMBSTONES],
+          tombstoneFiles: [],
           layout,
           schema,
-          newTable: true,
           changeFiles: [firstFile],
         });
         expect(byName(summary)).toEqual(byName(local.summary()));
@@ -240,7 +240,6 @@ describe('the schema statistics statement rendered for DuckDB', () => {
         );
 
         // The table as the first batch left it: the next batch's values that fit no column are conflicts.
-        await session.run(`CREATE TABLE ${TOMBSTONES} (_ddb_key VARCHAR, _ddb_seq VARCHAR, batch BIGINT)`);
         const later = randomChanges(random, 1000, 80, 'b').map((record, i) =>
           // Half the keys of the first batch again, with attributes of the first batch's names.
           i % 2 === 0 ? { ...record, keys: orderKeys(`customer#${10 + i}`, 'profile') } : record,
@@ -249,20 +248,23 @@ describe('the schema statistics statement rendered for DuckDB', () => {
         const laterFile = await changeFile(landing, renamed);
         // With hard deletes, a tombstone newer than a winner leaves it out, as the local engine does.
         const tombstoned = renamed.filter((_, i) => i % 7 === 3);
-        for (const record of tombstoned) {
-          await session.run(`INSERT INTO ${TOMBSTONES} VALUES ($key, $seq, 1)`, {
-            key: keyText(record.keys, layout.keys),
-            seq: '9'.repeat(40),
-          });
-        }
+        const tombstoneFile = path.join(landing.rootDir, 'tombstones-of-batch-1.jsonl.gz');
+        await writeFile(
+          tombstoneFile,
+          encodeTombstones(
+            tombstoned.map((record) => ({
+              key: keyText(record.keys, layout.keys),
+              order: { source: 'stream' as const, seq: '9'.repeat(40), tsMicros: 0n },
+            })),
+          ),
+        );
         const kept = deletes === 'hard' ? renamed.filter((record) => !tombstoned.includes(record)) : renamed;
         const laterLocal = observe(plan.layout, plan.schema, kept);
         const laterSummary = await summaryOnDuckDB(session, {
           batch: 2,
-          tombstones: [TOMBSTONES],
+          tombstoneFiles: [tombstoneFile],
           layout: plan.layout,
           schema: plan.schema,
-          newTable: false,
           changeFiles: [laterFile],
         });
         expect(byName(laterSummary)).toEqual(byName(laterLocal.summary()));
@@ -400,10 +402,9 @@ describe('the schema statistics statement with the rest of the plan, on DuckDB',
             });
           const input = {
             batch,
-            tombstones: [TOMBSTONES],
+            tombstoneFiles: await tombstoneFilesBefore(delta, batch),
             layout: before,
             schema,
-            newTable: batch === 1,
             changeFiles: record.changeFiles.map(at),
             ...(snapshot === undefined ? {} : { snapshot }),
           };
@@ -421,7 +422,7 @@ describe('the schema statistics statement with the rest of the plan, on DuckDB',
           for (const statement of batchStatements(duckdbStatementDialect, duckdbTableStatements, {
             batch,
             table: [LAKE],
-            tombstones: [TOMBSTONES],
+            tombstoneFiles: input.tombstoneFiles,
             layout: plan.layout,
             schema: plan.schema,
             previousSchema: batch === 1 ? undefined : schema,

@@ -12,7 +12,7 @@ import { expectParses } from './grammar/databricks-sql-grammar.ts';
  */
 
 const T = Date.UTC(2026, 10, 23);
-const TOMBSTONES = ['main', 'sales', 'orders_ddb_lake_tombstones'];
+const TOMBSTONE_FILES = ['s3://lake/tables/orders/_ddb_lake/apply/tombstones/00000000000000000001.jsonl.gz'];
 const dialect = databricksStatementDialect({ catalog: 'main', schema: 'sales' });
 
 /** An item with a column of every kind, so that the later batch tests a value against each. */
@@ -40,10 +40,9 @@ describe('the schema statistics statement rendered for Databricks SQL', () => {
       const schema = layoutSchema(layout, new Map());
       const first = schemaStatisticsStatement(dialect, {
         batch: 1,
-        tombstones: TOMBSTONES,
         layout,
         schema,
-        newTable: true,
+        tombstoneFiles: [],
         changeFiles: ['s3://landing/changes/orders/dt=2026-11-23/a.jsonl.gz'],
         snapshot: { files: ['s3://landing/AWSDynamoDB/0179/data/x.json.gz'], source: 'export' },
       });
@@ -52,10 +51,9 @@ describe('the schema statistics statement rendered for Databricks SQL', () => {
       const plan = evolution.result();
       const later = schemaStatisticsStatement(dialect, {
         batch: 2,
-        tombstones: TOMBSTONES,
         layout: plan.layout,
         schema: plan.schema,
-        newTable: false,
+        tombstoneFiles: TOMBSTONE_FILES,
         changeFiles: [
           "s3://landing/changes/orders/dt=2026-11-24/it's.jsonl.gz",
           's3://landing/changes/orders/dt=2026-11-24/d.jsonl.gz',

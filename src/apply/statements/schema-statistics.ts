@@ -5,7 +5,7 @@ import { compareUtf8 } from '../../dynamo/plain-json.ts';
 import type { ColumnSummary, NumberStats } from '../../dynamo/schema-inference.ts';
 import { rowCodec } from '../../lake/item-to-row.ts';
 import type { EvolutionSummary } from '../../lake/schema-evolution.ts';
-import { SYSTEM_COLUMN, type TableLayout } from '../../lake/table-layout.ts';
+import type { TableLayout } from '../../lake/table-layout.ts';
 import {
   attributeCell,
   type BatchStatementInput,
@@ -67,13 +67,11 @@ import type { SqlDialect } from './sql-dialect.ts';
 /** The batch whose items the statement observes, against the table as it is before the batch. */
 export interface SchemaStatisticsInput {
   readonly batch: number;
-  /** The tombstone table (consulted with hard deletes when the table exists). */
-  readonly tombstones: readonly string[];
+  /** Locations of the tombstone files of the batches before this one (consulted with hard deletes). */
+  readonly tombstoneFiles: readonly string[];
   /** The layout and schema before the batch (a new table's: `newTableLayout`, a struct without fields). */
   readonly layout: TableLayout;
   readonly schema: StructType;
-  /** True when the batch creates the table (batch 1): there is no tombstone table yet. */
-  readonly newTable: boolean;
   readonly changeFiles: readonly string[];
   readonly snapshot?: BatchStatementInput['snapshot'];
   /** Incremental exports the batch takes: refused, as by `batchStatements`. */
@@ -145,10 +143,10 @@ export function schemaStatisticsStatement(d: SqlDialect, input: SchemaStatistics
     const hard = layout.deletes === 'hard';
     // Soft deletes: `image` is the old image, else the keys (there is no snapshot image here).
     const item = hard ? `CASE WHEN w.op <> 'REMOVE' THEN w.image ELSE w.key_image END` : 'w.image';
-    const tombstones = input.tombstones.map(q).join('.');
+    // Soft deletes keep no tombstones: nothing to consult (and no parameter left unused).
     const kept =
-      hard && !input.newTable
-        ? ` WHERE NOT EXISTS (SELECT 1 FROM ${tombstones} AS g WHERE g.${q(SYSTEM_COLUMN.key)} = w.k AND g.${q(SYSTEM_COLUMN.seq)} >= w.s)`
+      hard && input.tombstoneFiles.length > 0
+        ? ` WHERE NOT EXISTS (SELECT 1 FROM ${d.tombstoneLines(input.tombstoneFiles.map((file) => p.add('tombstone_file', file)))} AS g WHERE g.key = w.k AND g.seq >= w.s)`
         : '';
     branches.push(
       `SELECT ${place} AS ord, ${item} AS item, FALSE AS snapshot_line FROM (${winners}) AS w${kept}`,

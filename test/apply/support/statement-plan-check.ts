@@ -42,7 +42,7 @@ async function readAll(
 }
 
 /** The locations of the tombstone files of the batches before `batch`. */
-async function tombstoneFilesBefore(delta: LocalFolderStore, batch: number): Promise<string[]> {
+export async function tombstoneFilesBefore(delta: LocalFolderStore, batch: number): Promise<string[]> {
   const files = await tombstoneFiles(delta, batch - 1);
   return [...(files.compacted === undefined ? [] : [files.compacted]), ...files.perBatch].map((key) =>
     path.join(delta.rootDir, key),
