@@ -391,7 +391,9 @@ export function databricksEngine(options: DatabricksEngineOptions): BatchEngine 
             .join('; ');
           throw new ApplyRunError(
             ApplyErrorCode.tooManyBadLines,
-            `Batch ${record.batch}: ${result.rows.length} record(s) of the change files share a key and sequence number with a copy that differs (${shown}): corrupt input that no order may resolve (rule 1 of docs/DESIGN.md). Nothing was merged. Apply this batch with --engine duckdb, which quarantines every copy and names their files and lines (statement ${result.statementId}).`,
+            statement.purpose === 'bad-records'
+              ? `Batch ${record.batch}: ${result.rows.length} line(s) of the change files are no record of this table (a key attribute missing or not S, N or B, a bad sequence number or op; rule 7 of docs/DESIGN.md): ${shown}. Nothing was merged. Apply this batch with --engine duckdb, which quarantines them naming their files and lines (statement ${result.statementId}).`
+              : `Batch ${record.batch}: ${result.rows.length} record(s) of the change files share a key and sequence number with a copy that differs (${shown}): corrupt input that no order may resolve (rule 1 of docs/DESIGN.md). Nothing was merged. Apply this batch with --engine duckdb, which quarantines every copy and names their files and lines (statement ${result.statementId}).`,
           );
         }
         if (statement.purpose === 'table-location') {

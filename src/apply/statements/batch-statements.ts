@@ -45,6 +45,7 @@ export interface StatementParameter {
 export type StatementPurpose =
   | 'create-table'
   | 'add-columns'
+  | 'bad-records'
   | 'conflicting-copies'
   | 'merge'
   | 'batch-tombstones'
@@ -306,6 +307,29 @@ GROUP BY k, seq
 HAVING count(DISTINCT content) > 1`;
 }
 
+/**
+ * The change-file lines that are no record of this table (rule 7): a key attribute missing or not
+ * S, N or B, a sequence number that is not 1 to 40 digits, an unknown op, a put without its image,
+ * no time. Their `seq`, `op` and `keys` as the file holds them.
+ */
+function badRecordsQuery(d: SqlDialect, p: Parameters, input: BatchStatementInput): string {
+  const files = input.changeFiles.map((file) => p.add('change_file', file));
+  const { keys } = input.layout;
+  const keyChecks = [keys.partition, ...(keys.sort === undefined ? [] : [keys.sort])].map(
+    (name) => `${d.typeTag(d.attribute('key_map', p.add('key', name)))} IN ('S', 'N', 'B')`,
+  );
+  const valid = [
+    ...keyChecks,
+    d.matches('seq', "'^[0-9]{1,40}$'"),
+    "op IN ('INSERT', 'MODIFY', 'REMOVE')",
+    'ts IS NOT NULL',
+    "(op = 'REMOVE' OR new IS NOT NULL)",
+  ].join(' AND ');
+  return `SELECT seq, op, keys
+FROM (SELECT lines.*, ${d.attributeMap('keys')} AS key_map FROM ${d.changeLines(files)} AS lines) AS mapped
+WHERE NOT coalesce(${valid}, FALSE)`;
+}
+
 function columnDefinitions(d: SqlDialect, fields: readonly StructField[]): string {
   // System columns are not nullable in the Delta schema our engine writes: the same here.
   return fields
@@ -334,7 +358,7 @@ export interface TableStatements {
 
 /**
  * The statements of one batch, in order: (batch 1) the lake table; the columns the batch adds; the
- * check of conflicting copies (must return nothing); the MERGE; with hard deletes, the query of
+ * checks of bad records and of conflicting copies (each must return nothing); the MERGE; with hard deletes, the query of
  * the batch's tombstones (`key`, `seq` padded, `source`, `ts` epoch ms), run after the MERGE. Pure:
  * the same input renders the same statements.
  * @throws StatementPlanError for a batch the plan does not cover (incremental exports; no input).
@@ -370,6 +394,13 @@ export function batchStatements(
     }
   }
   if (input.changeFiles.length > 0) {
+    const b = new Parameters(d);
+    statements.push({
+      purpose: 'bad-records',
+      sql: badRecordsQuery(d, b, input),
+      parameters: b.list,
+      check: true,
+    });
     const p = new Parameters(d);
     statements.push({
       purpose: 'conflicting-copies',
