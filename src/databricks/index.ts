@@ -47,3 +47,20 @@ export {
   type StatementParameterType,
   type StatementResult,
 } from './statement-execution.ts';
+export {
+  DELETION_VECTORS_MINIMUM_RUNTIME,
+  describeDetailStatement,
+  normalizedLocation,
+  parseUnityCatalogName,
+  type RegisterTableOptions,
+  type RegisterTableResult,
+  registerTable,
+  registerTableStatement,
+  type StatementRunner,
+  TableRegisterError,
+  TableRegisterErrorCode,
+  type TableRegisterEvent,
+  TableRegisterEventCode,
+  type UnityCatalogName,
+  unityCatalogNameSql,
+} from './table-register.ts';
