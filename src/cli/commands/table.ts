@@ -6,6 +6,18 @@ import {
   DEFAULT_MAX_SMALL_FILES,
 } from '../../apply/optimize/optimize-plan.ts';
 import { type OptimizeTableResult, optimizeTable } from '../../apply/optimize/table-optimize.ts';
+import { resolveDatabricksConfig } from '../../databricks/databricks-config.ts';
+import type { DatabricksEvent } from '../../databricks/databricks-events.ts';
+import { StatementExecutionClient } from '../../databricks/statement-execution.ts';
+import {
+  parseUnityCatalogName,
+  type RegisterTableResult,
+  registerTable,
+  TableRegisterError,
+  type TableRegisterEvent,
+  TableRegisterEventCode,
+  type UnityCatalogName,
+} from '../../databricks/table-register.ts';
 import { describeTable, type TableDescription } from '../../delta/describe.ts';
 import type { DeltaEngine } from '../../delta/engine.ts';
 import { type HistoryEntry, tableHistory } from '../../delta/history.ts';
@@ -17,9 +29,10 @@ import type { ObjectStore } from '../../storage/object-store.ts';
 import { openStore } from '../../storage/open-store.ts';
 import { storeOptionsOf } from '../aws-flags.ts';
 import { EXIT_CODES, type ExitCode } from '../exit-codes.ts';
-import { count, megabytes } from '../format.ts';
+import { count, duration, megabytes } from '../format.ts';
 import { createOutput, type Output } from '../output.ts';
 import { type AwsFlags, type CommandContext, withAwsOptions, withJsonOption } from '../program.ts';
+import { untilStopped } from '../stop-signals.ts';
 
 interface TableFlags extends AwsFlags {
   delta?: string;
@@ -38,6 +51,13 @@ interface VacuumFlags extends TableFlags {
   dryRun: boolean;
   retainHours?: string;
   allowShortRetention: boolean;
+}
+
+interface RegisterFlags extends TableFlags {
+  name?: string;
+  warehouse?: string;
+  databricksProfile?: string;
+  dryRun: boolean;
 }
 
 interface OptimizeFlags extends TableFlags {
@@ -99,6 +119,31 @@ pass these thresholds (apply --no-auto-optimize leaves it to you, e.g. on a sche
 same lease as apply, so the two never run at once: while apply holds the table, optimize fails and
 writes nothing (exit code 1); run it again later. Killed at any point, it leaves the table as it
 was or optimized; run it again. --dry-run lists what it would rewrite and writes nothing.`;
+
+const REGISTER_HELP = `What it does: makes a table ddb-lake apply writes on S3 (the DuckDB engine) queryable in
+Databricks, as an external table of Unity Catalog. It reads the table's Delta log first and refuses
+a local folder (Unity Catalog only reaches cloud storage) or a Delta table ddb-lake did not write.
+Then, on the SQL warehouse, it runs DESCRIBE DETAIL on --name: a table there at the same location
+means it is already registered (nothing to do); at another location, it refuses and says where.
+Otherwise it runs
+  CREATE TABLE IF NOT EXISTS \`catalog\`.\`schema\`.\`table\` USING DELTA LOCATION 's3://…'
+with no column list: Unity Catalog takes the schema, partitioning and properties from the Delta
+log, and queries read the log, so columns later batches add need no new registration. Running it
+again is safe. --dry-run reads the table and prints the statement without any workspace.
+Prerequisites in Databricks (ddb-lake plan --databricks-name prints them as SQL):
+  - an external location whose URL covers the --delta path, on a storage credential (an IAM role
+    Unity Catalog may assume) that can read it;
+  - for whoever runs this: USE CATALOG on the catalog, USE SCHEMA and CREATE TABLE on the schema,
+    CREATE EXTERNAL TABLE on the external location, and CAN USE on the SQL warehouse;
+  - tables apply writes with deletion vectors (the default) are read from Databricks Runtime 12.2
+    LTS on; SQL warehouses read them.
+--name is catalog.schema.table, three parts; a part may be in backticks as SQL writes it
+(main.\`sales-eu\`.orders). Unity Catalog names have no period, space, slash or control character,
+and Unity Catalog stores them lowercase.
+Connection: the workspace host and credentials come from DATABRICKS_HOST and DATABRICKS_TOKEN (or
+DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET), or a profile of ~/.databrickscfg
+(--databricks-profile); the warehouse from --warehouse or DATABRICKS_WAREHOUSE_ID. --profile and
+--endpoint-url are AWS's, for reading the Delta log.`;
 
 function deltaStore(flags: TableFlags): ObjectStore {
   if (flags.delta === undefined || flags.delta === '') {
@@ -332,6 +377,131 @@ function registerOptimize(table: Command, context: CommandContext): void {
     );
 }
 
+function unityCatalogName(text: string | undefined): UnityCatalogName {
+  if (text === undefined || text === '') {
+    throw new UsageError('no table name: pass --name catalog.schema.table (the name in Unity Catalog)');
+  }
+  try {
+    return parseUnityCatalogName(text);
+  } catch (error) {
+    if (error instanceof TableRegisterError)
+      throw new UsageError(`--name: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
+function renderRegisterEvent(output: Output, event: TableRegisterEvent): void {
+  if (event.code === TableRegisterEventCode.tableRead) {
+    output.progress(`Read the Delta log of ${event.location} (version ${event.version}).`);
+  } else if (event.code === TableRegisterEventCode.deletionVectors) {
+    output.warn(`warning: ${event.message}`);
+  }
+}
+
+function renderStatementEvent(output: Output, event: DatabricksEvent): void {
+  if (event.code === 'statement-submitted') {
+    output.progress(`  statement ${event.statementId} on warehouse ${event.warehouseId}: ${event.firstLine}`);
+  } else if (event.code === 'statement-finished' && event.state !== 'SUCCEEDED') {
+    output.progress(
+      `  statement ${event.statementId} ended ${event.state} after ${duration(event.durationMs)}`,
+    );
+  } else if (event.code === 'retrying') {
+    output.progress(
+      `  ${event.method} ${event.path}: ${event.reason}; trying again in ${duration(event.delayMs)}`,
+    );
+  } else if (event.code === 'statement-cancel-requested') {
+    output.progress(`  asked Databricks to cancel statement ${event.statementId}`);
+  }
+}
+
+function printRegister(output: Output, result: RegisterTableResult): void {
+  if (result.outcome === 'dry-run') {
+    output.result(`${result.statement};`);
+    output.progress(
+      `Nothing was submitted (--dry-run). Run it in the SQL editor, or again without --dry-run with --warehouse.`,
+    );
+    return;
+  }
+  output.result(
+    result.outcome === 'registered'
+      ? `Registered ${result.location} in Unity Catalog as ${result.name} (warehouse ${result.warehouseId}).`
+      : `${result.name} already names the Delta table at ${result.location} in Unity Catalog; nothing to do.`,
+  );
+  output.result(`Query it in Databricks: SELECT * FROM ${result.name} LIMIT 10;`);
+}
+
+function registerRegister(table: Command, context: CommandContext): void {
+  withJsonOption(
+    withAwsOptions(
+      table
+        .command('register')
+        .summary('register a table on S3 in Unity Catalog, to query it in Databricks')
+        .description(
+          "Registers the ddb-lake table at --delta (on S3) as the external table --name (catalog.schema.table) in Unity Catalog, through a SQL warehouse: CREATE TABLE IF NOT EXISTS … USING DELTA LOCATION '<delta>', the schema read from the Delta log. Refuses a local folder, a table ddb-lake did not write, and a name already used by a table at another location. --dry-run prints the statement without a workspace.",
+        )
+        .option('--delta <url>', 'the Delta table ddb-lake writes: s3://bucket/prefix')
+        .option('--name <catalog.schema.table>', 'the table name in Unity Catalog, three parts')
+        .option('--warehouse <id>', 'the SQL warehouse id (env DATABRICKS_WAREHOUSE_ID)')
+        .option(
+          '--databricks-profile <name>',
+          'a profile of ~/.databrickscfg for the workspace host and credentials (env DATABRICKS_CONFIG_PROFILE)',
+        )
+        .option(
+          '--dry-run',
+          'read the table and print the statement; submit nothing (no workspace needed)',
+          false,
+        ),
+    ),
+  )
+    .addHelpText(
+      'after',
+      `\n${REGISTER_HELP}\n\nExamples:\n  ddb-lake table register --delta s3://lake/orders --name main.sales.orders --dry-run\n  DATABRICKS_HOST=https://dbc-1234.cloud.databricks.com DATABRICKS_TOKEN=… \\\n    ddb-lake table register --delta s3://lake/orders --name main.sales.orders --warehouse 1234abcd5678ef90`,
+    )
+    .action(
+      context.action(async (flags: RegisterFlags): Promise<ExitCode> => {
+        const name = unityCatalogName(flags.name);
+        const output = createOutput({ json: flags.json });
+        const warehouseId = (flags.warehouse ?? process.env['DATABRICKS_WAREHOUSE_ID'] ?? '').trim();
+        let client: StatementExecutionClient | undefined;
+        if (!flags.dryRun) {
+          if (warehouseId === '') {
+            throw new UsageError(
+              "no SQL warehouse: pass --warehouse <id> or set DATABRICKS_WAREHOUSE_ID (the id is on the warehouse's Connection details page), or use --dry-run to print the statement",
+            );
+          }
+          client = new StatementExecutionClient({
+            config: resolveDatabricksConfig(
+              flags.databricksProfile === undefined ? {} : { profile: flags.databricksProfile },
+            ),
+            warehouseId,
+            onEvent: (event) => renderStatementEvent(output, event),
+          });
+        }
+        if (flags.endpointUrl !== undefined || process.env['AWS_ENDPOINT_URL_S3'] !== undefined) {
+          output.warn(
+            `note: the Delta log is read through ${flags.endpointUrl ?? process.env['AWS_ENDPOINT_URL_S3']}; Unity Catalog reads the location from AWS S3 itself, through its external location.`,
+          );
+        }
+        const result = await withTable(flags, (store, engine) =>
+          untilStopped(output, 'stopping: cancelling the statement…', (signal) =>
+            registerTable({
+              delta: store,
+              engine,
+              name,
+              dryRun: flags.dryRun,
+              ...(client === undefined ? {} : { client }),
+              signal,
+              onEvent: (event) => renderRegisterEvent(output, event),
+            }),
+          ),
+        );
+        printRegister(output, result);
+        output.resultJson(result);
+        return EXIT_CODES.OK;
+      }),
+    );
+}
+
 function registerDescribe(table: Command, context: CommandContext): void {
   withJsonOption(
     withAwsOptions(
@@ -438,16 +608,19 @@ function registerVacuum(table: Command, context: CommandContext): void {
     );
 }
 
-/** `ddb-lake table …`: look after a Delta table: describe, history, vacuum, optimize. */
+/** `ddb-lake table …`: look after a Delta table: describe, history, vacuum, optimize, register. */
 export function registerTableCommand(program: Command, context: CommandContext): void {
   const table = program
     .command('table')
-    .summary('look after a Delta table: describe it, list its history, vacuum old files, optimize')
+    .summary(
+      'look after a Delta table: describe it, list its history, vacuum old files, optimize, register it in Unity Catalog',
+    )
     .description(
-      'Commands on a Delta table (--delta): describe shows its schema, properties and exactly-once state; history lists its commits; vacuum deletes data files it no longer uses; optimize rewrites files with many deleted rows and merges small files.',
+      'Commands on a Delta table (--delta): describe shows its schema, properties and exactly-once state; history lists its commits; vacuum deletes data files it no longer uses; optimize rewrites files with many deleted rows and merges small files; register makes a table on S3 queryable in Databricks (Unity Catalog).',
     );
   registerDescribe(table, context);
   registerHistory(table, context);
   registerVacuum(table, context);
   registerOptimize(table, context);
+  registerRegister(table, context);
 }
