@@ -18,6 +18,7 @@ import {
   type Prices,
   type RateAssumptions,
 } from './cost-estimate.ts';
+import { type DatabricksPlan, type DatabricksPlanInput, databricksPlan } from './databricks-plan.ts';
 import { InvalidPlanOptionError } from './errors.ts';
 import { checkHandoff, type HandoffCheck } from './handoff-check.ts';
 import { callerPolicy, type PolicyDocument } from './iam-policy.ts';
@@ -73,6 +74,13 @@ export interface PlanTableOptions {
    * landing area takes writes, which capture and every backfill need.
    */
   readonly writeReport?: boolean | undefined;
+  /**
+   * The Databricks side (`--databricks-name`): the Unity Catalog name and who apply runs as; needs
+   * `deltaUrl` on S3. The plan then has a `databricks` section (databricks-plan.ts).
+   */
+  readonly databricks?:
+    | Pick<DatabricksPlanInput, 'table' | 'principal' | 'warehouseId' | 'storageCredential' | 'assumptions'>
+    | undefined;
   /** The clock (tests). */
   readonly now?: (() => Date) | undefined;
   readonly onEvent?: ((event: PlanEvent) => void) | undefined;
@@ -111,6 +119,8 @@ export interface TablePlan {
       readonly configuration: LifecycleConfiguration;
     } | null;
   };
+  /** What Unity Catalog needs and the warehouse time, with `databricks`; null without. */
+  readonly databricks: DatabricksPlan | null;
   /** Where the report was written, or null when `writeReport` was false. */
   readonly report: { readonly key: string; readonly written: boolean } | null;
 }
@@ -141,6 +151,9 @@ export async function planTable(options: PlanTableOptions): Promise<TablePlan> {
   const landing = storeLocationOf(options.landing.url);
   const delta = options.deltaUrl === undefined ? undefined : storeLocationOf(options.deltaUrl);
 
+  if (options.databricks !== undefined && delta === undefined) {
+    throw new InvalidPlanOptionError('databricks', 'needs the Delta table (deltaUrl, --delta s3://…)');
+  }
   const facts = await readTableFacts(options.dynamodb, options.table);
   emit({ code: PlanEventCode.tableDescribed, table: facts.name, status: facts.status });
   const folders = landingFoldersOf(facts.name);
@@ -191,6 +204,18 @@ export async function planTable(options: PlanTableOptions): Promise<TablePlan> {
         ? { days: retentionDays, configuration: snapshotLifecycleRule(landing, folders, retentionDays) }
         : null,
   };
+  const databricks =
+    options.databricks === undefined || delta === undefined
+      ? null
+      : databricksPlan({
+          ...options.databricks,
+          landing,
+          delta,
+          awsPartition: facts.partition,
+          awsAccount: facts.account,
+          itemCount: facts.itemCount,
+          sizeBytes: facts.sizeBytes,
+        });
   const reportKey = `${folders.plan}last-plan.json`;
   const build = (landingWrite: { ok: true } | { ok: false; error: string } | undefined): TablePlan => {
     const { blockers, warnings } = assessReadiness({
@@ -217,6 +242,7 @@ export async function planTable(options: PlanTableOptions): Promise<TablePlan> {
       blockers,
       warnings,
       policies,
+      databricks,
       report: landingWrite === undefined ? null : { key: reportKey, written: landingWrite.ok },
     };
   };

@@ -1,0 +1,195 @@
+import { describe, expect, it } from 'vitest';
+import { batchStatements } from '../../src/apply/statements/batch-statements.ts';
+import {
+  databricksStatementDialect,
+  databricksTableStatements,
+} from '../../src/databricks/statement-dialect.ts';
+import { parseUnityCatalogName } from '../../src/databricks/table-register.ts';
+import { SchemaEvolution } from '../../src/lake/schema-evolution.ts';
+import { layoutConfiguration, layoutSchema, newTableLayout } from '../../src/lake/table-layout.ts';
+import {
+  BATCH_STATEMENTS,
+  type DatabricksPlanInput,
+  databricksPlan,
+  databricksPlanText,
+  FIRST_LOAD_STATEMENTS,
+  PRINCIPAL_PLACEHOLDER,
+  UNITY_CATALOG_MASTER_ROLE_ARN,
+} from '../../src/plan/databricks-plan.ts';
+import { InvalidPlanOptionError } from '../../src/plan/errors.ts';
+import { storeLocationOf } from '../../src/plan/landing-location.ts';
+import { expectParses } from '../databricks/grammar/databricks-sql-grammar.ts';
+
+const BASE: DatabricksPlanInput = {
+  table: parseUnityCatalogName('main.`sales-eu`.orders'),
+  landing: storeLocationOf('s3://ddb-lake-data/landing'),
+  delta: storeLocationOf('s3://ddb-lake-data/tables/orders'),
+  awsPartition: 'aws',
+  awsAccount: '123456789012',
+  itemCount: 2_000_000,
+  sizeBytes: 1_000_000_000,
+};
+
+/** Whether the external location at `url` covers `path` (the folder itself or anything under it). */
+function covers(url: string, path: string): boolean {
+  return path === url || path.startsWith(`${url}/`);
+}
+
+describe('databricksPlan', () => {
+  it('writes SQL the databricks grammar parses, with the placeholder principal and a given one', async () => {
+    const placeholder = databricksPlan(BASE);
+    expect(placeholder.principal).toEqual({ name: PRINCIPAL_PLACEHOLDER, placeholder: true });
+    expect(placeholder.notes.join('\n')).toContain(`Replace ${PRINCIPAL_PLACEHOLDER}`);
+    const named = databricksPlan({
+      ...BASE,
+      principal: 'etl@example.com',
+      landing: storeLocationOf('s3://other.bucket/landing'),
+    });
+    expect(named.principal).toEqual({ name: 'etl@example.com', placeholder: false });
+    expect(named.notes).toEqual([]);
+    expect(named.statements.every((sql) => !sql.includes(PRINCIPAL_PLACEHOLDER))).toBe(true);
+    await expectParses([...placeholder.statements, ...named.statements]);
+  });
+
+  it('one location covers both paths in one bucket, at their common folder, and is granted on', () => {
+    const plan = databricksPlan(BASE);
+    expect(plan.externalLocations).toHaveLength(1);
+    const [location] = plan.externalLocations;
+    expect(location).toMatchObject({ url: 's3://ddb-lake-data', covers: ['landing', 'delta'] });
+    expect(location?.sql).toBe(
+      "CREATE EXTERNAL LOCATION IF NOT EXISTS `ddb-lake-ddb-lake-data`\nURL 's3://ddb-lake-data'\nWITH (STORAGE CREDENTIAL `ddb-lake-s3`)\nCOMMENT 'ddb-lake: landing and delta of main.sales-eu.orders'",
+    );
+    expect(plan.grants.map((g) => g.sql)).toEqual([
+      `GRANT USE CATALOG ON CATALOG \`main\` TO \`${PRINCIPAL_PLACEHOLDER}\``,
+      `GRANT USE SCHEMA, CREATE TABLE, CREATE FUNCTION ON SCHEMA \`main\`.\`sales-eu\` TO \`${PRINCIPAL_PLACEHOLDER}\``,
+      `GRANT CREATE EXTERNAL TABLE, READ FILES, WRITE FILES ON EXTERNAL LOCATION \`ddb-lake-ddb-lake-data\` TO \`${PRINCIPAL_PLACEHOLDER}\``,
+    ]);
+  });
+
+  it('grants cover the landing area and the Delta table in two buckets, prefixes kept', () => {
+    const landing = 's3://landing-bucket/ddb/landing';
+    const delta = 's3://lake-bucket/warehouse/tables/orders';
+    const plan = databricksPlan({
+      ...BASE,
+      landing: storeLocationOf(landing),
+      delta: storeLocationOf(delta),
+      principal: 'etl@example.com',
+    });
+    expect(plan.externalLocations.map((l) => l.url)).toEqual([landing, delta]);
+    for (const path of [landing, delta]) {
+      const location = plan.externalLocations.find((l) => covers(l.url, path));
+      expect(location, path).toBeDefined();
+      expect(plan.grants.map((g) => g.sql)).toContain(
+        `GRANT CREATE EXTERNAL TABLE, READ FILES, WRITE FILES ON EXTERNAL LOCATION \`${location?.name}\` TO \`etl@example.com\``,
+      );
+    }
+    // Sibling folders of one bucket share their parent, never a folder that only starts alike.
+    const siblings = databricksPlan({
+      ...BASE,
+      landing: storeLocationOf('s3://b/data/landing'),
+      delta: storeLocationOf('s3://b/data-lake/orders'),
+    });
+    expect(siblings.externalLocations.map((l) => l.url)).toEqual(['s3://b']);
+  });
+
+  it('says how the storage credential is made, with the trust policy Unity Catalog needs', () => {
+    const plan = databricksPlan(BASE);
+    const credential = plan.storageCredential;
+    expect(credential.how).toContain('Catalog Explorer');
+    expect(credential.how).toContain('Not SQL');
+    expect(credential.roleArn).toBe('arn:aws:iam::123456789012:role/<role-name>');
+    expect(credential.trustPolicy.Statement[0]?.Principal.AWS).toEqual([
+      UNITY_CATALOG_MASTER_ROLE_ARN,
+      credential.roleArn,
+    ]);
+    expect(credential.trustPolicy.Statement[0]?.Condition).toEqual({
+      StringEquals: { 'sts:ExternalId': '<external ID shown by Databricks>' },
+    });
+    expect(credential.permissionsPolicy.Statement.flatMap((s) => s.Resource)).toEqual([
+      'arn:aws:s3:::ddb-lake-data/*',
+      'arn:aws:s3:::ddb-lake-data',
+      credential.roleArn,
+    ]);
+  });
+
+  it('says CAN USE is set on the warehouse, not in SQL', () => {
+    const plan = databricksPlan({ ...BASE, warehouseId: 'abc123', principal: 'etl@example.com' });
+    expect(plan.warehouse.id).toBe('abc123');
+    expect(plan.warehouse.canUse).toContain('SQL Warehouses > abc123 > Permissions');
+    expect(plan.statements.some((sql) => /CAN USE/i.test(sql))).toBe(false);
+  });
+
+  it('refuses a local Delta table, and assumptions that are not positive numbers', () => {
+    expect(() => databricksPlan({ ...BASE, delta: storeLocationOf('file:///tmp/lake/orders') })).toThrow(
+      InvalidPlanOptionError,
+    );
+    expect(() => databricksPlan({ ...BASE, assumptions: { mbPerSecond: 0 } })).toThrow(
+      /databricksMbPerSecond/,
+    );
+    expect(() => databricksPlan({ ...BASE, assumptions: { statementSeconds: -1 } })).toThrow(
+      /databricksStatementSeconds/,
+    );
+  });
+
+  it('estimates warehouse time from size and item count, and states its assumptions in text and JSON', () => {
+    const plan = databricksPlan(BASE);
+    // 5 statements × 2 s + 1,000 MB at 100 MB/s.
+    expect(plan.estimate.firstLoad.durationMs).toBe(20_000);
+    // 3 statements × 2 s + 2,000,000 rows × (64 + 40) bytes = 208 MB at 100 MB/s.
+    expect(plan.estimate.batch.durationMs).toBeCloseTo(8_080, 6);
+    const json = JSON.parse(JSON.stringify(plan));
+    expect(json.estimate.assumptions).toEqual({
+      mbPerSecond: 100,
+      statementSeconds: 2,
+      firstLoadStatements: 5,
+      batchStatements: 3,
+      keyColumnBytes: 64,
+      seqColumnBytes: 40,
+    });
+    const text = databricksPlanText(plan).join('\n');
+    expect(text).toContain('100 MB/s');
+    expect(text).toContain('--databricks-mb-per-second');
+    expect(text).toContain('--databricks-statement-seconds');
+    expect(text).toContain('Databricks publishes no such figure');
+    expect(text).toMatch(/first load\s+~20 s\s+5 statements × 2 s \+ 1000\.0 MB at 100 MB\/s/);
+    expect(text).toMatch(/each batch\s+~9 s\s+3 statements × 2 s \+ 208\.0 MB of key columns/);
+
+    const faster = databricksPlan({ ...BASE, assumptions: { mbPerSecond: 200, statementSeconds: 0 } });
+    expect(faster.estimate.firstLoad.durationMs).toBe(5_000);
+    expect(faster.estimate.assumptions.mbPerSecond).toBe(200);
+  });
+
+  it('counts the statements a first and a later batch run, as the statement plan renders them', () => {
+    const layout = newTableLayout({ keys: { partition: 'pk' }, exportTime: 0 });
+    const evolution = new SchemaEvolution(layout, layoutSchema(layout, new Map()));
+    evolution.observe({ pk: { S: 'a' }, total: { N: '1' } });
+    const { layout: evolved, schema } = evolution.result();
+    const dialect = databricksStatementDialect({ catalog: 'main', schema: 'sales' });
+    const tables = databricksTableStatements({
+      location: 's3://b/t',
+      tombstoneLocation: 's3://b/t/_ddb_lake/tombstones-table',
+      properties: layoutConfiguration(evolved),
+    });
+    const common = {
+      table: ['main', 'sales', 'orders'],
+      tombstones: ['main', 'sales', 'orders_tombstones'],
+      layout: evolved,
+      schema,
+    };
+    const first = batchStatements(dialect, tables, {
+      ...common,
+      batch: 1,
+      previousSchema: undefined,
+      changeFiles: ['s3://b/changes/a.jsonl.gz'],
+      snapshot: { files: ['s3://b/AWSDynamoDB/x.json.gz'], source: 'export' },
+    });
+    const later = batchStatements(dialect, tables, {
+      ...common,
+      batch: 2,
+      previousSchema: schema,
+      changeFiles: ['s3://b/changes/b.jsonl.gz'],
+    });
+    expect(first).toHaveLength(FIRST_LOAD_STATEMENTS);
+    expect(later).toHaveLength(BATCH_STATEMENTS);
+  });
+});
