@@ -1,4 +1,9 @@
 import { type Command, Option } from 'commander';
+import {
+  parseUnityCatalogName,
+  TableRegisterError,
+  type UnityCatalogName,
+} from '../../databricks/table-register.ts';
 import { UsageError } from '../../errors.ts';
 import { DEFAULT_SNAPSHOT_RETENTION_DAYS } from '../../plan/bucket-policies.ts';
 import {
@@ -7,6 +12,12 @@ import {
   formatPrice,
   type StrategyEstimate,
 } from '../../plan/cost-estimate.ts';
+import {
+  DEFAULT_STORAGE_CREDENTIAL,
+  DEFAULT_WAREHOUSE_ASSUMPTIONS,
+  databricksPlanText,
+  PRINCIPAL_PLACEHOLDER,
+} from '../../plan/databricks-plan.ts';
 import { type PlanEvent, PlanEventCode } from '../../plan/plan-events.ts';
 import { planTable, type TablePlan } from '../../plan/plan-table.ts';
 import type { PlanFinding } from '../../plan/readiness.ts';
@@ -42,6 +53,12 @@ interface PlanFlags extends AwsFlags {
   bucketOwner?: string;
   snapshotRetentionDays: string;
   writeReport: boolean;
+  databricksName?: string;
+  warehouse?: string;
+  databricksPrincipal?: string;
+  databricksStorageCredential: string;
+  databricksMbPerSecond: string;
+  databricksStatementSeconds: string;
   json: boolean;
 }
 
@@ -59,7 +76,19 @@ prices are yours to look up):
     (no extra charge); on demand --max-rcu / --max-wcu, by default that share of 12,000 reads/s
     and 4,000 writes/s (what a new on-demand table serves at once).
   - Item count and size come from DescribeTable, which DynamoDB refreshes about every six hours.
-  - AWS publishes no export rate: an export is estimated at 10 minutes plus a minute per 5 GB.`;
+  - AWS publishes no export rate: an export is estimated at 10 minutes plus a minute per 5 GB.
+  - With --databricks-name, the warehouse time of the first load and of a batch: Databricks
+    publishes no throughput per warehouse size, so it assumes ${DEFAULT_WAREHOUSE_ASSUMPTIONS.mbPerSecond} MB/s of table data per
+    statement (--databricks-mb-per-second) and ${DEFAULT_WAREHOUSE_ASSUMPTIONS.statementSeconds} s per statement (--databricks-statement-seconds);
+    the first load handles the table's size once, a batch reads the key and sequence columns of
+    every row. Measure one batch in the warehouse query history and pass your figures.`;
+
+const DATABRICKS_HELP = `With --databricks-name catalog.schema.table (and --delta s3://…), plan adds what Unity Catalog
+needs before apply runs on Databricks or table register runs: the storage credential (an IAM role,
+created in Catalog Explorer, with the trust policy the Databricks docs require), the external
+location(s) covering the landing area and the Delta table as SQL, the grants the principal apply
+runs as needs (--databricks-principal, default ${PRINCIPAL_PLACEHOLDER}: replace it), CAN USE on the SQL
+warehouse (--warehouse; a workspace permission, not SQL), and the warehouse time estimate.`;
 
 /** `ddb-lake plan`: is this table ready to be backfilled and handed off, and how. */
 export function registerPlanCommand(program: Command, context: CommandContext): void {
@@ -136,21 +165,45 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
           'age at which the lifecycle rule removes snapshot files',
           String(DEFAULT_SNAPSHOT_RETENTION_DAYS),
         )
+        .option('--no-write-report', 'do not write the report (nor check that the landing area takes writes)')
         .option(
-          '--no-write-report',
-          'do not write the report (nor check that the landing area takes writes)',
+          '--databricks-name <catalog.schema.table>',
+          'add the Databricks section for this Unity Catalog table (needs --delta s3://…)',
+        )
+        .option('--warehouse <id>', 'the SQL warehouse apply will use (Databricks section)')
+        .option(
+          '--databricks-principal <name>',
+          "who apply runs as in Databricks: a user's email or a service principal's application ID",
+        )
+        .option(
+          '--databricks-storage-credential <name>',
+          'the storage credential the external locations use',
+          DEFAULT_STORAGE_CREDENTIAL,
+        )
+        .option(
+          '--databricks-mb-per-second <n>',
+          'assumed MB/s of table data a warehouse statement processes',
+          String(DEFAULT_WAREHOUSE_ASSUMPTIONS.mbPerSecond),
+        )
+        .option(
+          '--databricks-statement-seconds <n>',
+          'assumed fixed seconds per warehouse statement',
+          String(DEFAULT_WAREHOUSE_ASSUMPTIONS.statementSeconds),
         ),
     ),
   )
     .addHelpText(
       'after',
-      `\n${PRICING_HELP}\n\nExamples:\n  ddb-lake plan --table orders --landing s3://lake/landing\n` +
-        '  ddb-lake plan --table orders --landing s3://lake/landing --export-time 2026-11-24T09:00:00Z --json',
+      `\n${PRICING_HELP}\n\n${DATABRICKS_HELP}\n\nExamples:\n  ddb-lake plan --table orders --landing s3://lake/landing\n` +
+        '  ddb-lake plan --table orders --landing s3://lake/landing --export-time 2026-11-24T09:00:00Z --json\n' +
+        '  ddb-lake plan --table orders --landing s3://lake/landing --delta s3://lake/tables/orders \\\n' +
+        '    --databricks-name main.sales.orders --databricks-principal etl@example.com --warehouse 1234abcd5678ef90',
     )
     .action(
       context.action(async (flags: PlanFlags) => {
         if (flags.table === undefined || flags.table === '')
           throw new UsageError('no table: pass --table <name or ARN>');
+        const databricks = databricksOptions(flags);
         const output = createOutput({ json: flags.json });
         const landing = openLandingBesideDynamoDb(flags);
         // Read for the capture quarantine objects its batches accepted; an absent table has none.
@@ -192,6 +245,7 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
             bucketOwner: flags.bucketOwner,
             snapshotRetentionDays: wholeDays(flags.snapshotRetentionDays),
             writeReport: flags.writeReport,
+            databricks,
             onEvent: (event) => renderEvent(event, output),
           });
           output.resultJson(plan);
@@ -308,6 +362,10 @@ function renderPlan(plan: TablePlan, output: Output): void {
     );
     line(JSON.stringify(lifecycle.configuration, null, 2));
   }
+  if (plan.databricks !== null) {
+    line();
+    for (const text of databricksPlanText(plan.databricks)) line(text);
+  }
   if (plan.report?.written) {
     line();
     line(`Report written to ${plan.report.key} in the landing area.`);
@@ -317,6 +375,43 @@ function renderPlan(plan: TablePlan, output: Output): void {
 function finding(mark: string, item: PlanFinding, line: (text: string) => void): void {
   line(`  ${mark} [${item.code}] ${item.message}`);
   line(`      → ${item.action}`);
+}
+
+function tableName(text: string): UnityCatalogName {
+  try {
+    return parseUnityCatalogName(text);
+  } catch (error) {
+    if (error instanceof TableRegisterError) throw new UsageError(`--databricks-name: ${error.message}`);
+    throw error;
+  }
+}
+
+/** The Databricks section's options, or undefined without --databricks-name; usage errors first. */
+function databricksOptions(flags: PlanFlags) {
+  if (flags.databricksName === undefined) {
+    if (flags.warehouse !== undefined || flags.databricksPrincipal !== undefined) {
+      throw new UsageError(
+        '--warehouse and --databricks-principal go with --databricks-name catalog.schema.table',
+      );
+    }
+    return undefined;
+  }
+  const table = tableName(flags.databricksName);
+  if (flags.delta === undefined || !flags.delta.startsWith('s3://')) {
+    throw new UsageError(
+      `--databricks-name needs --delta s3://bucket/prefix: Unity Catalog only reads tables on cloud storage${flags.delta === undefined ? '' : `, not ${flags.delta}`}`,
+    );
+  }
+  return {
+    table,
+    principal: flags.databricksPrincipal,
+    warehouseId: flags.warehouse,
+    storageCredential: flags.databricksStorageCredential,
+    assumptions: {
+      mbPerSecond: positive('--databricks-mb-per-second', flags.databricksMbPerSecond, false),
+      statementSeconds: positive('--databricks-statement-seconds', flags.databricksStatementSeconds, true),
+    },
+  };
 }
 
 function parseTime(text: string): Date {
