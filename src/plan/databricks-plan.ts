@@ -162,35 +162,36 @@ function folderUrl(bucket: string, segments: readonly string[]): string {
   return segments.length === 0 ? `s3://${bucket}` : `s3://${bucket}/${segments.join('/')}`;
 }
 
-/** The external locations that cover the paths: one per bucket, at the paths' common folder. */
+/**
+ * The external locations that cover the paths, each as narrow as it can be: one per path at the
+ * path itself, except that a path inside another is covered by the other's location, which is
+ * then enough for both.
+ */
 function locationsFor(paths: readonly { what: 'landing' | 'delta'; location: S3Location }[]): {
   url: string;
   bucket: string;
   covers: ('landing' | 'delta')[];
 }[] {
-  const byBucket = new Map<string, { segments: string[]; covers: ('landing' | 'delta')[] }>();
+  const url = (location: S3Location) =>
+    folderUrl(location.bucket, location.prefix === '' ? [] : [location.prefix]);
+  const inside = (inner: string, outer: string) => inner === outer || inner.startsWith(`${outer}/`);
+  const result: { url: string; bucket: string; covers: ('landing' | 'delta')[] }[] = [];
   for (const { what, location } of paths) {
-    const segments = location.prefix === '' ? [] : location.prefix.split('/');
-    const seen = byBucket.get(location.bucket);
-    if (seen === undefined) {
-      byBucket.set(location.bucket, { segments, covers: [what] });
+    const own = url(location);
+    const outer = result.find((r) => inside(own, r.url));
+    if (outer !== undefined) {
+      outer.covers.push(what);
       continue;
     }
-    let common = 0;
-    while (
-      common < seen.segments.length &&
-      common < segments.length &&
-      seen.segments[common] === segments[common]
-    )
-      common++;
-    seen.segments = seen.segments.slice(0, common);
-    seen.covers.push(what);
+    const inner = result.find((r) => inside(r.url, own));
+    if (inner !== undefined) {
+      inner.url = own;
+      inner.covers.push(what);
+      continue;
+    }
+    result.push({ url: own, bucket: location.bucket, covers: [what] });
   }
-  return [...byBucket].map(([bucket, { segments, covers }]) => ({
-    url: folderUrl(bucket, segments),
-    bucket,
-    covers,
-  }));
+  return result;
 }
 
 function positive(name: string, value: number, zeroAllowed: boolean): number {
@@ -210,7 +211,7 @@ function seconds(ms: number): string {
 /**
  * The Databricks section of a plan: the storage credential (how to create it, its IAM role's trust
  * and permissions policies), the external location(s) covering the landing area and the Delta
- * table (one per bucket, at the common folder of the paths in it), the grants apply's principal
+ * table (one per path, or one for both when one path is inside the other), the grants apply's principal
  * needs, where CAN USE on the warehouse is set, and the warehouse time of a first load and of a
  * batch from the table's size and item count under `assumptions`. Pure.
  * @throws InvalidPlanOptionError when the Delta table is not on S3, or for an assumption that is
@@ -252,7 +253,7 @@ export function databricksPlan(input: DatabricksPlanInput): DatabricksPlan {
     );
   }
   const externalLocations = locationsFor(paths).map(({ url, bucket, covers }): ExternalLocationPlan => {
-    const name = `ddb-lake-${bucket.replaceAll('.', '-')}`;
+    const name = `ddb-lake-${covers.length === 1 ? `${covers[0]}-` : ''}${bucket.replaceAll('.', '-')}`;
     return {
       name,
       url,

@@ -51,19 +51,44 @@ describe('databricksPlan', () => {
     await expectParses([...placeholder.statements, ...named.statements]);
   });
 
-  it('one location covers both paths in one bucket, at their common folder, and is granted on', () => {
+  it('one location per path, each as narrow as the path, and a grant on each', () => {
     const plan = databricksPlan(BASE);
-    expect(plan.externalLocations).toHaveLength(1);
-    const [location] = plan.externalLocations;
-    expect(location).toMatchObject({ url: 's3://ddb-lake-data', covers: ['landing', 'delta'] });
-    expect(location?.sql).toBe(
-      "CREATE EXTERNAL LOCATION IF NOT EXISTS `ddb-lake-ddb-lake-data`\nURL 's3://ddb-lake-data'\nWITH (STORAGE CREDENTIAL `ddb-lake-s3`)\nCOMMENT 'ddb-lake: landing and delta of main.sales-eu.orders'",
+    expect(plan.externalLocations.map((l) => [l.name, l.url, l.covers])).toEqual([
+      ['ddb-lake-landing-ddb-lake-data', 's3://ddb-lake-data/landing', ['landing']],
+      ['ddb-lake-delta-ddb-lake-data', 's3://ddb-lake-data/tables/orders', ['delta']],
+    ]);
+    expect(plan.externalLocations[1]?.sql).toBe(
+      "CREATE EXTERNAL LOCATION IF NOT EXISTS `ddb-lake-delta-ddb-lake-data`\nURL 's3://ddb-lake-data/tables/orders'\nWITH (STORAGE CREDENTIAL `ddb-lake-s3`)\nCOMMENT 'ddb-lake: delta of main.sales-eu.orders'",
     );
     expect(plan.grants.map((g) => g.sql)).toEqual([
       `GRANT USE CATALOG ON CATALOG \`main\` TO \`${PRINCIPAL_PLACEHOLDER}\``,
       `GRANT USE SCHEMA, CREATE TABLE, CREATE FUNCTION ON SCHEMA \`main\`.\`sales-eu\` TO \`${PRINCIPAL_PLACEHOLDER}\``,
-      `GRANT CREATE EXTERNAL TABLE, READ FILES, WRITE FILES ON EXTERNAL LOCATION \`ddb-lake-ddb-lake-data\` TO \`${PRINCIPAL_PLACEHOLDER}\``,
+      `GRANT CREATE EXTERNAL TABLE, READ FILES, WRITE FILES ON EXTERNAL LOCATION \`ddb-lake-landing-ddb-lake-data\` TO \`${PRINCIPAL_PLACEHOLDER}\``,
+      `GRANT CREATE EXTERNAL TABLE, READ FILES, WRITE FILES ON EXTERNAL LOCATION \`ddb-lake-delta-ddb-lake-data\` TO \`${PRINCIPAL_PLACEHOLDER}\``,
     ]);
+  });
+
+  it('one location for both when one path is inside the other, whichever comes first', () => {
+    for (const [landing, delta] of [
+      ['s3://b/lake', 's3://b/lake/tables/orders'],
+      ['s3://b/lake/landing', 's3://b/lake'],
+    ] as const) {
+      const plan = databricksPlan({
+        ...BASE,
+        landing: storeLocationOf(landing),
+        delta: storeLocationOf(delta),
+      });
+      expect(plan.externalLocations.map((l) => [l.name, l.url, l.covers])).toEqual([
+        ['ddb-lake-b', 's3://b/lake', ['landing', 'delta']],
+      ]);
+    }
+    // A folder that only starts like another is not inside it.
+    const siblings = databricksPlan({
+      ...BASE,
+      landing: storeLocationOf('s3://b/data'),
+      delta: storeLocationOf('s3://b/data-lake/orders'),
+    });
+    expect(siblings.externalLocations.map((l) => l.url)).toEqual(['s3://b/data', 's3://b/data-lake/orders']);
   });
 
   it('grants cover the landing area and the Delta table in two buckets, prefixes kept', () => {
@@ -83,13 +108,6 @@ describe('databricksPlan', () => {
         `GRANT CREATE EXTERNAL TABLE, READ FILES, WRITE FILES ON EXTERNAL LOCATION \`${location?.name}\` TO \`etl@example.com\``,
       );
     }
-    // Sibling folders of one bucket share their parent, never a folder that only starts alike.
-    const siblings = databricksPlan({
-      ...BASE,
-      landing: storeLocationOf('s3://b/data/landing'),
-      delta: storeLocationOf('s3://b/data-lake/orders'),
-    });
-    expect(siblings.externalLocations.map((l) => l.url)).toEqual(['s3://b']);
   });
 
   it('says how the storage credential is made, with the trust policy Unity Catalog needs', () => {
@@ -106,7 +124,8 @@ describe('databricksPlan', () => {
       StringEquals: { 'sts:ExternalId': '<external ID shown by Databricks>' },
     });
     expect(credential.permissionsPolicy.Statement.flatMap((s) => s.Resource)).toEqual([
-      'arn:aws:s3:::ddb-lake-data/*',
+      'arn:aws:s3:::ddb-lake-data/landing/*',
+      'arn:aws:s3:::ddb-lake-data/tables/orders/*',
       'arn:aws:s3:::ddb-lake-data',
       credential.roleArn,
     ]);
