@@ -15,7 +15,12 @@ import {
 } from '../apply/changes/tombstones.ts';
 import { reopenSnapshot } from '../apply/inputs/input-discovery.ts';
 import { discardEarlyRows, inferSnapshotSchema } from '../apply/snapshot/snapshot-load.ts';
-import { batchStatements, type PlannedStatement } from '../apply/statements/batch-statements.ts';
+import {
+  type BatchStatementInput,
+  batchStatements,
+  type PlannedStatement,
+} from '../apply/statements/batch-statements.ts';
+import { evolutionSummaryOf, schemaStatisticsStatement } from '../apply/statements/schema-statistics.ts';
 import { loadReadSnapshot } from '../delta/load-snapshot.ts';
 import type { StructType } from '../delta/schema.ts';
 import type { BadLine } from '../formats/bad-line.ts';
@@ -29,8 +34,8 @@ import {
   TABLE_NAME_PROPERTY,
 } from '../lake/table-layout.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import { bucketFunctionSql } from './bucket-function.ts';
-import { plainJsonFunctionSql } from './plain-json-function.ts';
+import { BUCKET_FUNCTION_NAME, bucketFunctionSql } from './bucket-function.ts';
+import { PLAIN_JSON_FUNCTION_NAME, plainJsonFunctionSql } from './plain-json-function.ts';
 import {
   databricksName,
   databricksStatementDialect,
@@ -191,94 +196,132 @@ async function evolve(
   return evolution.result();
 }
 
-/** Every statement of the batch, in order, with what it is for. */
-async function plannedStatements(
+/** What both phases of the batch's statements share. */
+interface BatchSetting {
+  readonly start: Awaited<ReturnType<typeof startingPoint>>;
+  readonly table: readonly string[];
+  readonly dialect: ReturnType<typeof databricksStatementDialect>;
+  readonly input: Omit<BatchStatementInput, 'layout' | 'schema'>;
+}
+
+function engineStatement(purpose: string, sql: string): EngineStatement {
+  return { purpose, sql, parameters: [], check: false };
+}
+
+async function settingOf(
   context: BatchContext,
   planned: PlannedBatch,
   options: DatabricksEngineOptions,
-  dryRun: boolean,
-): Promise<{ statements: EngineStatement[]; plan: SchemaEvolutionPlan; snapshotExport: string | undefined }> {
+): Promise<BatchSetting> {
   const { record } = planned;
   const { landing, delta } = context.options;
   const start = await startingPoint(context, planned);
-  const plan = await evolve(context, record, start, dryRun);
-  const { catalog, schema: ucSchema, name } = options.table;
-  const table = [catalog, ucSchema, name];
+  const { catalog, schema, name } = options.table;
+  const files = await tombstoneFiles(delta, record.batch - 1);
+  const tombstones = [...(files.compacted === undefined ? [] : [files.compacted]), ...files.perBatch];
+  return {
+    start,
+    table: [catalog, schema, name],
+    dialect: databricksStatementDialect({ catalog, schema }),
+    input: {
+      batch: record.batch,
+      table: [catalog, schema, name],
+      tombstoneFiles: tombstones.map((key) => locationOf(delta, key)),
+      previousSchema: planned.table?.schema,
+      changeFiles: record.changeFiles.map((key) => locationOf(landing, key)),
+      ...(start.snapshot === undefined
+        ? {}
+        : {
+            snapshot: {
+              files: start.snapshot.opened.files.map((file) => locationOf(landing, file.key)),
+              source: start.snapshot.kind,
+            },
+          }),
+      incrementalExports: record.incrementalExports.length,
+    },
+  };
+}
+
+/**
+ * The statements before the schema evolution: ddb-lake's functions, the table's registration and
+ * location check (a table that exists), the checks of the change files, and the statement of the
+ * batch's schema statistics, over the table as it is.
+ */
+function preludeStatements(context: BatchContext, setting: BatchSetting): EngineStatement[] {
+  const { table, dialect, input, start } = setting;
+  const [catalog, schema] = table as [string, string, string];
+  const statements: EngineStatement[] = [
+    engineStatement(
+      'create-function',
+      plainJsonFunctionSql({ catalog, schema, function: PLAIN_JSON_FUNCTION_NAME }),
+    ),
+    engineStatement(
+      'create-function',
+      bucketFunctionSql({ catalog, schema, function: BUCKET_FUNCTION_NAME }),
+    ),
+  ];
+  if (input.previousSchema !== undefined) {
+    // A table our engine created is registered first; a name taken by another location is refused.
+    statements.push(
+      engineStatement(
+        'register-table',
+        `CREATE TABLE IF NOT EXISTS ${databricksName(table)} USING DELTA LOCATION ${databricksString(context.options.delta.url)}`,
+      ),
+      engineStatement('table-location', `DESCRIBE DETAIL ${databricksName(table)}`),
+    );
+  }
+  // The checks depend on the keys and the window only: rendered with the layout as it is.
+  const checks = batchStatements(dialect, databricksTableStatements({ location: '', properties: {} }), {
+    ...input,
+    layout: start.layout,
+    schema: start.schema,
+  }).filter((statement) => statement.check);
+  statements.push(...checks);
+  statements.push(
+    schemaStatisticsStatement(dialect, {
+      batch: input.batch,
+      tombstoneFiles: input.tombstoneFiles,
+      layout: start.layout,
+      schema: start.schema,
+      changeFiles: input.changeFiles,
+      ...(input.snapshot === undefined ? {} : { snapshot: input.snapshot }),
+      ...(input.incrementalExports === undefined ? {} : { incrementalExports: input.incrementalExports }),
+    }),
+  );
+  return statements;
+}
+
+/** The statements after the schema evolution: the table or its new columns, the layout's properties, the MERGE, the tombstones. */
+function batchStatementsAfter(
+  context: BatchContext,
+  planned: PlannedBatch,
+  setting: BatchSetting,
+  plan: SchemaEvolutionPlan,
+): EngineStatement[] {
+  const { record } = planned;
   const properties = {
     ...layoutConfiguration(plan.layout, { [TABLE_NAME_PROPERTY]: context.name }),
     ...(record.settings?.deletionVectors === false ? {} : { 'delta.enableDeletionVectors': 'true' }),
   };
-  const plain = (purpose: string, sql: string): EngineStatement => ({
-    purpose,
-    sql,
-    parameters: [],
-    check: false,
-  });
-  const statements: EngineStatement[] = [
-    plain(
-      'create-function',
-      plainJsonFunctionSql({ catalog, schema: ucSchema, function: 'ddb_lake_plain_json' }),
-    ),
-    plain('create-function', bucketFunctionSql({ catalog, schema: ucSchema, function: 'ddb_lake_bucket' })),
-  ];
-  const previousSchema = planned.table?.schema;
-  if (previousSchema !== undefined) {
-    // A table our engine created is registered first; a name taken by another location is refused below.
-    statements.push(
-      plain(
-        'register-table',
-        `CREATE TABLE IF NOT EXISTS ${databricksName(table)} USING DELTA LOCATION ${databricksString(delta.url)}`,
-      ),
-      {
-        purpose: 'table-location',
-        sql: `DESCRIBE DETAIL ${databricksName(table)}`,
-        parameters: [],
-        check: false,
-      },
-    );
-  }
-  let snapshot: { files: string[]; source: 'export' | 'scan' } | undefined;
-  if (start.snapshot !== undefined) {
-    snapshot = {
-      files: start.snapshot.opened.files.map((file) => locationOf(landing, file.key)),
-      source: start.snapshot.kind,
-    };
-  }
-  const files = await tombstoneFiles(delta, record.batch - 1);
-  const tombstones = [...(files.compacted === undefined ? [] : [files.compacted]), ...files.perBatch];
   const batch = batchStatements(
-    databricksStatementDialect({ catalog, schema: ucSchema }),
-    databricksTableStatements({ location: delta.url, properties }),
-    {
-      batch: record.batch,
-      table,
-      tombstoneFiles: tombstones.map((key) => locationOf(delta, key)),
-      layout: plan.layout,
-      schema: plan.schema,
-      previousSchema,
-      changeFiles: record.changeFiles.map((key) => locationOf(landing, key)),
-      ...(snapshot === undefined ? {} : { snapshot }),
-      incrementalExports: record.incrementalExports.length,
-    },
+    setting.dialect,
+    databricksTableStatements({ location: context.options.delta.url, properties }),
+    { ...setting.input, layout: plan.layout, schema: plan.schema },
+  ).filter((statement) => !statement.check);
+  const statements: EngineStatement[] = [];
+  const setProperties = engineStatement(
+    'set-properties',
+    setLayoutPropertiesStatement(setting.table, properties),
   );
+  const current = planned.table?.metadata.configuration;
+  const changed =
+    current !== undefined && Object.entries(properties).some(([key, value]) => current[key] !== value);
   for (const statement of batch) {
+    // The layout records the columns added: set right after them (or before the MERGE), before any row uses them.
+    if (statement.purpose === 'merge' && changed) statements.push(setProperties);
     statements.push(statement);
-    // The layout records the columns just added: set right after them, before any row uses them.
-    if (
-      statement.purpose === 'add-columns' &&
-      statement === batch.findLast((s) => s.purpose === 'add-columns')
-    ) {
-      statements.push(plain('set-properties', setLayoutPropertiesStatement(table, properties)));
-    }
   }
-  if (previousSchema !== undefined && !batch.some((s) => s.purpose === 'add-columns')) {
-    const current = planned.table?.metadata.configuration ?? {};
-    if (Object.entries(properties).some(([key, value]) => current[key] !== value)) {
-      const index = statements.findIndex((s) => s.check || s.purpose === 'merge');
-      statements.splice(index, 0, plain('set-properties', setLayoutPropertiesStatement(table, properties)));
-    }
-  }
-  return { statements, plan, snapshotExport: start.snapshot?.exportId };
+  return statements;
 }
 
 function warehouseStatement(statement: EngineStatement, statementId: string | null): WarehouseStatement {
@@ -336,7 +379,13 @@ export function databricksEngine(options: DatabricksEngineOptions): BatchEngine 
 
     async dryRun(context, planned): Promise<WarehouseDryRun> {
       assertCloudStores(context, true);
-      const { statements, plan } = await plannedStatements(context, planned, options, true);
+      const setting = await settingOf(context, planned, options);
+      // The statistics' answer is foreseen here, from the same inputs read on this machine.
+      const plan = await evolve(context, planned.record, setting.start, true);
+      const statements = [
+        ...preludeStatements(context, setting),
+        ...batchStatementsAfter(context, planned, setting, plan),
+      ];
       return {
         outcome: 'dry-run',
         engine: 'databricks',
@@ -374,12 +423,14 @@ export function databricksEngine(options: DatabricksEngineOptions): BatchEngine 
           'The Databricks engine needs a statement runner (a workspace) to apply a batch.',
         );
       }
-      const { statements, plan, snapshotExport } = await plannedStatements(context, planned, options, false);
+      const setting = await settingOf(context, planned, options);
+      const snapshotExport = setting.start.snapshot?.exportId;
       const ran: WarehouseStatement[] = [];
       let merged: Awaited<ReturnType<StatementRunner['execute']>> | undefined;
       let tombstones: Tombstone[] = [];
-      for (const statement of statements) {
-        const result = await runner.execute(statement.sql, {
+      let plan: SchemaEvolutionPlan | undefined;
+      const run = async (statement: EngineStatement) => {
+        const result = await (runner as StatementRunner).execute(statement.sql, {
           parameters: statement.parameters.map((p) => ({ name: p.name, value: p.value, type: p.type })),
           ...(options.signal === undefined ? {} : { signal: options.signal }),
         });
@@ -409,7 +460,20 @@ export function databricksEngine(options: DatabricksEngineOptions): BatchEngine 
         }
         if (statement.purpose === 'merge') merged = result;
         if (statement.purpose === 'batch-tombstones') tombstones = tombstonesOf(result, record.batch);
-      }
+        if (statement.purpose === 'schema-statistics') {
+          // The batch's columns, decided as our engine decides them, from what the warehouse counted.
+          const { layout, schema } = setting.start;
+          const rows = result.rows.map((row) =>
+            Object.fromEntries(result.columns.map((c, i) => [c.name, row[i] ?? null])),
+          );
+          const evolution = new SchemaEvolution(layout, schema);
+          evolution.merge(evolutionSummaryOf(rows, layout, schema));
+          plan = evolution.result();
+        }
+      };
+      for (const statement of preludeStatements(context, setting)) await run(statement);
+      if (plan === undefined) throw new Error('the schema statistics statement did not run');
+      for (const statement of batchStatementsAfter(context, planned, setting, plan)) await run(statement);
       const written = await writeTombstones(delta, record.batch, tombstones);
       await writeCompactedTombstones(delta, record.batch);
       const table = await loadReadSnapshot(delta, context.engine);

@@ -52,13 +52,16 @@ export interface WarehouseAssumptions {
 export const DEFAULT_WAREHOUSE_ASSUMPTIONS: WarehouseAssumptions = { mbPerSecond: 100, statementSeconds: 2 };
 
 /**
- * Statements of a first batch on Databricks: CREATE TABLE (lake table), CREATE TABLE (tombstones),
- * the conflicting-copies check, MERGE, and the tombstone insert (apply/statements/batch-statements.ts;
- * test/plan checks these against the statement plan).
+ * Statements of a first batch on Databricks (databricks/databricks-engine.ts): ddb-lake's two
+ * functions, the two checks, the schema statistics, CREATE TABLE, MERGE and the tombstone query
+ * (test/databricks/databricks-engine.test.ts checks these against the engine's dry run).
  */
-export const FIRST_LOAD_STATEMENTS = 5;
-/** Statements of a later batch without a schema change: the check, MERGE, the tombstone insert. */
-export const BATCH_STATEMENTS = 3;
+export const FIRST_LOAD_STATEMENTS = 8;
+/**
+ * Statements of a later batch without a schema change: the two functions, the table's registration
+ * and location check, the two checks, the schema statistics, MERGE and the tombstone query.
+ */
+export const BATCH_STATEMENTS = 9;
 
 /** `_ddb_seq`: a sequence number padded to 40 digits (lake/sequence-number.ts). */
 export const SEQ_COLUMN_BYTES = 40;

