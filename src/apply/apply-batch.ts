@@ -227,19 +227,21 @@ export async function applyBatch(options: ApplyOptions): Promise<ApplyBatchResul
   positive('marginMs', options.marginMs, 0);
   positive('replayQuarantine', options.replayQuarantine, 1);
   await assertLandingHasObjects(options.landing, tableNameOf(options.table));
+  const run = (session: DuckSession) =>
+    runBatch({
+      options,
+      session,
+      engine: duckdbEngine(session),
+      name: tableNameOf(options.table),
+      clock,
+      started,
+      emit: options.onEvent ?? (() => {}),
+    });
   if (options.dryRun === true) {
     // Nothing is written: no lease to hold.
     const session = options.session ?? (await DuckSession.open());
     try {
-      return await runBatch({
-        options,
-        session,
-        engine: duckdbEngine(session),
-        name: tableNameOf(options.table),
-        clock,
-        started,
-        emit: options.onEvent ?? (() => {}),
-      });
+      return await run(session);
     } finally {
       if (options.session === undefined) await session.close();
     }
@@ -261,15 +263,7 @@ export async function applyBatch(options: ApplyOptions): Promise<ApplyBatchResul
       throw error;
     }));
   try {
-    return await runBatch({
-      options,
-      session,
-      engine: duckdbEngine(session),
-      name: tableNameOf(options.table),
-      clock,
-      started,
-      emit: options.onEvent ?? (() => {}),
-    });
+    return await run(session);
   } finally {
     await Promise.all([options.session === undefined ? session.close() : undefined, lease.release()]);
   }

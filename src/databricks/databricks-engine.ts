@@ -14,6 +14,7 @@ import {
   writeTombstones,
 } from '../apply/changes/tombstones.ts';
 import { reopenSnapshot } from '../apply/inputs/input-discovery.ts';
+import { firstBatchLayout } from '../apply/snapshot/first-batch.ts';
 import { discardEarlyRows, inferSnapshotSchema } from '../apply/snapshot/snapshot-load.ts';
 import {
   type BatchStatementInput,
@@ -27,12 +28,7 @@ import type { BadLine } from '../formats/bad-line.ts';
 import { supersedes } from '../lake/change-order.ts';
 import { SchemaEvolution, type SchemaEvolutionPlan } from '../lake/schema-evolution.ts';
 import { isPaddedSeq } from '../lake/sequence-number.ts';
-import {
-  layoutConfiguration,
-  layoutSchema,
-  newTableLayout,
-  TABLE_NAME_PROPERTY,
-} from '../lake/table-layout.ts';
+import { layoutConfiguration, layoutSchema, TABLE_NAME_PROPERTY } from '../lake/table-layout.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { BUCKET_FUNCTION_NAME, bucketFunctionSql } from './bucket-function.ts';
 import { PLAIN_JSON_FUNCTION_NAME, plainJsonFunctionSql } from './plain-json-function.ts';
@@ -138,15 +134,7 @@ async function startingPoint(context: BatchContext, planned: PlannedBatch) {
     );
   }
   const found = await reopenSnapshot(context.options.landing, context.name, record.snapshot);
-  const settings = record.settings;
-  const layout = newTableLayout({
-    keys: settings.keys,
-    exportTime: found.exportTimeMs,
-    buckets: settings.buckets,
-    deletes: settings.deletes,
-    marginMs: settings.marginMs,
-    appId: record.appId,
-  });
+  const layout = firstBatchLayout(record, record.settings, found.exportTimeMs);
   return { layout, schema: layoutSchema(layout, new Map()), snapshot: found };
 }
 

@@ -194,17 +194,8 @@ describe('ddb-lake apply --engine databricks', () => {
     const landing = await sampleLanding({ exportTime: T, incremental: false });
     await capture(landing, [coverageRecord(1, T)]);
     const delta = await tempStore('delta');
-    const run = await apply(
-      landing.rootDir,
-      delta.rootDir,
-      '--engine',
-      'databricks',
-      '--catalog',
-      'main',
-      '--schema',
-      'sales',
-      '--dry-run',
-    );
+    const dryRun = ['--engine', 'databricks', '--catalog', 'main', '--schema', 'sales', '--dry-run'];
+    const run = await apply(landing.rootDir, delta.rootDir, ...dryRun);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('Batch 1 would run 8 statements on the warehouse');
@@ -212,18 +203,7 @@ describe('ddb-lake apply --engine databricks', () => {
     expect(run.stdout).toContain('CREATE TABLE IF NOT EXISTS `main`.`sales`.`orders`');
     expect(run.stdout).toMatch(/-- {3}:change_file_0 STRING = ".*\.jsonl\.gz"/);
     expect(run.stdout).toContain('MERGE INTO `main`.`sales`.`orders` AS t');
-    const json = await apply(
-      landing.rootDir,
-      delta.rootDir,
-      '--engine',
-      'databricks',
-      '--catalog',
-      'main',
-      '--schema',
-      'sales',
-      '--dry-run',
-      '--json',
-    );
+    const json = await apply(landing.rootDir, delta.rootDir, ...dryRun, '--json');
     const batch = (
       JSON.parse(json.stdout) as { batches: { outcome: string; statements: { purpose: string }[] }[] }
     ).batches[0];

@@ -189,7 +189,18 @@ describe('apply --engine databricks against a loopback fake of the Statement Exe
     );
     await capture(local, laterChanges());
     await copyStore(local, landing);
-    return { landing, delta, statistics: await statisticsOnDuckDB(local, delta) };
+    // What batch 2 will submit, as its dry run lists it.
+    const planned = dryRunOf(
+      await applyBatch({
+        landing,
+        delta,
+        table: TABLE,
+        now: sampleClock,
+        engine: databricksEngine({ table: TABLE_NAME }),
+        dryRun: true,
+      }),
+    );
+    return { landing, delta, planned, statistics: await statisticsOnDuckDB(local, delta) };
   }
 
   /**
@@ -272,17 +283,7 @@ describe('apply --engine databricks against a loopback fake of the Statement Exe
   }
 
   it('submits the planned statements with typed parameters, writes the tombstones and the mark, and our engine takes the next batch', async () => {
-    const { landing, delta, statistics } = await tableAfterFirstBatch();
-    const planned = dryRunOf(
-      await applyBatch({
-        landing,
-        delta,
-        table: TABLE,
-        now: sampleClock,
-        engine: databricksEngine({ table: TABLE_NAME }),
-        dryRun: true,
-      }),
-    );
+    const { landing, delta, planned, statistics } = await tableAfterFirstBatch();
     scriptFor(planned.statements, delta.url, statistics);
     const submittedBefore = fake.requestsTo('/api/2.0/sql/statements', 'POST').length;
     const { client } = harness(patEnv(fake));
@@ -360,12 +361,9 @@ describe('apply --engine databricks against a loopback fake of the Statement Exe
   });
 
   it('stops before the MERGE when a check returns rows, marks nothing, and the next run applies the batch from its record', async () => {
-    const { landing, delta, statistics } = await tableAfterFirstBatch();
-    const engine = (runner?: ReturnType<typeof harness>['client']) =>
-      databricksEngine({ table: TABLE_NAME, ...(runner === undefined ? {} : { runner }) });
-    const planned = dryRunOf(
-      await applyBatch({ landing, delta, table: TABLE, now: sampleClock, engine: engine(), dryRun: true }),
-    );
+    const { landing, delta, planned, statistics } = await tableAfterFirstBatch();
+    const engine = (runner: ReturnType<typeof harness>['client']) =>
+      databricksEngine({ table: TABLE_NAME, runner });
     const checkAt = planned.statements.findIndex((s) => s.purpose === 'conflicting-copies');
     scriptFor(planned.statements.slice(0, checkAt + 1), delta.url, statistics, {
       'conflicting-copies': {
@@ -406,17 +404,7 @@ describe('apply --engine databricks against a loopback fake of the Statement Exe
   });
 
   it('refuses a Unity Catalog table of that name at another location, before the MERGE', async () => {
-    const { landing, delta, statistics } = await tableAfterFirstBatch();
-    const planned = dryRunOf(
-      await applyBatch({
-        landing,
-        delta,
-        table: TABLE,
-        now: sampleClock,
-        engine: databricksEngine({ table: TABLE_NAME }),
-        dryRun: true,
-      }),
-    );
+    const { landing, delta, planned, statistics } = await tableAfterFirstBatch();
     const at = planned.statements.findIndex((s) => s.purpose === 'table-location');
     scriptFor(planned.statements.slice(0, at + 1), 's3://elsewhere/orders', statistics);
     const { client } = harness(patEnv(fake));

@@ -13,7 +13,7 @@ import { ApplyErrorCode, ApplyRunError } from '../apply-errors.ts';
 import { commitBatch } from '../batch-commit.ts';
 import type { BatchContext } from '../batch-context.ts';
 import { foldChanges, quarantineBadLines, rowsPerFileOf, writeTombstonesOf } from '../batch-context.ts';
-import type { BatchRecord } from '../batch-record.ts';
+import type { BatchRecord, BatchSettings } from '../batch-record.ts';
 import type { ApplyBatchResult } from '../batch-result.ts';
 import { recordInputsOf, schemaChangesOf } from '../batch-result.ts';
 import { faultPoint } from '../fault-points.ts';
@@ -26,6 +26,22 @@ import { discardEarlyRows, inferSnapshotSchema, loadSnapshotRows } from './snaps
  */
 
 const EMPTY_SCHEMA: StructType = { type: 'struct', fields: [] };
+
+/** The layout batch 1's record fixes: its settings, T of its snapshot, its appId. Pure. */
+export function firstBatchLayout(
+  record: BatchRecord,
+  settings: BatchSettings,
+  exportTimeMs: number,
+): TableLayout {
+  return newTableLayout({
+    keys: settings.keys,
+    exportTime: exportTimeMs,
+    buckets: settings.buckets,
+    deletes: settings.deletes,
+    marginMs: settings.marginMs,
+    appId: record.appId,
+  });
+}
 
 /**
  * Runs batch 1 from its record: reopens the snapshot, folds the change inputs, infers the schema
@@ -51,16 +67,7 @@ export async function firstBatch(
   }
   const found = await reopenSnapshot(landing, name, record.snapshot);
   const settings = record.settings;
-  const layout =
-    existingLayout ??
-    newTableLayout({
-      keys: settings.keys,
-      exportTime: found.exportTimeMs,
-      buckets: settings.buckets,
-      deletes: settings.deletes,
-      marginMs: settings.marginMs,
-      appId: record.appId,
-    });
+  const layout = existingLayout ?? firstBatchLayout(record, settings, found.exportTimeMs);
   const { winners, counts, read } = await foldChanges(context, record, layout);
   const pass = { session, landing, snapshot: found, emit: context.emit };
   const schemaPass = await inferSnapshotSchema(pass, layout, table?.schema ?? EMPTY_SCHEMA, winners);
