@@ -28,7 +28,7 @@ import type { BadLine } from '../formats/bad-line.ts';
 import { supersedes } from '../lake/change-order.ts';
 import { SchemaEvolution, type SchemaEvolutionPlan } from '../lake/schema-evolution.ts';
 import { isPaddedSeq } from '../lake/sequence-number.ts';
-import { layoutConfiguration, layoutSchema, TABLE_NAME_PROPERTY } from '../lake/table-layout.ts';
+import { layoutConfiguration, TABLE_NAME_PROPERTY } from '../lake/table-layout.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { BUCKET_FUNCTION_NAME, bucketFunctionSql } from './bucket-function.ts';
 import { PLAIN_JSON_FUNCTION_NAME, plainJsonFunctionSql } from './plain-json-function.ts';
@@ -124,18 +124,26 @@ function assertCloudStores(context: BatchContext, dryRun: boolean): void {
 /** The batch's layout before evolution, and the snapshot's data files for batch 1. */
 async function startingPoint(context: BatchContext, planned: PlannedBatch) {
   const { record } = planned;
+  // Batch 1 loads its snapshot also when a run killed after CREATE TABLE left the table there.
+  const found =
+    record.snapshot === undefined
+      ? undefined
+      : await reopenSnapshot(context.options.landing, context.name, record.snapshot);
   if (planned.layout !== undefined && planned.table !== undefined) {
-    return { layout: planned.layout, schema: planned.table.schema, snapshot: undefined };
+    return { layout: planned.layout, schema: planned.table.schema, snapshot: found };
   }
-  if (record.snapshot === undefined || record.settings === undefined) {
+  if (found === undefined || record.settings === undefined) {
     throw new ApplyRunError(
       ApplyErrorCode.batchRecordCorrupt,
       `The record of batch ${record.batch} beside ${context.options.delta.url} names no snapshot or settings, and there is no table yet.`,
     );
   }
-  const found = await reopenSnapshot(context.options.landing, context.name, record.snapshot);
-  const layout = firstBatchLayout(record, record.settings, found.exportTimeMs);
-  return { layout, schema: layoutSchema(layout, new Map()), snapshot: found };
+  // No schema yet, as for our engine's first batch: the new table reads attributes, conflicts, system columns.
+  return {
+    layout: firstBatchLayout(record, record.settings, found.exportTimeMs),
+    schema: EMPTY_SCHEMA,
+    snapshot: found,
+  };
 }
 
 /**
@@ -163,7 +171,7 @@ async function evolve(
   };
   if (snapshot !== undefined) {
     const pass = { session: context.session, landing: context.options.landing, snapshot, emit: context.emit };
-    const schemaPass = await inferSnapshotSchema(pass, layout, EMPTY_SCHEMA, winners);
+    const schemaPass = await inferSnapshotSchema(pass, layout, schema, winners);
     await discardEarlyRows(schemaPass.early);
     await refuseBadLines([...read.badLines, ...schemaPass.badLines]);
     return schemaPass.plan;

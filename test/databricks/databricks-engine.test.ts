@@ -6,12 +6,20 @@ import { completionKey, readBatchCompletion } from '../../src/apply/batch-comple
 import { tombstoneFiles, tombstonesKey } from '../../src/apply/changes/tombstones.ts';
 import { schemaStatisticsStatement } from '../../src/apply/statements/schema-statistics.ts';
 import { databricksEngine } from '../../src/databricks/databricks-engine.ts';
+import { createTable } from '../../src/delta/create-table.ts';
 import { loadReadSnapshot } from '../../src/delta/load-snapshot.ts';
 import { duckdbEngine } from '../../src/duckdb/duckdb-engine.ts';
 import { DuckSession } from '../../src/duckdb/session.ts';
 import { duckdbStatementDialect, registerStatementFunctions } from '../../src/duckdb/statement-dialect.ts';
 import { readGzipJsonLines } from '../../src/formats/gzip-json-lines.ts';
-import { readTableLayout } from '../../src/lake/table-layout.ts';
+import {
+  layoutConfiguration,
+  layoutSchema,
+  newTableLayout,
+  PARTITION_COLUMNS,
+  readTableLayout,
+  TABLE_NAME_PROPERTY,
+} from '../../src/lake/table-layout.ts';
 import {
   S3_SERVER_CREDENTIALS,
   S3_SERVER_REGION,
@@ -140,6 +148,37 @@ describe('apply --engine databricks, dry run (no workspace)', () => {
     expect(later.schemaChanges.map((c) => c.column).sort()).toEqual(['loyalty', 'vip']);
     expect(await keysOf(delta)).toEqual(before);
     await expectParses([...first.statements, ...later.statements].map((s) => s.sql));
+  });
+
+  it('loads the snapshot again when a run was killed after the warehouse created the table (batch 1 not done)', async () => {
+    const landing = await sampleLanding({ incremental: false });
+    await capture(landing, [coverageRecord()]);
+    const delta = await tempStore('delta');
+    // What CREATE TABLE left: the table with the layout in its properties, no batch in it.
+    const layout = newTableLayout({ keys: { partition: 'pk', sort: 'sk' }, exportTime: SAMPLE_T });
+    await createTable(delta, {
+      schema: layoutSchema(layout, new Map()),
+      partitionColumns: PARTITION_COLUMNS,
+      configuration: layoutConfiguration(layout, { [TABLE_NAME_PROPERTY]: TABLE }),
+      now: SAMPLE_T,
+      deletionVectors: true,
+    });
+    const again = dryRunOf(
+      await applyBatch({
+        landing,
+        delta,
+        table: TABLE,
+        now: sampleClock,
+        engine: databricksEngine({ table: TABLE_NAME }),
+        dryRun: true,
+      }),
+    );
+    expect(again.batch).toBe(1);
+    const purposes = again.statements.map((s) => s.purpose);
+    expect(purposes).toContain('register-table');
+    expect(purposes).not.toContain('create-table');
+    const merge = again.statements.find((s) => s.purpose === 'merge');
+    expect(merge?.parameters.filter((p) => p.name.startsWith('snapshot_file')).length).toBeGreaterThan(0);
   });
 
   it('is refused for our own engine, which has none', async () => {
