@@ -122,6 +122,14 @@ describe('apply --engine databricks, dry run (no workspace)', () => {
     expect(await keysOf(delta)).toEqual([]);
 
     expect((await applyBatch({ landing, delta, table: TABLE, now: sampleClock })).outcome).toBe('applied');
+    // The warehouse would create the table our engine created: the same columns, in the same order.
+    const created = first.statements.find((s) => s.purpose === 'create-table')?.sql ?? '';
+    const columnsOf = (sql: string) => [...sql.matchAll(/`([^`]+)` [A-Z]/g)].map((m) => m[1]);
+    const reader = await DuckSession.open({ threads: 1 });
+    const local = await loadReadSnapshot(delta, duckdbEngine(reader)).finally(() => reader.close());
+    expect(columnsOf(created.slice(created.indexOf('('), created.indexOf('USING')))).toEqual(
+      local.schema.fields.map((field) => field.name),
+    );
     await capture(landing, laterChanges());
     const before = await keysOf(delta);
     const later = dryRunOf(
