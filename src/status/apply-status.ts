@@ -1,5 +1,5 @@
 import { ApplyErrorCode, ApplyRunError } from '../apply/apply-errors.ts';
-import { lastAppliedBatch } from '../apply/batch-completion.ts';
+import { lastAppliedBatch, readBatchCompletion } from '../apply/batch-completion.ts';
 import { parseBatchText } from '../apply/batch-number.ts';
 import {
   BATCH_RECORDS_FOLDER,
@@ -169,13 +169,17 @@ async function loadTable(delta: ObjectStore, engine: DeltaEngine): Promise<ReadS
 
 /**
  * The last batch: its commit, found by its txn among the newest commits (later commits, such as
- * `table optimize`, may follow it), and its record.
+ * `table optimize`, may follow it), or by the version its completion mark names (a warehouse's
+ * batch), and its record.
  */
 async function lastBatch(delta: ObjectStore, appId: string, batch: number, now: number): Promise<LastBatch> {
   const history = await tableHistory(delta, { limit: HISTORY_SEARCHED });
-  const commit = history.find((entry) =>
+  const byTxn = history.find((entry) =>
     entry.txns.some((txn) => txn.appId === appId && txn.version === batch),
   );
+  // A warehouse's batch carries no txn: its completion mark names the version it left.
+  const completion = byTxn === undefined ? await readBatchCompletion(delta, batch) : undefined;
+  const commit = byTxn ?? history.find((entry) => entry.version === completion?.version);
   const record = await readBatchRecord(delta, batch);
   const metric = (name: string): number | null => {
     const value = commit?.operationMetrics[name];

@@ -27,6 +27,7 @@ import {
   startS3Server,
 } from '../../src/local/s3-server.ts';
 import { BATCH_STATEMENTS, FIRST_LOAD_STATEMENTS } from '../../src/plan/databricks-plan.ts';
+import { readApplyStatus } from '../../src/status/apply-status.ts';
 import type { LocalFolderStore } from '../../src/storage/local-folder-store.ts';
 import type { ObjectStore } from '../../src/storage/object-store.ts';
 import { S3Store } from '../../src/storage/s3-store.ts';
@@ -385,6 +386,15 @@ describe('apply --engine databricks against a loopback fake of the Statement Exe
         ts: String(BigInt(AFTER + 1000) * 1000n),
       },
     ]);
+
+    // status reports the warehouse's batch as the last one, at the version its mark names.
+    const reader = await DuckSession.open({ threads: 1 });
+    const status = await readApplyStatus(delta, landing, TABLE, {
+      now: sampleClock(),
+      engine: duckdbEngine(reader),
+    }).finally(() => reader.close());
+    expect(status.lastBatch).toMatchObject({ batch: 2, version: mark?.version });
+    expect(status.pendingBatch).toBeNull();
 
     // Our engine takes the batch after the warehouse's: batch 3, not batch 2 again.
     const local = await tempStore('landing-more');
