@@ -31,6 +31,7 @@ import { isPaddedSeq } from '../lake/sequence-number.ts';
 import { layoutConfiguration, TABLE_NAME_PROPERTY } from '../lake/table-layout.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { BUCKET_FUNCTION_NAME, bucketFunctionSql } from './bucket-function.ts';
+import { DatabricksStatementError } from './databricks-errors.ts';
 import { PLAIN_JSON_FUNCTION_NAME, plainJsonFunctionSql } from './plain-json-function.ts';
 import {
   databricksName,
@@ -425,13 +426,27 @@ export function databricksEngine(options: DatabricksEngineOptions): BatchEngine 
       let merged: Awaited<ReturnType<StatementRunner['execute']>> | undefined;
       let tombstones: Tombstone[] = [];
       let plan: SchemaEvolutionPlan | undefined;
+      // Rule 7: bad lines go to the batch's quarantine, named by file and line, as our engine
+      // writes it; that reads the batch's change files here, on this path only. Throws
+      // TooManyBadLinesError when there are any.
+      const quarantine = async (): Promise<void> => {
+        const { read } = await foldChanges(context, record, setting.start.layout);
+        await quarantineBadLines(context, record.batch, read.badLines);
+      };
       const run = async (statement: EngineStatement) => {
-        const result = await (runner as StatementRunner).execute(statement.sql, {
-          parameters: statement.parameters.map((p) => ({ name: p.name, value: p.value, type: p.type })),
-          ...(options.signal === undefined ? {} : { signal: options.signal }),
-        });
+        const result = await (runner as StatementRunner)
+          .execute(statement.sql, {
+            parameters: statement.parameters.map((p) => ({ name: p.name, value: p.value, type: p.type })),
+            ...(options.signal === undefined ? {} : { signal: options.signal }),
+          })
+          .catch(async (error: unknown) => {
+            // A check reads every line: one that is not JSON fails it (FAILFAST).
+            if (statement.check && error instanceof DatabricksStatementError) await quarantine();
+            throw error;
+          });
         ran.push(warehouseStatement(statement, result.statementId));
         if (statement.check && result.rows.length > 0) {
+          await quarantine();
           const shown = result.rows
             .slice(0, 5)
             .map((row) => row.join(' '))
@@ -439,8 +454,8 @@ export function databricksEngine(options: DatabricksEngineOptions): BatchEngine 
           throw new ApplyRunError(
             ApplyErrorCode.tooManyBadLines,
             statement.purpose === 'bad-records'
-              ? `Batch ${record.batch}: ${result.rows.length} line(s) of the change files are no record of this table (a key attribute missing or not S, N or B, a bad sequence number or op; rule 7 of docs/DESIGN.md): ${shown}. Nothing was merged. Apply this batch with --engine duckdb, which quarantines them naming their files and lines (statement ${result.statementId}).`
-              : `Batch ${record.batch}: ${result.rows.length} record(s) of the change files share a key and sequence number with a copy that differs (${shown}): corrupt input that no order may resolve (rule 1 of docs/DESIGN.md). Nothing was merged. Apply this batch with --engine duckdb, which quarantines every copy and names their files and lines (statement ${result.statementId}).`,
+              ? `Batch ${record.batch}: ${result.rows.length} line(s) of the change files are no record of this table (a key attribute missing or not S, N or B, a bad sequence number or op; rule 7 of docs/DESIGN.md): ${shown}. Nothing was merged (statement ${result.statementId}).`
+              : `Batch ${record.batch}: ${result.rows.length} record(s) of the change files share a key and sequence number with a copy that differs (${shown}): corrupt input that no order may resolve (rule 1 of docs/DESIGN.md). Nothing was merged (statement ${result.statementId}).`,
           );
         }
         if (statement.purpose === 'table-location') {

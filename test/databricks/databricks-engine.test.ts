@@ -1,9 +1,11 @@
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyBatch, type WarehouseDryRun } from '../../src/apply/apply-batch.ts';
-import { ApplyRunError } from '../../src/apply/apply-errors.ts';
+import { ApplyRunError, TooManyBadLinesError } from '../../src/apply/apply-errors.ts';
 import { completionKey, readBatchCompletion } from '../../src/apply/batch-completion.ts';
 import { tombstoneFiles, tombstonesKey } from '../../src/apply/changes/tombstones.ts';
+import { quarantineFolder } from '../../src/apply/inputs/quarantine.ts';
 import { schemaStatisticsStatement } from '../../src/apply/statements/schema-statistics.ts';
 import { databricksEngine } from '../../src/databricks/databricks-engine.ts';
 import { createTable } from '../../src/delta/create-table.ts';
@@ -11,6 +13,8 @@ import { loadReadSnapshot } from '../../src/delta/load-snapshot.ts';
 import { duckdbEngine } from '../../src/duckdb/duckdb-engine.ts';
 import { DuckSession } from '../../src/duckdb/session.ts';
 import { duckdbStatementDialect, registerStatementFunctions } from '../../src/duckdb/statement-dialect.ts';
+import { changeFileKey } from '../../src/formats/change-file-key.ts';
+import type { ChangeRecord } from '../../src/formats/change-record.ts';
 import { readGzipJsonLines } from '../../src/formats/gzip-json-lines.ts';
 import {
   layoutConfiguration,
@@ -456,6 +460,93 @@ describe('apply --engine databricks against a loopback fake of the Statement Exe
     });
     expect(again).toMatchObject({ outcome: 'applied', batch: 2, rebuilt: true });
     expect(await delta.head(completionKey(2))).toBeDefined();
+    await landing.close();
+    await delta.close();
+  });
+
+  it('a copy of a record that differs stops the batch before anything is merged, and goes to the batch quarantine with its file and line', async () => {
+    const { landing, delta } = await tableAfterFirstBatch();
+    const [original] = laterChanges();
+    const copy = { ...original, new: { ...original?.new, vip: { BOOL: false } } } as ChangeRecord;
+    const local = await tempStore('landing-copy');
+    await capture(local, [copy]);
+    await copyStore(local, landing);
+    const column = (name: string) => ({ name, type_name: 'STRING', type_text: 'STRING' });
+    // What the warehouse answers up to the check (the fake only replays answers).
+    for (const script of [
+      {},
+      {},
+      {},
+      { columns: [column('location')], rows: [[delta.url]] },
+      {},
+      {
+        columns: ['key', 'seq', 'copies'].map(column),
+        rows: [['{"pk":"customer#2","sk":"profile"}', seq(10).toString(), '2']],
+      },
+    ] as FakeStatementScript[]) {
+      fake.script(script);
+    }
+    const { client } = harness(patEnv(fake));
+    const before = fake.requestsTo('/api/2.0/sql/statements', 'POST').length;
+    const error = await applyBatch({
+      landing,
+      delta,
+      table: TABLE,
+      now: sampleClock,
+      engine: databricksEngine({ table: TABLE_NAME, runner: client }),
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TooManyBadLinesError);
+    const sent = fake.requestsTo('/api/2.0/sql/statements', 'POST').slice(before);
+    expect(sent.map((r) => (r.body as { statement: string }).statement.split('\n')[0])).not.toContainEqual(
+      expect.stringMatching(/^MERGE/),
+    );
+    const quarantined = await keysOf(delta, quarantineFolder(2));
+    expect(quarantined.length).toBeGreaterThan(0);
+    const lines = Buffer.from(await delta.getBytes(quarantined[0] as string)).toString('utf8');
+    expect(lines).toContain('changes/orders/');
+    expect(await delta.head(completionKey(2))).toBeUndefined();
+    await landing.close();
+    await delta.close();
+  });
+
+  it("a line that is not JSON fails the warehouse's check (FAILFAST) and goes to the batch quarantine with its file and line", async () => {
+    const { landing, delta } = await tableAfterFirstBatch();
+    const key = changeFileKey({
+      table: TABLE,
+      shard: 'shardId-bad',
+      firstSeq: seq(30).toString(),
+      lastSeq: seq(30).toString(),
+      firstTs: AFTER,
+    });
+    await landing.put(key, gzipSync('{"op": "MODIFY", not json\n'));
+    const column = (name: string) => ({ name, type_name: 'STRING', type_text: 'STRING' });
+    for (const script of [
+      {},
+      {},
+      {},
+      { columns: [column('location')], rows: [[delta.url]] },
+      {
+        states: ['RUNNING', 'FAILED'],
+        error: {
+          error_code: 'BAD_REQUEST',
+          message: '[MALFORMED_RECORD_IN_PARSING] Malformed records are detected in record parsing',
+        },
+      },
+    ] as FakeStatementScript[]) {
+      fake.script(script);
+    }
+    const { client } = harness(patEnv(fake));
+    const error = await applyBatch({
+      landing,
+      delta,
+      table: TABLE,
+      now: sampleClock,
+      engine: databricksEngine({ table: TABLE_NAME, runner: client }),
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TooManyBadLinesError);
+    const [quarantined] = await keysOf(delta, quarantineFolder(2));
+    expect(Buffer.from(await delta.getBytes(quarantined as string)).toString('utf8')).toContain(key);
+    expect(await delta.head(completionKey(2))).toBeUndefined();
     await landing.close();
     await delta.close();
   });
