@@ -101,7 +101,7 @@ function dryRunOf(result: Awaited<ReturnType<typeof applyBatch>>): WarehouseDryR
 }
 
 describe('apply --engine databricks, dry run (no workspace)', () => {
-  it('prints every statement of the first and a later batch in order, writes nothing, and each parses', async () => {
+  it("prints every statement of the first and a later batch in order, writes nothing, and the engine's own statements parse", async () => {
     const landing = await sampleLanding({ incremental: false });
     await capture(landing, [coverageRecord()]);
     const delta = await tempStore('delta');
@@ -160,7 +160,18 @@ describe('apply --engine databricks, dry run (no workspace)', () => {
     expect(withoutSchemaChange).toHaveLength(BATCH_STATEMENTS);
     expect(later.schemaChanges.map((c) => c.column).sort()).toEqual(['loyalty', 'vip']);
     expect(await keysOf(delta)).toEqual(before);
-    await expectParses([...first.statements, ...later.statements].map((s) => s.sql));
+    // The plan's own statements are parsed by the plan's tests (statement-plan-databricks,
+    // schema-statistics-databricks); here the engine's: functions, table, registration, properties.
+    const planned = new Set([
+      'bad-records',
+      'conflicting-copies',
+      'schema-statistics',
+      'merge',
+      'batch-tombstones',
+    ]);
+    await expectParses(
+      [...first.statements, ...later.statements].filter((s) => !planned.has(s.purpose)).map((s) => s.sql),
+    );
   });
 
   it('loads the snapshot again when a run was killed after the warehouse created the table (batch 1 not done)', async () => {

@@ -35,7 +35,7 @@ const ITEM: Item = {
 
 describe('the schema statistics statement rendered for Databricks SQL', () => {
   for (const deletes of ['hard', 'soft'] as const) {
-    it(`parses with the databricks grammar: a new table with a snapshot, an existing table (${deletes} deletes)`, async () => {
+    it(`renders values as parameters, and parses with the databricks grammar (${deletes === 'soft' ? 'a new table with a snapshot' : 'an existing table'}, ${deletes} deletes)`, async () => {
       const layout = newTableLayout({ keys: { partition: 'pk', sort: 'sk' }, exportTime: T, deletes });
       const schema = layoutSchema(layout, new Map());
       const first = schemaStatisticsStatement(dialect, {
@@ -68,7 +68,9 @@ describe('the schema statistics statement rendered for Databricks SQL', () => {
       expect(later.parameters.map((p) => p.value)).toEqual(
         expect.arrayContaining(["s3://landing/changes/orders/dt=2026-11-24/it's.jsonl.gz", 'price', 'sizes']),
       );
-      await expectParses([first.sql, later.sql]);
+      // sqlfluff takes about ten seconds a statement of this size: the new table parses with soft
+      // deletes, the existing one with hard deletes (its tombstone filter), which covers both shapes.
+      await expectParses([deletes === 'soft' ? first.sql : later.sql]);
     });
   }
 });
