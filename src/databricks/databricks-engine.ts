@@ -48,19 +48,21 @@ import type { StatementParameter } from './statement-execution.ts';
  * Execution API, the table an external table in Unity Catalog at `--delta`.
  *
  *   1. ddb-lake's two Python functions (plain JSON, bucket) created or replaced in the schema;
- *   2. batch 1: CREATE TABLE … LOCATION --delta with the layout's properties; later batches: the
- *      table registered if it is not (a table our engine created), and its location checked;
- *   3. the columns the batch adds (ALTER TABLE … ADD COLUMNS), and the layout's properties;
- *   4. the checks (two copies of one record that differ) — any row stops the batch;
- *   5. the MERGE, guarded by `_ddb_seq`;
- *   6. the batch's tombstones, read back and written as the batch's tombstone file, where our
+ *   2. a table that exists (our engine's, or a warehouse batch 1 killed before its mark): registered
+ *      if it is not, and its location checked;
+ *   3. the checks of the change files (lines that are no record of the table, copies of one record
+ *      that differ): any row stops the batch, its lines quarantined as our engine does;
+ *   4. the schema statistics: the warehouse counts the batch's attributes and types, and the same
+ *      SchemaEvolution as our engine decides the columns from the counts, so both engines give a
+ *      table the same columns; no data is read here;
+ *   5. batch 1: CREATE TABLE … LOCATION --delta with the layout's properties; later batches: the
+ *      columns the batch adds (ALTER TABLE … ADD COLUMNS) and the layout's properties;
+ *   6. the MERGE, guarded by `_ddb_seq`;
+ *   7. the batch's tombstones, read back and written as the batch's tombstone file, where our
  *      engine keeps them;
- *   7. the batch's completion mark beside the table (batch-completion.ts).
- * A warehouse cannot write `txn`: a run killed after step 5 runs the batch again, and every
- * statement then changes nothing; only step 7 says the batch is done.
- *
- * The schema evolution (which columns, which types) is decided here from the batch's inputs, by
- * the same SchemaEvolution as our engine, so both engines give a table the same columns.
+ *   8. the batch's completion mark beside the table (batch-completion.ts).
+ * A warehouse cannot write `txn`: a run killed after step 6 runs the batch again, and every
+ * statement then changes nothing; only step 8 says the batch is done.
  */
 
 /** What runs a statement: the Statement Execution API client, or a fake of it in tests. */
@@ -117,7 +119,7 @@ function assertCloudStores(context: BatchContext, dryRun: boolean): void {
   if ((maxBad ?? 0) > 0 || replayQuarantine !== undefined) {
     throw new ApplyRunError(
       ApplyErrorCode.invalidOption,
-      `--engine databricks stops a batch at its first bad line (the warehouse reads change files with mode FAILFAST) and has no quarantine of its own yet: --max-bad and --replay-quarantine need --engine duckdb.`,
+      `--engine databricks applies no batch with a bad line (it quarantines the lines and stops): --max-bad and --replay-quarantine, which let such lines through, need --engine duckdb.`,
     );
   }
 }
@@ -150,7 +152,7 @@ async function startingPoint(context: BatchContext, planned: PlannedBatch) {
 /**
  * The batch's schema evolution from its inputs, as our engine decides it: the winners of the
  * change files (hard deletes: those newer than their tombstone), and for batch 1 every snapshot
- * item. Reads the inputs on this machine.
+ * item. Reads the inputs on this machine: for the dry run, which foresees the warehouse's counts.
  */
 async function evolve(
   context: BatchContext,
