@@ -188,6 +188,18 @@ describe('ddb-lake apply --engine databricks', () => {
     );
     expect(noWarehouse.code).toBe(2);
     expect(noWarehouse.stderr).toContain('needs --warehouse <id>');
+    const dotted = await runDdbLake([
+      'apply',
+      '--landing',
+      landing.rootDir,
+      '--delta',
+      delta.rootDir,
+      '--table',
+      'orders.v2',
+      ...['--engine', 'databricks', '--catalog', 'main', '--schema', 'sales', '--dry-run'],
+    ]);
+    expect(dotted.code).toBe(2);
+    expect(dotted.stderr).toContain('the DynamoDB table name "orders.v2" is not a Unity Catalog table name');
   });
 
   it("--dry-run prints the first batch's statements with their parameters and writes nothing", async () => {

@@ -461,7 +461,9 @@ function databricksFlags(
   ] as const) {
     if (value === '' || /[`.\s]/.test(value)) {
       throw new UsageError(
-        `${flag} must be one Unity Catalog name, without dots, backticks or spaces; got "${value}"`,
+        flag === '--name' && flags.name === undefined
+          ? `the DynamoDB table name "${value}" is not a Unity Catalog table name (no dots, backticks or spaces): pass --name <name>`
+          : `${flag} must be one Unity Catalog name, without dots, backticks or spaces; got "${value}"`,
       );
     }
   }
