@@ -14,13 +14,12 @@ import {
 import { loadReadSnapshot } from '../../src/delta/load-snapshot.ts';
 import type { StructType } from '../../src/delta/schema.ts';
 import { duckdbEngine } from '../../src/duckdb/duckdb-engine.ts';
-import { DuckSession, quoteIdentifier } from '../../src/duckdb/session.ts';
+import { DuckSession } from '../../src/duckdb/session.ts';
 import {
   duckdbStatementDialect,
   duckdbTableStatements,
   registerStatementFunctions,
 } from '../../src/duckdb/statement-dialect.ts';
-import { createSnapshotView } from '../../src/duckdb/table-scan.ts';
 import type { AttributeValue, Item } from '../../src/dynamo/attribute-value.ts';
 import { compareUtf8 } from '../../src/dynamo/plain-json.ts';
 import type { InferenceSummary } from '../../src/dynamo/schema-inference.ts';
@@ -52,7 +51,7 @@ import {
 } from './run-support.ts';
 import { randomNumber, randomValue, VALUE_TYPES } from './support/random-values.ts';
 import { SeededRandom } from './support/seeded-random.ts';
-import { tombstoneFilesBefore } from './support/statement-plan-check.ts';
+import { planTableDifferences, tombstoneFilesBefore } from './support/statement-plan-check.ts';
 
 /*
  * The schema statistics statement (schema-statistics.ts) rendered for DuckDB: its rows, read by
@@ -338,19 +337,6 @@ function changesOnKeys(random: SeededRandom, from: number, count: number): Chang
   });
 }
 
-async function differences(session: DuckSession, delta: LocalFolderStore): Promise<unknown[]> {
-  const table = await loadReadSnapshot(delta, duckdbEngine(session));
-  await createSnapshotView(session, delta, table, 'engine_rows');
-  const columns = table.schema.fields.map((field) => quoteIdentifier(field.name)).join(', ');
-  return (
-    await session.all(
-      `(SELECT 'only in the engine''s table' AS side, ${columns} FROM engine_rows EXCEPT ALL SELECT 'only in the engine''s table', ${columns} FROM ${LAKE})
-       UNION ALL
-       (SELECT 'only in the plan''s table', ${columns} FROM ${LAKE} EXCEPT ALL SELECT 'only in the plan''s table', ${columns} FROM engine_rows)`,
-    )
-  ).getRowObjects();
-}
-
 /** The reason texts left out: a first batch may list a new attribute's types in another order (schema-statistics.ts). */
 function withoutReasons<T extends object>(changes: readonly T[]): Omit<T, 'reason'>[] {
   return changes.map((change) => {
@@ -436,7 +422,7 @@ describe('the schema statistics statement with the rest of the plan, on DuckDB',
                 Object.fromEntries(statement.parameters.map((p) => [p.name, p.value])),
               );
           }
-          expect(await differences(session, delta), `after batch ${batch}`).toEqual([]);
+          expect(await planTableDifferences(session, delta, LAKE), `after batch ${batch}`).toEqual([]);
           layout = plan.layout;
           schema = plan.schema;
         }

@@ -345,18 +345,23 @@ describe('apply --engine databricks against a loopback fake of the Statement Exe
     }
   }
 
-  it('submits the planned statements with typed parameters, writes the tombstones and the mark, and our engine takes the next batch', async () => {
-    const { landing, delta, planned, statistics } = await tableAfterFirstBatch();
-    scriptFor(planned.statements, delta.url, statistics);
-    const submittedBefore = fake.requestsTo('/api/2.0/sql/statements', 'POST').length;
+  /** Batch 2 (or 1) applied by the Databricks engine through a client of the fake. */
+  function applyOnWarehouse(landing: ObjectStore, delta: ObjectStore) {
     const { client } = harness(patEnv(fake));
-    const result = await applyBatch({
+    return applyBatch({
       landing,
       delta,
       table: TABLE,
       now: sampleClock,
       engine: databricksEngine({ table: TABLE_NAME, runner: client }),
     });
+  }
+
+  it('submits the planned statements with typed parameters, writes the tombstones and the mark, and our engine takes the next batch', async () => {
+    const { landing, delta, planned, statistics } = await tableAfterFirstBatch();
+    scriptFor(planned.statements, delta.url, statistics);
+    const submittedBefore = fake.requestsTo('/api/2.0/sql/statements', 'POST').length;
+    const result = await applyOnWarehouse(landing, delta);
     expect(result).toMatchObject({
       outcome: 'applied',
       engine: 'databricks',
@@ -494,18 +499,10 @@ describe('apply --engine databricks against a loopback fake of the Statement Exe
         columns: ['key', 'seq', 'copies'].map(column),
         rows: [['{"pk":"customer#2","sk":"profile"}', seq(10).toString(), '2']],
       },
-    ] as FakeStatementScript[]) {
+    ] as FakeStatementScript[])
       fake.script(script);
-    }
-    const { client } = harness(patEnv(fake));
     const before = fake.requestsTo('/api/2.0/sql/statements', 'POST').length;
-    const error = await applyBatch({
-      landing,
-      delta,
-      table: TABLE,
-      now: sampleClock,
-      engine: databricksEngine({ table: TABLE_NAME, runner: client }),
-    }).catch((e: unknown) => e);
+    const error = await applyOnWarehouse(landing, delta).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TooManyBadLinesError);
     const sent = fake.requestsTo('/api/2.0/sql/statements', 'POST').slice(before);
     expect(sent.map((r) => (r.body as { statement: string }).statement.split('\n')[0])).not.toContainEqual(
@@ -543,17 +540,9 @@ describe('apply --engine databricks against a loopback fake of the Statement Exe
           message: '[MALFORMED_RECORD_IN_PARSING] Malformed records are detected in record parsing',
         },
       },
-    ] as FakeStatementScript[]) {
+    ] as FakeStatementScript[])
       fake.script(script);
-    }
-    const { client } = harness(patEnv(fake));
-    const error = await applyBatch({
-      landing,
-      delta,
-      table: TABLE,
-      now: sampleClock,
-      engine: databricksEngine({ table: TABLE_NAME, runner: client }),
-    }).catch((e: unknown) => e);
+    const error = await applyOnWarehouse(landing, delta).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TooManyBadLinesError);
     const [quarantined] = await keysOf(delta, quarantineFolder(2));
     expect(Buffer.from(await delta.getBytes(quarantined as string)).toString('utf8')).toContain(key);
@@ -566,17 +555,10 @@ describe('apply --engine databricks against a loopback fake of the Statement Exe
     const { landing, delta, planned, statistics } = await tableAfterFirstBatch();
     const at = planned.statements.findIndex((s) => s.purpose === 'table-location');
     scriptFor(planned.statements.slice(0, at + 1), 's3://elsewhere/orders', statistics);
-    const { client } = harness(patEnv(fake));
     const before = fake.requestsTo('/api/2.0/sql/statements', 'POST').length;
-    await expect(
-      applyBatch({
-        landing,
-        delta,
-        table: TABLE,
-        now: sampleClock,
-        engine: databricksEngine({ table: TABLE_NAME, runner: client }),
-      }),
-    ).rejects.toThrow(/is at s3:\/\/elsewhere\/orders, not at --delta/);
+    await expect(applyOnWarehouse(landing, delta)).rejects.toThrow(
+      /is at s3:\/\/elsewhere\/orders, not at --delta/,
+    );
     expect(fake.requestsTo('/api/2.0/sql/statements', 'POST').slice(before)).toHaveLength(at + 1);
     await landing.close();
     await delta.close();
@@ -586,15 +568,8 @@ describe('apply --engine databricks against a loopback fake of the Statement Exe
     const landing = await sampleLanding({ incremental: false });
     await capture(landing, [coverageRecord()]);
     const delta = await tempStore('delta');
-    const { client } = harness(patEnv(fake));
-    await expect(
-      applyBatch({
-        landing,
-        delta,
-        table: TABLE,
-        now: sampleClock,
-        engine: databricksEngine({ table: TABLE_NAME, runner: client }),
-      }),
-    ).rejects.toThrow(/--engine databricks needs --landing on S3/);
+    await expect(applyOnWarehouse(landing, delta)).rejects.toThrow(
+      /--engine databricks needs --landing on S3/,
+    );
   });
 });

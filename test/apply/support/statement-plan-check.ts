@@ -147,17 +147,28 @@ export class StatementPlanCheck {
   }
 
   /** Rows of the local engine's table that the plan's table lacks, and the other way round. */
-  async differences(): Promise<unknown[]> {
-    const session = this.#session;
-    const table = await loadReadSnapshot(this.#delta, duckdbEngine(session));
-    const view = `${this.lake}_engine_rows`;
-    await createSnapshotView(session, this.#delta, table, view);
-    const columns = table.schema.fields.map((field) => quoteIdentifier(field.name)).join(', ');
-    return readAll(
-      session,
-      `(SELECT 'only in the engine''s table' AS side, ${columns} FROM ${view} EXCEPT ALL SELECT 'only in the engine''s table', ${columns} FROM ${this.lake})
-       UNION ALL
-       (SELECT 'only in the plan''s table', ${columns} FROM ${this.lake} EXCEPT ALL SELECT 'only in the plan''s table', ${columns} FROM ${view})`,
-    );
+  differences(): Promise<unknown[]> {
+    return planTableDifferences(this.#session, this.#delta, this.lake);
   }
+}
+
+/**
+ * Rows of the local engine's Delta table at `delta` that the DuckDB table `lake` lacks, and the
+ * other way round, each with the side it is only in: none when the two are equal.
+ */
+export async function planTableDifferences(
+  session: DuckSession,
+  delta: LocalFolderStore,
+  lake: string,
+): Promise<unknown[]> {
+  const table = await loadReadSnapshot(delta, duckdbEngine(session));
+  const view = `${lake}_engine_rows`;
+  await createSnapshotView(session, delta, table, view);
+  const columns = table.schema.fields.map((field) => quoteIdentifier(field.name)).join(', ');
+  return readAll(
+    session,
+    `(SELECT 'only in the engine''s table' AS side, ${columns} FROM ${view} EXCEPT ALL SELECT 'only in the engine''s table', ${columns} FROM ${lake})
+     UNION ALL
+     (SELECT 'only in the plan''s table', ${columns} FROM ${lake} EXCEPT ALL SELECT 'only in the plan''s table', ${columns} FROM ${view})`,
+  );
 }
